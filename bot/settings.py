@@ -1,0 +1,78 @@
+"""The one settings object, built in the composition root and passed down as plain arguments.
+
+Every field reads an environment variable (or `.env`); `.env.example` documents each one and a
+test keeps the two in step. Lower packages (`kb_index`, `classifier`, `models`) never read the
+environment themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- core -------------------------------------------------------------------------------
+    database_url: str = Field("sqlite:///var/tierline.db", validation_alias="DATABASE_URL")
+    data_dir: Path = Field(Path("var"), validation_alias="TIERLINE_DATA_DIR")
+    log_level: str = Field("INFO", validation_alias="TIERLINE_LOG_LEVEL")
+    ticket_prefix: str = Field("IT", validation_alias="TIERLINE_TICKET_PREFIX")
+
+    # --- knowledge base ---------------------------------------------------------------------
+    kb_index_dir: Path | None = Field(None, validation_alias="TIERLINE_KB_INDEX_DIR")
+    kb_encoder: str = Field("minilm", validation_alias="TIERLINE_KB_ENCODER")
+    # None: use the threshold that `tierline kb calibrate` wrote into the index manifest.
+    kb_answer_threshold: float | None = Field(None, validation_alias="TIERLINE_KB_THRESHOLD")
+    kb_top_k: int = Field(3, validation_alias="TIERLINE_KB_TOP_K")
+    kb_sources: str = Field("examples/kb", validation_alias="TIERLINE_KB_SOURCES")
+
+    # --- classifier -------------------------------------------------------------------------
+    models_dir: Path | None = Field(None, validation_alias="TIERLINE_MODELS_DIR")
+    category_threshold: float = Field(0.45, validation_alias="TIERLINE_CATEGORY_THRESHOLD")
+    priority_threshold: float = Field(0.40, validation_alias="TIERLINE_PRIORITY_THRESHOLD")
+    promotion_tolerance: float = Field(0.01, validation_alias="TIERLINE_PROMOTION_TOLERANCE")
+    rare_label_min: int = Field(10, validation_alias="TIERLINE_RARE_LABEL_MIN")
+    demo_tickets: Path = Field(Path("examples/tickets.csv"), validation_alias="TIERLINE_DEMO_TICKETS")
+
+    # --- workflow ---------------------------------------------------------------------------
+    routing_file: Path = Field(Path("examples/routing.yml"), validation_alias="TIERLINE_ROUTING")
+    worker_interval_seconds: float = Field(15.0, validation_alias="TIERLINE_WORKER_INTERVAL")
+
+    # --- Slack ------------------------------------------------------------------------------
+    slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_support_channels: str = Field("", validation_alias="TIERLINE_SUPPORT_CHANNELS")
+    slack_tier_channels: str = Field("", validation_alias="TIERLINE_TIER_CHANNELS")
+    slack_admins: str = Field("", validation_alias=AliasChoices("TIERLINE_ADMINS", "TIERLINE_SLACK_ADMINS"))
+    http_port: int = Field(3000, validation_alias="PORT")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins base_url and method name by plain concatenation.
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def kb_index_path(self) -> Path:
+        return self.kb_index_dir or self.data_dir / "kb_index"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for the running process; tests build `Settings(...)` directly instead."""
+    return Settings()

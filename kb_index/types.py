@@ -1,0 +1,59 @@
+"""What a search returns. The engine in `bot/` depends only on these shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One chunk of an article, with where it came from."""
+
+    article_id: str
+    title: str
+    section: str
+    text: str
+    url: str | None
+    audience: str  # "public" | "internal"
+    version: int
+    score: float
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    """Results grouped per article: the article's fused score and its best passages, best first."""
+
+    article_id: str
+    title: str
+    url: str | None
+    audience: str
+    score: float
+    passages: tuple[Passage, ...]
+
+    @property
+    def best(self) -> Passage:
+        return self.passages[0]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits plus how sure the index is that the first one answers the question.
+
+    `confidence` is a calibrated probability (0..1) that `hits[0]` is the right article;
+    `threshold` is the answer threshold from calibration (the engine may override it).
+    An empty KB or no hit is an ordinary result with no hits and confidence 0.
+    """
+
+    query: str
+    hits: tuple[ArticleHit, ...]
+    confidence: float
+    threshold: float
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def top(self) -> ArticleHit | None:
+        return self.hits[0] if self.hits else None
+
+    def answerable(self, threshold: float | None = None) -> bool:
+        limit = self.threshold if threshold is None else threshold
+        return bool(self.hits) and self.confidence >= limit
