@@ -83,6 +83,15 @@ class Ticket(Base):
     csat_comment: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Workflow additions (migration 0004): warning times, the resolution clock's own warning and
+    # breach marks, and the next instant the SLA sweeper must look at this ticket (None = nothing
+    # due: paused, closed, or every timer already fired). One indexed column keeps the sweep cheap.
+    sla_response_warn_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_resolution_warn_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_resolution_warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_resolution_breached_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_next_check_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    reopen_count: Mapped[int] = mapped_column(default=0)
     # Row lease so that several workers never sweep the same ticket at once.
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
