@@ -1,0 +1,101 @@
+"""Looking things up: tickets by number, users by front-end identity, queues."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.workflow.errors import NotFound
+from bot.workflow.states import CLAIMABLE, OPEN
+from models import Priority, Role, Ticket, Tier, TierMembership, User, utcnow
+
+
+def find_ticket(session: Session, number: str) -> Ticket:
+    key = number.strip().upper()
+    ticket = session.scalars(select(Ticket).where(Ticket.number == key)).one_or_none()
+    if ticket is None:
+        raise NotFound(f"there is no ticket {key}")
+    return ticket
+
+
+def find_user(session: Session, external_id: str) -> User:
+    user = session.scalars(select(User).where(User.external_id == external_id)).one_or_none()
+    if user is None:
+        raise NotFound(f"there is no user {external_id!r}; add one with `tierline users add`")
+    return user
+
+
+def ensure_user(
+    session: Session, external_id: str, display_name: str = "", role: Role = Role.REQUESTER
+) -> User:
+    """The user with that front-end id, created on first sight (an existing user's role is kept).
+
+    Two first messages from the same new person can arrive at once: the insert is
+    ON CONFLICT DO NOTHING (SQLite and PostgreSQL), so the loser reads the winner's row instead
+    of failing its whole transaction on the unique key.
+    """
+    user = session.scalars(select(User).where(User.external_id == external_id)).one_or_none()
+    if user is None:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert(User)
+            .values(external_id=external_id, display_name=display_name, role=role, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["external_id"])
+        )
+        user = session.scalars(select(User).where(User.external_id == external_id)).one()
+    elif display_name and not user.display_name:
+        user.display_name = display_name
+    return user
+
+
+def grant_tier(session: Session, user: User, tier: Tier) -> User:
+    """Make the user an engineer of `tier` (admins keep their role)."""
+    if user.role == Role.REQUESTER:
+        user.role = Role.ENGINEER
+    if tier not in user.tiers:
+        user.memberships.append(TierMembership(tier=tier))
+    session.flush()
+    return user
+
+
+def _priority_rank() -> object:
+    return case({p.value: i for i, p in enumerate(Priority)}, value=Ticket.priority, else_=len(Priority))
+
+
+def tickets_for_requester(session: Session, user: User, *, include_closed: bool = True) -> list[Ticket]:
+    query = select(Ticket).where(Ticket.requester_id == user.id)
+    if not include_closed:
+        query = query.where(Ticket.status.in_(OPEN))
+    return list(session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc())))
+
+
+def queue(session: Session, tier: Tier) -> list[Ticket]:
+    """Unclaimed tickets waiting for the tier, most urgent first, then by first-response due time."""
+    query = (
+        select(Ticket)
+        .where(Ticket.tier == tier, Ticket.assignee_id.is_(None), Ticket.status.in_(CLAIMABLE))
+        .order_by(_priority_rank(), Ticket.sla_response_due, Ticket.id)  # type: ignore[arg-type]
+    )
+    return list(session.scalars(query))
+
+
+def list_tickets(
+    session: Session,
+    *,
+    tier: Tier | None = None,
+    statuses: frozenset[str] | None = None,
+    assignee: User | None = None,
+    limit: int = 50,
+) -> list[Ticket]:
+    query = select(Ticket)
+    if tier is not None:
+        query = query.where(Ticket.tier == tier)
+    if statuses:
+        query = query.where(Ticket.status.in_(statuses))
+    if assignee is not None:
+        query = query.where(Ticket.assignee_id == assignee.id)
+    query = query.order_by(_priority_rank(), Ticket.sla_response_due, Ticket.id).limit(limit)  # type: ignore[arg-type]
+    return list(session.scalars(query))

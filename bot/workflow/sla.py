@@ -1,0 +1,215 @@
+"""The SLA sweeper: fires warnings and breaches, escalates on a missed first response, and closes
+resolved tickets nobody answered. Run by `tierline worker`; several may run at once.
+
+Only tickets whose indexed `sla_next_check_at` has passed are read, so a sweep costs what is due,
+not what is open. No double-firing: on PostgreSQL each batch is taken with SELECT ... FOR UPDATE
+SKIP LOCKED; on SQLite the batch's first statement is a conditional UPDATE that takes the database's
+single write lock, so a second worker waits and then sees the timers already moved on. Every
+notification also carries a unique dedupe key per ticket and timer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from bot.workflow import timers
+from bot.workflow.audit import clock, prime_clock, record, tell_engineer, tell_queue
+from bot.workflow.operations import close, move_tier
+from bot.workflow.routing import Routing
+from models import Ticket, TicketStatus, utcnow
+from models.db import transaction
+
+LEASE = timedelta(minutes=5)
+# Who gets told: loaded with the batch rather than one query per ticket.
+_PEOPLE = (selectinload(Ticket.requester), selectinload(Ticket.assignee))
+
+
+@dataclass
+class SweepReport:
+    checked: int = 0
+    warnings: int = 0
+    breaches: int = 0
+    escalations: int = 0
+    closed: int = 0
+    tickets: list[str] = field(default_factory=list)
+
+    def add(self, other: SweepReport) -> None:
+        self.checked += other.checked
+        self.warnings += other.warnings
+        self.breaches += other.breaches
+        self.escalations += other.escalations
+        self.closed += other.closed
+        self.tickets.extend(other.tickets)
+
+
+_CLOCKS = {
+    "response": ("first response", "sla_warned_at", "sla_breached_at"),
+    "resolution": ("resolution", "sla_resolution_warned_at", "sla_resolution_breached_at"),
+}
+
+
+def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, report: SweepReport) -> None:
+    """Fire every timer of this ticket that is due at `at` (a breach implies its warning)."""
+    due = {name for name, when in timers.pending_timers(ticket) if when <= at}
+    for clock_name, (label, warned_attr, breached_attr) in _CLOCKS.items():
+        if f"{clock_name}_breach" in due:
+            setattr(ticket, breached_attr, at)
+            if getattr(ticket, warned_attr) is None:
+                setattr(ticket, warned_attr, at)
+            report.breaches += 1
+            record(ticket, "sla_breach", actor=None, at=at, data={"clock": clock_name})
+            text = f"SLA breached: {ticket.number} missed its {label} target"
+            tell_queue(
+                session,
+                ticket,
+                "sla_breach",
+                cause=f"sla:{clock_name}:breach",
+                at=at,
+                text=text,
+                clock=clock_name,
+            )
+            if ticket.assignee is not None:
+                tell_engineer(
+                    session,
+                    ticket,
+                    ticket.assignee,
+                    "sla_breach",
+                    cause=f"sla:{clock_name}:breach",
+                    at=at,
+                    text=text,
+                    clock=clock_name,
+                )
+            if clock_name == "response" and routing.sla.auto_escalate_on_first_response_breach:
+                target = ticket.tier.next_up()
+                if target is not None:
+                    move_tier(
+                        session,
+                        ticket,
+                        actor=None,
+                        to_tier=target,
+                        routing=routing,
+                        at=at,
+                        reason=f"first response target missed ({ticket.priority})",
+                        kind="escalated",
+                        status=TicketStatus.ESCALATED,
+                        data={"auto": True},
+                    )
+                    report.escalations += 1
+        elif f"{clock_name}_warning" in due:
+            setattr(ticket, warned_attr, at)
+            report.warnings += 1
+            record(ticket, "sla_warning", actor=None, at=at, data={"clock": clock_name})
+            when = ticket.sla_response_due if clock_name == "response" else ticket.sla_resolution_due
+            text = f"SLA warning: {ticket.number} {label} due {when:%Y-%m-%d %H:%M} UTC" if when else ""
+            tell_queue(
+                session,
+                ticket,
+                "sla_warning",
+                cause=f"sla:{clock_name}:warning",
+                at=at,
+                text=text,
+                clock=clock_name,
+            )
+            if ticket.assignee is not None:
+                tell_engineer(
+                    session,
+                    ticket,
+                    ticket.assignee,
+                    "sla_warning",
+                    cause=f"sla:{clock_name}:warning",
+                    at=at,
+                    text=text,
+                    clock=clock_name,
+                )
+
+
+def process_ticket(
+    session: Session, ticket: Ticket, routing: Routing, now: datetime, report: SweepReport
+) -> None:
+    at = clock(ticket, now)
+    report.checked += 1
+    closing = timers.auto_close_at(ticket, routing)
+    if closing is not None and closing <= now:
+        days = routing.closure.auto_close_after_days
+        close(session, ticket, actor=None, reason=f"No reply within {days:g} days of the resolution.", now=at)
+        report.closed += 1
+        report.tickets.append(ticket.number or "")
+        return
+    before = report.warnings + report.breaches
+    _fire(session, ticket, routing, at, report)
+    if report.warnings + report.breaches > before:
+        report.tickets.append(ticket.number or "")
+    timers.schedule(ticket, routing)
+    if ticket.sla_next_check_at is not None and ticket.sla_next_check_at <= now:
+        # Never leave a ticket due forever (e.g. a stale time after a routing change): look again later.
+        ticket.sla_next_check_at = now + timedelta(minutes=1)
+
+
+def _sweep_batch(
+    sessions: sessionmaker[Session], *, worker_id: str, routing: Routing, now: datetime, limit: int
+) -> SweepReport:
+    report = SweepReport()
+    with transaction(sessions) as session:
+        due = and_(
+            Ticket.sla_next_check_at.is_not(None),
+            Ticket.sla_next_check_at <= now,
+            or_(Ticket.lease_until.is_(None), Ticket.lease_until < now),
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = (
+                select(Ticket)
+                .where(due)
+                .order_by(Ticket.sla_next_check_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .options(*_PEOPLE)
+            )
+            tickets = list(session.scalars(query))
+        else:
+            token = f"{worker_id}:{uuid4().hex[:12]}"
+            ids = (
+                select(Ticket.id).where(due).order_by(Ticket.sla_next_check_at).limit(limit).scalar_subquery()
+            )
+            leased = session.execute(
+                update(Ticket)
+                .where(Ticket.id.in_(ids), due)
+                .values(lease_owner=token, lease_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            if leased.rowcount == 0:  # type: ignore[attr-defined]
+                return report
+            # `sla_next_check_at <= now` lets the lookup use that column's index (leases have none).
+            mine = (Ticket.lease_owner == token) & (Ticket.sla_next_check_at <= now)
+            tickets = list(session.scalars(select(Ticket).where(mine).options(*_PEOPLE)))
+        prime_clock(session, tickets)
+        # One flush at commit instead of one per lazy load: per-ticket flushes of a growing session
+        # made a sweep of thousands of due tickets quadratic.
+        with session.no_autoflush:
+            for ticket in tickets:
+                process_ticket(session, ticket, routing, now, report)
+                ticket.lease_owner = None
+                ticket.lease_until = None
+    return report
+
+
+def sweep(
+    sessions: sessionmaker[Session],
+    *,
+    worker_id: str,
+    routing: Routing,
+    now: datetime | None = None,
+    batch_size: int = 200,
+) -> SweepReport:
+    """Process every ticket due at `now`, one committed batch at a time."""
+    at = now or utcnow()
+    total = SweepReport()
+    while True:
+        report = _sweep_batch(sessions, worker_id=worker_id, routing=routing, now=at, limit=batch_size)
+        total.add(report)
+        if report.checked < batch_size:
+            return total

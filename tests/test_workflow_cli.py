@@ -1,0 +1,95 @@
+"""`tierline users ...`, `tierline tickets ...` and `tierline worker --once` as an engineer uses them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from bot.settings import get_settings
+from bot.workflow.routing import Routing
+from models import utcnow
+from models.db import transaction
+from tests.conftest import EXAMPLES, TestDatabase
+from tests.workflow.factories import people, ticket
+
+
+@pytest.fixture
+def cli(db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    monkeypatch.setenv("TIERLINE_ROUTING", str(EXAMPLES / "routing.yml"))
+    monkeypatch.setenv("TIERLINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def run(cli: CliRunner, *args: str) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_engineer_works_a_ticket_from_the_cli(cli: CliRunner, db: TestDatabase) -> None:
+    run(cli, "users", "add", "cli:sam", "--name", "Sam", "--role", "engineer", "--tier", "L1")
+    granted = json.loads(run(cli, "users", "grant", "cli:sam", "--tier", "L2", "--json"))
+    assert granted["tiers"] == ["L1", "L2"]
+    with transaction(db.sessions) as s:
+        number = ticket(s, people(s).requester, routing=Routing.default(), now=utcnow()).number or ""
+    listed = json.loads(run(cli, "tickets", "list", "--as", "sam", "--json"))
+    assert [t["number"] for t in listed] == [number]
+    assert (
+        json.loads(run(cli, "tickets", "claim", number, "--as", "cli:sam", "--json"))["assignee"] == "cli:sam"
+    )
+    run(cli, "tickets", "note", number, "check the fuser", "--as", "cli:sam")
+    escalated = json.loads(
+        run(cli, "tickets", "escalate", number, "--as", "cli:sam", "--reason", "parts", "--json")
+    )
+    assert (escalated["tier"], escalated["assignee"]) == ("L2", None)
+    run(cli, "tickets", "claim", number, "--as", "cli:sam")
+    done = json.loads(
+        run(cli, "tickets", "resolve", number, "--as", "cli:sam", "--resolution", "new fuser", "--json")
+    )
+    assert done["status"] == "resolved"
+    staff_view = json.loads(run(cli, "tickets", "show", number, "--as", "cli:sam", "--json"))
+    requester_view = json.loads(run(cli, "tickets", "show", number, "--as", "cli:rita", "--json"))
+    assert any(e["internal"] for e in staff_view["events"])
+    assert not any(e["internal"] for e in requester_view["events"])
+    assert "worker" in run(cli, "worker", "--help")
+    delivered = cli.invoke(app, ["worker", "--once"])
+    assert delivered.exit_code == 0
+    assert f"csat_request -> requester:cli:rita {number} new fuser" in delivered.stdout
+
+
+def test_refusals_are_one_clear_sentence(cli: CliRunner, db: TestDatabase) -> None:
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        number = ticket(s, crew.requester, routing=Routing.default()).number or ""
+    cases = [
+        (["tickets", "claim", number, "--as", "cli:rita"], "Rita is not an engineer of L1"),
+        (["tickets", "claim", "IT-99999", "--as", "cli:lena"], "no ticket IT-99999"),
+        (["tickets", "list", "--as", "nobody"], "no user"),
+        (["tickets", "resolve", number, "--as", "cli:lena", "--resolution", "x"], "cannot be resolved"),
+        (["tickets", "show", number, "--as", "cli:omar"], "did not open"),
+        (["users", "grant", "cli:lena", "--tier", "L9"], "unknown tier"),
+    ]
+    for args, expected in cases:
+        result = cli.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert expected in result.output and "Traceback" not in result.output
+
+
+def test_bad_routing_file_stops_the_worker_naming_the_key(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "routing.yml"
+    bad.write_text((EXAMPLES / "routing.yml").read_text().replace("warn_fraction: 0.75", "warn_fraction: 2"))
+    monkeypatch.setenv("TIERLINE_ROUTING", str(bad))
+    get_settings.cache_clear()
+    result = cli.invoke(app, ["worker", "--once"])
+    assert result.exit_code == 1 and "sla.warn_fraction" in result.output
