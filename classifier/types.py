@@ -43,7 +43,10 @@ class Facts:
         return tuple(n for n in names if getattr(self, n) is None)
 
     def as_dict(self) -> dict[str, str]:
-        out = {n: v for n in ("device", "software_version", "error_text", "impact", "urgency")
-               if (v := getattr(self, n)) is not None}
+        out = {
+            n: v
+            for n in ("device", "software_version", "error_text", "impact", "urgency")
+            if (v := getattr(self, n)) is not None
+        }
         out.update(self.extra)
         return out

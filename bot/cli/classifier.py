@@ -1,0 +1,303 @@
+"""`tierline classifier train|evaluate|list|promote|rollback|corrections-report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from bot.cli.apps import classifier_app
+from bot.cli.common import console, emit_json, fail, settings, unit_of_work
+from bot.cli.tickets_import import build_mapping
+from classifier.dataset import (
+    ColumnMapping,
+    HistoryRow,
+    TrainingRows,
+    read_history_csv,
+    rows_from_history,
+    training_rows_from_db,
+)
+from classifier.errors import ClassifierError
+from classifier.evaluation import corrected_rows, evaluate_rows, plot_confusion
+from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
+from classifier.registry import active_model, list_models, promote, rollback, train_and_register
+from classifier.training import TrainConfig
+
+TEXT_COLS = typer.Option("subject,body", help="Comma-separated text columns; the first is the subject.")
+CATEGORY_COL = typer.Option("category", help="Column with the category.")
+PRIORITY_COL = typer.Option(None, help="Column with the priority (P1..P4, 1..4, words).")
+PRIORITY_MAP = typer.Option(None, help='Export values to priorities, e.g. "0=critical,1=high".')
+
+
+def _csv_rows(csv_path: Path, mapping: ColumnMapping) -> tuple[TrainingRows, int]:
+    if not csv_path.is_file():
+        fail(f"{csv_path} does not exist")
+    good: list[HistoryRow] = []
+    skipped = 0
+    for row in read_history_csv(csv_path, mapping):
+        if isinstance(row, HistoryRow):
+            good.append(row)
+        else:
+            skipped += 1
+    return rows_from_history(good, with_priority=mapping.priority_col is not None), skipped
+
+
+@classifier_app.command("train")
+def train_command(
+    csv_path: Path | None = typer.Option(
+        None, "--csv", help="Train from this export instead of the database."
+    ),
+    text_cols: str = TEXT_COLS,
+    category_col: str = CATEGORY_COL,
+    priority_col: str | None = PRIORITY_COL,
+    priority_map: str | None = PRIORITY_MAP,
+    out: Path | None = typer.Option(
+        None, "--out", help="Model directory to create (default: under the models dir)."
+    ),
+    force: bool = typer.Option(
+        False, help="Train even when the data has not changed since the active model."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Train category and priority heads, register the model, and promote it if it passes the gate."""
+    cfg = settings()
+    try:
+        with unit_of_work(cfg) as session:
+            if csv_path is not None:
+                mapping = build_mapping(text_cols, category_col, priority_col, priority_map=priority_map)
+                rows, skipped = _csv_rows(csv_path, mapping)
+                source = f"csv:{csv_path.name}"
+                if skipped and not as_json:
+                    console.print(
+                        f"{skipped} rows of {csv_path.name} skipped (see `tierline tickets import` for why)"
+                    )
+            else:
+                rows, source = training_rows_from_db(session), "database"
+            if len(rows) == 0:
+                fail(
+                    "no labelled tickets to train on: import history first"
+                    " (`tierline tickets import FILE.csv`)"
+                )
+            with console.status(f"training on {len(rows)} tickets…", spinner="dots"):
+                outcome = train_and_register(
+                    session,
+                    rows,
+                    models_dir=cfg.models_path,
+                    tolerance=cfg.promotion_tolerance,
+                    config=TrainConfig(rare_label_min=cfg.rare_label_min),
+                    out_dir=out,
+                    source=source,
+                    force=force,
+                )
+    except ClassifierError as exc:
+        fail(str(exc))
+    result = outcome.result
+    if as_json:
+        emit_json(
+            {
+                "status": outcome.status,
+                "message": outcome.message,
+                "version": outcome.row.version if outcome.row else None,
+                "path": outcome.row.path if outcome.row else None,
+                "cv": result.cv_metrics if result else None,
+                "warnings": list(result.warnings) if result else [],
+                "seconds": round(result.seconds, 2) if result else 0.0,
+            }
+        )
+        return
+    if result is not None:
+        for note in result.warnings:
+            console.print(f"[yellow]warning:[/] {note}")
+        for head, m in result.cv_metrics.items():
+            folds, fits = int(m["folds"]), int(m.get("fold_fits", m["folds"]))
+            scheme = f"{folds}-fold CV" if fits == folds else f"{fits} of {folds} CV folds"
+            console.print(
+                f"{head}: {scheme} accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
+                f"ECE {m['ece']:.3f} ({int(m.get('rows_scored', 0))} tickets scored out of fold)"
+            )
+        console.print(
+            f"model {outcome.row.version if outcome.row else '?'} trained in {result.seconds:.1f} s "
+            f"→ {result.path}"
+        )
+    colour = {"promoted": "green", "kept": "yellow", "unchanged": "cyan"}[outcome.status]
+    console.print(f"[{colour}]{outcome.message}[/]")
+
+
+def _load(model_dir: Path | None) -> TriageModel:
+    try:
+        if model_dir is not None:
+            return load_model(model_dir)
+        with unit_of_work() as session:
+            row = active_model(session)
+            if row is None:
+                fail("no active model: train one (`tierline classifier train`) or pass --model DIR")
+            path = Path(row.path)
+        return load_model(path)
+    except ClassifierError as exc:
+        fail(str(exc))
+
+
+def _print_report(title: str, reports: dict[str, Any]) -> None:
+    for head, r in reports.items():
+        console.print(
+            f"[bold]{title} — {head}[/] on {r['n']} tickets: accuracy {r['accuracy']:.3f}, macro-F1 "
+            f"{r['macro_f1']:.3f}, ECE {r['ece']:.3f}; at threshold {r['threshold']:.2f}: coverage "
+            f"{r['coverage']:.3f}, accuracy {r['selective_accuracy']:.3f}"
+            + (
+                f" ({r['unknown_labels']} tickets had labels the model never learned)"
+                if r["unknown_labels"]
+                else ""
+            )
+        )
+        table = Table("label", "precision", "recall", "F1", "support")
+        for label, m in r["per_class"].items():
+            table.add_row(
+                label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])
+            )
+        console.print(table)
+
+
+def _json_report(reports: dict[str, Any], version: str) -> dict[str, Any]:
+    """Category figures at the top level (the documented keys), the priority head nested."""
+    keys = (
+        "n",
+        "accuracy",
+        "macro_f1",
+        "ece",
+        "coverage",
+        "selective_accuracy",
+        "threshold",
+        "per_class",
+        "labels",
+        "confusion",
+        "unknown_labels",
+    )
+    out: dict[str, Any] = {"model_version": version}
+    if CATEGORY in reports:
+        out.update({k: reports[CATEGORY][k] for k in keys})
+    if PRIORITY in reports:
+        out[PRIORITY] = {k: reports[PRIORITY][k] for k in keys}
+    return out
+
+
+@classifier_app.command("evaluate")
+def evaluate_command(
+    model_dir: Path | None = typer.Option(
+        None, "--model", help="Model directory (default: the active model)."
+    ),
+    csv_path: Path | None = typer.Option(None, "--csv", help="Labelled tickets to evaluate on."),
+    text_cols: str = TEXT_COLS,
+    category_col: str = CATEGORY_COL,
+    priority_col: str | None = PRIORITY_COL,
+    priority_map: str | None = PRIORITY_MAP,
+    corrections: bool = typer.Option(False, "--corrections", help="Evaluate on tickets engineers corrected."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the category confusion matrix to this PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print figures as JSON."),
+) -> None:
+    """Accuracy, macro-F1, per-class figures, calibration (ECE), coverage at the abstention threshold."""
+    if (csv_path is None) == (not corrections):
+        fail("give exactly one of --csv FILE or --corrections")
+    cfg = settings()
+    model = _load(model_dir)
+    if csv_path is not None:
+        mapping = build_mapping(text_cols, category_col, priority_col, priority_map=priority_map)
+        try:
+            rows, _skipped = _csv_rows(csv_path, mapping)
+        except ClassifierError as exc:
+            fail(str(exc))
+        title = csv_path.name
+    else:
+        with unit_of_work(cfg) as session:
+            rows = corrected_rows(session)
+        title = "corrected tickets"
+    if len(rows) == 0:
+        fail(f"no labelled tickets in {title}")
+    reports = evaluate_rows(model, rows, {CATEGORY: cfg.category_threshold, PRIORITY: cfg.priority_threshold})
+    if plot is not None and CATEGORY in reports:
+        plot_confusion(reports[CATEGORY], plot, f"{model.version} on {title}")
+    if as_json:
+        emit_json(_json_report(reports, model.version))
+        return
+    _print_report(f"{model.version} on {title}", reports)
+    if plot is not None:
+        console.print(f"confusion matrix written to {plot}")
+
+
+@classifier_app.command("corrections-report")
+def corrections_report(as_json: bool = typer.Option(False, "--json")) -> None:
+    """How the active model does on tickets whose category or priority an engineer corrected."""
+    evaluate_command(
+        model_dir=None,
+        csv_path=None,
+        text_cols="",
+        category_col="",
+        priority_col=None,
+        priority_map=None,
+        corrections=True,
+        plot=None,
+        as_json=as_json,
+    )
+
+
+@classifier_app.command("list")
+def list_command(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every trained model, newest last, with its figures and why it is (not) active."""
+    with unit_of_work() as session:
+        rows = list_models(session)
+        data = [
+            {
+                "version": r.version,
+                "active": r.active,
+                "rows": r.rows,
+                "created_at": r.created_at,
+                "promoted_at": r.promoted_at,
+                "category_macro_f1": r.metrics.get("cv", {}).get(CATEGORY, {}).get("macro_f1"),
+                "decision": r.decision,
+                "path": r.path,
+            }
+            for r in rows
+        ]
+    if as_json:
+        emit_json(data)
+        return
+    if not data:
+        console.print("no models yet: `tierline classifier train`")
+        return
+    table = Table("", "version", "rows", "CV macro-F1", "created", "decision")
+    for d in data:
+        f1 = d["category_macro_f1"]
+        table.add_row(
+            "●" if d["active"] else "",
+            str(d["version"]),
+            str(d["rows"]),
+            f"{f1:.3f}" if isinstance(f1, float) else "-",
+            f"{d['created_at']:%Y-%m-%d %H:%M}",
+            str(d["decision"] or ""),
+        )
+    console.print(table)
+
+
+@classifier_app.command("promote")
+def promote_command(version: str = typer.Argument(..., help="Version to make active.")) -> None:
+    """Make a registered model active (its artifact is verified first)."""
+    try:
+        with unit_of_work() as session:
+            row = promote(session, version)
+            console.print(f"[green]{row.version} is now active[/]; serving picks it up within seconds")
+    except ClassifierError as exc:
+        fail(str(exc))
+
+
+@classifier_app.command("rollback")
+def rollback_command() -> None:
+    """Re-activate the model that was active before the current one."""
+    try:
+        with unit_of_work() as session:
+            now_active, retired = rollback(session)
+            console.print(
+                f"[green]rolled back[/]: {now_active.version} is active again (was {retired.version})"
+            )
+    except ClassifierError as exc:
+        fail(str(exc))

@@ -1,0 +1,165 @@
+"""`tierline tickets import FILE.csv` (history from any export) and `tierline tickets correct NUMBER`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from bot.cli.apps import tickets_app
+from bot.cli.common import console, emit_json, fail, settings, unit_of_work
+from bot.triage import TriageError, correct_ticket
+from classifier.dataset import ColumnMapping, parse_mapping, read_history_csv
+from classifier.errors import ClassifierError
+from classifier.history import import_history
+from models import Ticket, User
+
+
+def build_mapping(
+    text_cols: str,
+    category_col: str,
+    priority_col: str | None = None,
+    tier_col: str | None = None,
+    resolution_col: str | None = None,
+    created_col: str | None = None,
+    resolved_col: str | None = None,
+    status_col: str | None = None,
+    priority_map: str | None = None,
+    tier_map: str | None = None,
+) -> ColumnMapping:
+    """The column mapping from command-line flags; shared by import, train and evaluate."""
+    cols = tuple(c.strip() for c in text_cols.split(",") if c.strip())
+    if not cols:
+        fail("--text-cols needs at least one column name, e.g. --text-cols subject,body")
+    try:
+        return ColumnMapping(
+            text_cols=cols,
+            category_col=category_col,
+            priority_col=priority_col,
+            tier_col=tier_col,
+            resolution_col=resolution_col,
+            created_col=created_col,
+            resolved_col=resolved_col,
+            status_col=status_col,
+            priority_map=parse_mapping(priority_map),
+            tier_map={k: v.upper() for k, v in parse_mapping(tier_map).items()},
+        )
+    except ClassifierError as exc:
+        fail(str(exc))
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return max(0, sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1)
+
+
+@tickets_app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help="CSV export of past tickets."),
+    text_cols: str = typer.Option(
+        "subject,body", help="Comma-separated text columns; the first is the subject."
+    ),
+    category_col: str = typer.Option("category", help="Column with the category (any label set)."),
+    priority_col: str | None = typer.Option(None, help="Column with the priority (P1..P4, 1..4, words)."),
+    tier_col: str | None = typer.Option(None, help="Column with the tier that handled it (L1/L2/L3, 1/2/3)."),
+    resolution_col: str | None = typer.Option(None, help="Column with the resolution text."),
+    created_col: str | None = typer.Option(None, help="Column with the creation time (ISO 8601)."),
+    resolved_col: str | None = typer.Option(None, help="Column with the resolution time (ISO 8601)."),
+    status_col: str | None = typer.Option(None, help="Column with the final status (closed/resolved...)."),
+    priority_map: str | None = typer.Option(
+        None, help='Export values to priorities, e.g. "0=critical,1=high".'
+    ),
+    tier_map: str | None = typer.Option(None, help='Export values to tiers, e.g. "desk=L1,ops=L2".'),
+    encoding: str = typer.Option(
+        "utf-8", help="Text encoding of the file (rows with invalid bytes are skipped)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Import ticket history; bad rows are skipped and reported, never abort the import."""
+    cfg = settings()
+    mapping = build_mapping(
+        text_cols,
+        category_col,
+        priority_col,
+        tier_col,
+        resolution_col,
+        created_col,
+        resolved_col,
+        status_col,
+        priority_map,
+        tier_map,
+    )
+    if not file.is_file():
+        fail(f"{file} does not exist")
+    started = time.perf_counter()
+    try:
+        rows = read_history_csv(file, mapping, encoding=encoding)
+        with (
+            unit_of_work(cfg) as session,
+            Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                disable=as_json,
+            ) as bar,
+        ):
+            task = bar.add_task("rows", total=_count_lines(file))
+            report = import_history(
+                session, rows, prefix=cfg.ticket_prefix, progress=lambda n: bar.advance(task, n)
+            )
+    except ClassifierError as exc:
+        fail(str(exc))
+    except LookupError:
+        fail(f"unknown encoding {encoding!r}")
+    seconds = time.perf_counter() - started
+    if as_json:
+        emit_json({**report.as_dict(), "seconds": round(seconds, 2)})
+        return
+    console.print(
+        f"imported [bold]{report.imported}[/] tickets, skipped [bold]{report.skipped_total}[/] "
+        f"rows ({seconds:.1f} s)"
+    )
+    if report.skipped:
+        table = Table("reason", "rows", "example lines")
+        for reason, n in report.skipped.most_common():
+            table.add_row(reason, str(n), ", ".join(map(str, report.examples.get(reason, []))))
+        console.print(table)
+
+
+@tickets_app.command("correct")
+def correct_command(
+    number: str = typer.Argument(..., help="Ticket number, e.g. IT-1042."),
+    category: str | None = typer.Option(None, help="The right category."),
+    priority: str | None = typer.Option(None, help="The right priority: critical, high, medium or low."),
+    actor: str = typer.Option(
+        ..., "--as", help="External id of the engineer or admin making the correction."
+    ),
+    note: str | None = typer.Option(None, help="Why (kept in the ticket's audit trail)."),
+) -> None:
+    """Correct a ticket's category and/or priority; the next training learns from it."""
+    with unit_of_work() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+        if ticket is None:
+            fail(f"no ticket {number}")
+        user = session.scalars(select(User).where(User.external_id == actor)).first()
+        if user is None:
+            fail(f"no user {actor!r}; corrections need an engineer or admin (see `tierline users`)")
+        try:
+            events = correct_ticket(
+                session, ticket, actor=user, category=category, priority=priority, note=note
+            )
+        except TriageError as exc:
+            fail(str(exc))
+        if not events:
+            console.print(f"{number} already has those labels; nothing changed")
+            return
+        for event in events:
+            what = event.kind.removesuffix("_changed")
+            console.print(f"{number}: {what} {event.data['from']} → [bold]{event.data['to']}[/]")

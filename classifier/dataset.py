@@ -1,0 +1,365 @@
+"""Ticket history as training rows: from any CSV export (with a column mapping) or from the database.
+
+Both paths compose the text the same way (`compose_text`), so a model trained on a CSV and one
+trained on the imported tickets see identical inputs. Reading a CSV never stops at a bad row: each
+row is either a `HistoryRow` or a `SkippedRow` with the reason in words.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from classifier.errors import TrainingDataError
+from classifier.priority import PRIORITIES
+from classifier.types import NEEDS_TRIAGE
+from models import Ticket, TicketEvent, TicketStatus
+
+# Common spellings of the four ITIL priorities in exports (P1..P4, 1..4, words).
+PRIORITY_ALIASES: dict[str, str] = {
+    **{p: p for p in PRIORITIES},
+    "p1": "critical",
+    "p2": "high",
+    "p3": "medium",
+    "p4": "low",
+    "p5": "low",
+    "1": "critical",
+    "2": "high",
+    "3": "medium",
+    "4": "low",
+    "5": "low",
+    "urgent": "critical",
+    "highest": "critical",
+    "blocker": "critical",
+    "emergency": "critical",
+    "crit": "critical",
+    "sev1": "critical",
+    "sev 1": "critical",
+    "severity 1": "critical",
+    "major": "high",
+    "sev2": "high",
+    "sev 2": "high",
+    "severity 2": "high",
+    "normal": "medium",
+    "moderate": "medium",
+    "med": "medium",
+    "standard": "medium",
+    "sev3": "medium",
+    "sev 3": "medium",
+    "severity 3": "medium",
+    "minor": "low",
+    "lowest": "low",
+    "trivial": "low",
+    "planning": "low",
+    "sev4": "low",
+    "sev 4": "low",
+    "severity 4": "low",
+}
+_PRIORITY_PREFIX = re.compile(r"^(p\d)\b|^(\d)\s*[-–:]\s*\w+")  # "P2 - High", "2 - High"
+
+TIER_ALIASES: dict[str, str] = {
+    "l1": "L1",
+    "l2": "L2",
+    "l3": "L3",
+    "1": "L1",
+    "2": "L2",
+    "3": "L3",
+    "tier 1": "L1",
+    "tier 2": "L2",
+    "tier 3": "L3",
+    "tier1": "L1",
+    "tier2": "L2",
+    "tier3": "L3",
+    "level 1": "L1",
+    "level 2": "L2",
+    "level 3": "L3",
+    "first line": "L1",
+    "second line": "L2",
+    "third line": "L3",
+    "service desk": "L1",
+}
+
+STATUS_ALIASES: dict[str, TicketStatus] = {
+    "closed": TicketStatus.CLOSED,
+    "done": TicketStatus.CLOSED,
+    "complete": TicketStatus.CLOSED,
+    "completed": TicketStatus.CLOSED,
+    "cancelled": TicketStatus.CLOSED,
+    "canceled": TicketStatus.CLOSED,
+    "resolved": TicketStatus.RESOLVED,
+    "fixed": TicketStatus.RESOLVED,
+    "solved": TicketStatus.RESOLVED,
+}
+
+
+def parse_mapping(spec: str | None) -> dict[str, str]:
+    """ "0=critical,1=high" → {"0": "critical", "1": "high"}: a per-export value mapping."""
+    out: dict[str, str] = {}
+    if not spec:
+        return out
+    for part in spec.split(","):
+        if "=" not in part:
+            raise TrainingDataError(f"mapping entry {part!r} must look like VALUE=LABEL")
+        key, value = part.split("=", 1)
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+def normalise_priority(value: str, overrides: Mapping[str, str] | None = None) -> str | None:
+    """critical/high/medium/low for a raw export value, or None when it means nothing we know."""
+    raw = value.strip().lower()
+    if overrides and raw in overrides:
+        mapped = overrides[raw].strip().lower()
+        return mapped if mapped in PRIORITIES else None
+    if raw in PRIORITY_ALIASES:
+        return PRIORITY_ALIASES[raw]
+    match = _PRIORITY_PREFIX.match(raw)
+    if match:
+        return PRIORITY_ALIASES.get(match.group(1) or match.group(2))
+    for word in re.split(r"[\s\-_/()]+", raw):
+        if word in PRIORITIES:
+            return word
+    return None
+
+
+def normalise_tier(value: str) -> str | None:
+    return TIER_ALIASES.get(value.strip().lower())
+
+
+def compose_text(subject: str, body: str) -> str:
+    """The text a model sees: subject and body on separate lines (either may be empty)."""
+    return "\n".join(part for part in (subject.strip(), body.strip()) if part)
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which export columns hold what. Only text and category are required."""
+
+    text_cols: tuple[str, ...]
+    category_col: str
+    priority_col: str | None = None
+    tier_col: str | None = None
+    resolution_col: str | None = None
+    created_col: str | None = None
+    resolved_col: str | None = None
+    status_col: str | None = None
+    priority_map: dict[str, str] = field(default_factory=dict)
+    tier_map: dict[str, str] = field(default_factory=dict)
+
+    def columns(self) -> list[str]:
+        optional = (
+            self.priority_col,
+            self.tier_col,
+            self.resolution_col,
+            self.created_col,
+            self.resolved_col,
+            self.status_col,
+        )
+        return [*self.text_cols, self.category_col, *(c for c in optional if c)]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    line: int
+    ref: str  # stable hash of the raw row: the import's idempotency key
+    subject: str
+    body: str
+    category: str
+    priority: str | None
+    tier: str | None
+    resolution: str | None
+    created_at: datetime | None
+    resolved_at: datetime | None
+    status: TicketStatus | None
+
+    @property
+    def text(self) -> str:
+        return compose_text(self.subject, self.body)
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    line: int
+    reason: str
+
+
+def _has_bad_bytes(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def parse_datetime(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        for fmt in ("%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d.%m.%Y %H:%M", "%d/%m/%Y", "%Y/%m/%d %H:%M:%S"):
+            try:
+                parsed = datetime.strptime(value, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _row_ref(values: list[str]) -> str:
+    return "import:" + hashlib.sha256("\x1f".join(values).encode("utf-8", "surrogateescape")).hexdigest()[:48]
+
+
+def read_history_csv(
+    path: Path, mapping: ColumnMapping, encoding: str = "utf-8"
+) -> Iterator[HistoryRow | SkippedRow]:
+    """Every data row of the export, parsed or skipped with a reason; raises only for a missing column."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if encoding.lower().replace("-", "") in {"utf8", "utf8sig"} and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    text = raw.decode(encoding, errors="surrogateescape")
+    # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit.
+    csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TrainingDataError(f"{path} is empty") from None
+    except csv.Error as exc:
+        raise TrainingDataError(f"{path} is not a CSV file: {exc}") from None
+    names = [h.strip() for h in header]
+    missing = [c for c in mapping.columns() if c not in names]
+    if missing:
+        raise TrainingDataError(
+            f"{path} has no column(s) {', '.join(missing)}; its columns are: {', '.join(names)}"
+        )
+    index = {name: i for i, name in enumerate(names)}
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num
+            yield SkippedRow(line, f"malformed CSV ({exc})")
+            continue
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        yield _parse_row(line, values, index, mapping)
+
+
+def _parse_row(
+    line: int, values: list[str], index: dict[str, int], m: ColumnMapping
+) -> HistoryRow | SkippedRow:
+    def get(col: str | None) -> str:
+        if col is None:
+            return ""
+        i = index[col]
+        return values[i].strip() if i < len(values) else ""
+
+    if any(_has_bad_bytes(v) for v in values):
+        return SkippedRow(line, "bad encoding (bytes that are not valid text in the file's encoding)")
+    values = [v.replace("\x00", "") for v in values]  # PostgreSQL text cannot hold NUL characters
+    texts = [get(c) for c in m.text_cols]
+    if not any(texts):
+        return SkippedRow(line, "empty text")
+    subject, body = texts[0], "\n".join(t for t in texts[1:] if t)
+    if not subject:
+        first = body.split("\n", 1)[0]
+        subject = first[:120]
+    category = get(m.category_col)
+    if not category:
+        return SkippedRow(line, "unknown label: empty category")
+    if len(category) > 100:
+        return SkippedRow(line, "unknown label: category longer than 100 characters")
+    priority: str | None = None
+    if m.priority_col:
+        raw_priority = get(m.priority_col)
+        priority = normalise_priority(raw_priority, m.priority_map)
+        if priority is None:
+            return SkippedRow(line, f"unknown label: priority {raw_priority!r}")
+    tier: str | None = None
+    if m.tier_col:
+        raw_tier = get(m.tier_col)
+        if raw_tier:
+            tier = m.tier_map.get(raw_tier.lower()) or normalise_tier(raw_tier)
+            if tier not in {"L1", "L2", "L3"}:
+                return SkippedRow(line, f"unknown label: tier {raw_tier!r}")
+    status = STATUS_ALIASES.get(get(m.status_col).lower()) if m.status_col else None
+    resolution = get(m.resolution_col) or None
+    return HistoryRow(
+        line=line,
+        ref=_row_ref(values),
+        subject=subject[:500],
+        body=body,
+        category=category,
+        priority=priority,
+        tier=tier,
+        resolution=resolution,
+        created_at=parse_datetime(get(m.created_col)) if m.created_col else None,
+        resolved_at=parse_datetime(get(m.resolved_col)) if m.resolved_col else None,
+        status=status,
+    )
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    texts: list[str]
+    categories: list[str]
+    priorities: list[str | None] | None
+    ticket_ids: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def rows_from_history(rows: list[HistoryRow], with_priority: bool) -> TrainingRows:
+    return TrainingRows(
+        texts=[r.text for r in rows],
+        categories=[r.category for r in rows],
+        priorities=[r.priority for r in rows] if with_priority else None,
+    )
+
+
+# Tickets whose labels a person stands behind: imported history, anything corrected by an engineer,
+# and tickets an engineer resolved. Open tickets labelled only by the model are left out, so the
+# model never learns from its own unchecked guesses.
+_SETTLED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+CORRECTION_KINDS = ("category_changed", "priority_changed")
+
+
+def training_rows_from_db(session: Session) -> TrainingRows:
+    """Current labels of every ticket a person stands behind (see above); corrections included."""
+    corrected = select(TicketEvent.ticket_id).where(TicketEvent.kind.in_(CORRECTION_KINDS))
+    query = (
+        select(Ticket.id, Ticket.subject, Ticket.body, Ticket.category, Ticket.priority)
+        .where(Ticket.category != NEEDS_TRIAGE, Ticket.needs_triage.is_(False))
+        .where((Ticket.source == "import") | Ticket.status.in_(_SETTLED) | Ticket.id.in_(corrected))
+        .order_by(Ticket.id)
+    )
+    ids: list[int] = []
+    texts: list[str] = []
+    cats: list[str] = []
+    prios: list[str | None] = []
+    for ticket_id, subject, body, category, priority in session.execute(query):
+        text = compose_text(subject or "", body or "")
+        if not text:
+            continue
+        ids.append(ticket_id)
+        texts.append(text)
+        cats.append(category)
+        prios.append(priority if priority in PRIORITIES else None)
+    return TrainingRows(texts, cats, prios if any(p is not None for p in prios) else None, ids)

@@ -1,0 +1,100 @@
+"""`evaluate`: a model's figures on any labelled tickets, plus corrections and a confusion plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from classifier.dataset import CORRECTION_KINDS, TrainingRows, compose_text
+from classifier.metrics import head_report
+from classifier.model import CATEGORY, PRIORITY, TriageModel
+from classifier.training import OTHER
+from models import Ticket, TicketEvent
+
+
+def fold_unknown(truth: list[str], labels: tuple[str, ...]) -> tuple[list[str], int]:
+    """Labels the model never learned count as "other" when it has one; returns how many were unknown."""
+    known = set(labels)
+    unknown = sum(1 for t in truth if t not in known)
+    if OTHER in known:
+        truth = [t if t in known else OTHER for t in truth]
+    return truth, unknown
+
+
+def evaluate_rows(model: TriageModel, rows: TrainingRows, thresholds: dict[str, float]) -> dict[str, Any]:
+    """Per head: accuracy, macro-F1, ECE, coverage and accuracy at the threshold, per class, confusion."""
+    if len(rows) == 0:
+        return {}
+    proba = model.proba(rows.texts)
+    out: dict[str, Any] = {}
+    for head in (CATEGORY, PRIORITY):
+        if head not in proba:
+            continue
+        if head == CATEGORY:
+            idx = list(range(len(rows)))
+            truth = list(rows.categories)
+        else:
+            if rows.priorities is None:
+                continue
+            idx = [i for i, p in enumerate(rows.priorities) if p is not None]
+            truth = [str(rows.priorities[i]) for i in idx]
+        if not idx:
+            continue
+        truth, unknown = fold_unknown(truth, model.labels(head))
+        report = head_report(truth, model.labels(head), proba[head][idx], thresholds.get(head, 0.0))
+        report["unknown_labels"] = unknown
+        out[head] = report
+    return out
+
+
+def corrected_rows(session: Session) -> TrainingRows:
+    """Tickets an engineer corrected, with the labels they now carry."""
+    corrected = select(TicketEvent.ticket_id).where(TicketEvent.kind.in_(CORRECTION_KINDS)).distinct()
+    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(corrected)).order_by(Ticket.id))
+    texts, cats, prios, ids = [], [], [], []
+    for t in tickets:
+        texts.append(compose_text(t.subject, t.body))
+        cats.append(t.category)
+        prios.append(t.priority)
+        ids.append(t.id)
+    return TrainingRows(texts, cats, list(prios), ids)
+
+
+def plot_confusion(report: dict[str, Any], path: Path, title: str) -> Path:
+    """Confusion matrix as a PNG (rows: truth, columns: prediction)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = report["labels"]
+    matrix = report["confusion"]
+    size = max(5.0, 0.55 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    peak = max((max(row) for row in matrix), default=0) or 1
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if value:
+                ax.text(
+                    j,
+                    i,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    color="white" if value > peak / 2 else "black",
+                    fontsize=8,
+                )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

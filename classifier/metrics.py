@@ -1,0 +1,77 @@
+"""Evaluation figures shared by training (cross-validation), the promotion gate and `evaluate`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+
+def expected_calibration_error(
+    confidence: NDArray[np.float64], correct: NDArray[np.bool_], bins: int = 15
+) -> float:
+    """Weighted gap between confidence and accuracy over equal-width confidence bins."""
+    if len(confidence) == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            total += mask.mean() * abs(float(correct[mask].mean()) - float(confidence[mask].mean()))
+    return float(total)
+
+
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """Macro-F1 over the labels that occur in the truth, so a model is not rewarded for labels nobody used."""
+    labels = sorted(set(y_true))
+    if not labels:
+        return 0.0
+    return float(f1_score(list(y_true), list(y_pred), labels=labels, average="macro", zero_division=0))
+
+
+def head_report(
+    y_true: Sequence[str],
+    classes: Sequence[str],
+    proba: NDArray[np.float64],
+    threshold: float,
+) -> dict[str, Any]:
+    """What `evaluate` prints for one head: accuracy, macro-F1, ECE, abstention, per class, confusion."""
+    truth = list(y_true)
+    pred_index = proba.argmax(axis=1)
+    pred = [classes[i] for i in pred_index]
+    confidence = proba.max(axis=1)
+    correct = np.array([p == t for p, t in zip(pred, truth, strict=True)], dtype=bool)
+    answered = confidence >= threshold
+    labels = sorted(set(truth) | set(pred))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        precision, recall, f1, support = precision_recall_fscore_support(
+            truth, pred, labels=labels, zero_division=0
+        )
+        confusion = confusion_matrix(truth, pred, labels=labels).tolist()
+    return {
+        "n": len(truth),
+        "accuracy": float(accuracy_score(truth, pred)) if truth else 0.0,
+        "macro_f1": macro_f1(truth, pred),
+        "ece": expected_calibration_error(confidence, correct),
+        "threshold": threshold,
+        "coverage": float(answered.mean()) if truth else 0.0,
+        "selective_accuracy": float(correct[answered].mean()) if answered.any() else 0.0,
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "labels": labels,
+        "confusion": confusion,
+    }

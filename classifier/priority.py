@@ -1,0 +1,106 @@
+"""Priority the ITIL way: impact × urgency → priority, plus the outage wording that raises a guess.
+
+Pure functions so callers (the engine, a routing file) can swap the matrix without touching the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+PRIORITIES: tuple[str, ...] = ("critical", "high", "medium", "low")  # most urgent first
+IMPACTS: tuple[str, ...] = ("one", "team", "many", "everyone")
+URGENCIES: tuple[str, ...] = ("low", "workaround", "blocking")
+
+PriorityMatrix = Mapping[tuple[str, str], str]
+
+# Rows: how many people are affected; columns: can they work at all.
+DEFAULT_MATRIX: dict[tuple[str, str], str] = {
+    ("one", "low"): "low",
+    ("one", "workaround"): "low",
+    ("one", "blocking"): "medium",
+    ("team", "low"): "low",
+    ("team", "workaround"): "medium",
+    ("team", "blocking"): "high",
+    ("many", "low"): "medium",
+    ("many", "workaround"): "high",
+    ("many", "blocking"): "critical",
+    ("everyone", "low"): "medium",
+    ("everyone", "workaround"): "high",
+    ("everyone", "blocking"): "critical",
+}
+
+# Wording that means "people cannot work": each hit raises a model's guess by one level, at most two.
+_OUTAGE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b(everyone|everybody|all (?:users|staff|employees|of us)|whole (?:company|office|floor|team)"
+        r"|entire (?:company|office|floor|team)|nobody|no ?one can)\b",
+        r"\b(is|are|went|gone|goes|completely)\s+down\b|\boutage\b"
+        r"|\bnot (?:working|responding) for (?:anyone|everyone)\b",
+        r"\b(can ?not|can't|cannot|unable to)"
+        r" (?:work|log ?in|access anything|do (?:my|our|any) (?:job|work))\b",
+        r"\b(production|prod) (?:is )?(?:down|outage|broken)\b|\bsite[- ]wide\b|\bdata loss\b",
+    )
+)
+
+
+def validate_matrix(matrix: PriorityMatrix) -> None:
+    """A replacement matrix must cover every impact × urgency pair with a known priority."""
+    for impact in IMPACTS:
+        for urgency in URGENCIES:
+            value = matrix.get((impact, urgency))
+            if value not in PRIORITIES:
+                raise ValueError(
+                    f"priority matrix has no valid priority for impact={impact}, urgency={urgency}"
+                )
+
+
+def matrix_priority(impact: str, urgency: str, matrix: PriorityMatrix = DEFAULT_MATRIX) -> str:
+    """ITIL priority for an answered impact and urgency."""
+    if impact not in IMPACTS:
+        raise ValueError(f"unknown impact {impact!r}; expected one of {', '.join(IMPACTS)}")
+    if urgency not in URGENCIES:
+        raise ValueError(f"unknown urgency {urgency!r}; expected one of {', '.join(URGENCIES)}")
+    return matrix[(impact, urgency)]
+
+
+def outage_signals(text: str) -> int:
+    """How many distinct kinds of outage wording the text uses (0 means none)."""
+    return sum(1 for pattern in _OUTAGE_PATTERNS if pattern.search(text))
+
+
+def raise_priority(priority: str, levels: int) -> str:
+    """`priority` made more urgent by `levels` steps, capped at critical."""
+    index = PRIORITIES.index(priority)
+    return PRIORITIES[max(0, index - levels)]
+
+
+def more_urgent(a: str, b: str) -> str:
+    return a if PRIORITIES.index(a) <= PRIORITIES.index(b) else b
+
+
+def decide_priority(
+    model_priority: str,
+    text: str,
+    impact: str | None,
+    urgency: str | None,
+    matrix: PriorityMatrix = DEFAULT_MATRIX,
+    basis: str = "model",
+) -> tuple[str, str, bool]:
+    """Final priority, the reason in words, and whether the ITIL matrix decided it.
+
+    When both impact and urgency were answered, the matrix decides: the requester's answers are
+    stronger evidence than wording. Otherwise the model's guess stands, raised by outage wording
+    (one level per kind of signal, at most two) because under-prioritising an outage costs far
+    more than over-prioritising a single user's problem.
+    """
+    if impact in IMPACTS and urgency in URGENCIES:
+        decided = matrix_priority(impact, urgency, matrix)
+        return decided, f"impact {impact} × urgency {urgency} → {decided} ({basis}: {model_priority})", True
+    signals = min(2, outage_signals(text))
+    if signals:
+        raised = raise_priority(model_priority, signals)
+        if raised != model_priority:
+            return raised, f"{basis}: {model_priority}; outage wording raised it to {raised}", False
+    return model_priority, f"{basis}: {model_priority}", False

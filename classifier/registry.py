@@ -1,0 +1,267 @@
+"""The model registry: which trained models exist, which one serves, and the promotion gate.
+
+Artifacts are immutable directories; the database (`ClassifierModel` rows) records every version
+and marks at most one active. A retrain must never make production worse: a new model is compared
+with the active one on the same held-out slice of the history (rows chosen by a stable hash of their
+text, so neither model trained on them) and activated only if its macro-F1 is no worse than the
+active model's minus a tolerance. Functions take the caller's Session and never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from classifier.dataset import TrainingRows
+from classifier.errors import ArtifactError, RegistryError
+from classifier.metrics import macro_f1
+from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
+from classifier.training import OTHER, TrainConfig, TrainResult, config_dict, data_hash, new_version, train
+from models import ClassifierModel, utcnow
+
+HOLDOUT_BUCKETS = 10  # one bucket in ten is held out: 10% of the history
+
+
+def is_holdout(text: str) -> bool:
+    """Stable across runs and machines, so every model is judged on rows none of them trained on."""
+    return (
+        int(hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16) % HOLDOUT_BUCKETS
+        == 0
+    )
+
+
+def split_holdout(rows: TrainingRows) -> tuple[TrainingRows, TrainingRows]:
+    train_idx: list[int] = []
+    hold_idx: list[int] = []
+    for i, text in enumerate(rows.texts):
+        (hold_idx if is_holdout(text) else train_idx).append(i)
+
+    def pick(idx: list[int]) -> TrainingRows:
+        return TrainingRows(
+            texts=[rows.texts[i] for i in idx],
+            categories=[rows.categories[i] for i in idx],
+            priorities=[rows.priorities[i] for i in idx] if rows.priorities is not None else None,
+            ticket_ids=[rows.ticket_ids[i] for i in idx] if rows.ticket_ids else [],
+        )
+
+    return pick(train_idx), pick(hold_idx)
+
+
+def active_model(session: Session) -> ClassifierModel | None:
+    return session.scalars(select(ClassifierModel).where(ClassifierModel.active.is_(True))).first()
+
+
+def list_models(session: Session) -> list[ClassifierModel]:
+    return list(
+        session.scalars(select(ClassifierModel).order_by(ClassifierModel.created_at, ClassifierModel.id))
+    )
+
+
+def get_model(session: Session, version: str) -> ClassifierModel:
+    row = session.scalars(select(ClassifierModel).where(ClassifierModel.version == version)).first()
+    if row is None:
+        known = ", ".join(r.version for r in list_models(session)[-5:]) or "none yet"
+        raise RegistryError(f"no model version {version!r} (latest: {known})")
+    return row
+
+
+def activate(session: Session, row: ClassifierModel, decision: str, *, mark_promoted: bool = True) -> None:
+    """Make `row` the one active model. The caller verified the artifact loads."""
+    for other in session.scalars(select(ClassifierModel).where(ClassifierModel.active.is_(True))):
+        if other.id != row.id:
+            other.active = False
+    session.flush()  # never two active rows, even for a moment inside the transaction
+    row.active = True
+    row.decision = decision
+    if mark_promoted or row.promoted_at is None:
+        row.promoted_at = utcnow()
+    session.flush()
+
+
+def promote(session: Session, version: str, reason: str = "promoted by hand") -> ClassifierModel:
+    """Activate `version` after checking its artifact loads; raises ArtifactError if it does not."""
+    row = get_model(session, version)
+    load_model(Path(row.path))
+    activate(session, row, reason)
+    return row
+
+
+def rollback(session: Session) -> tuple[ClassifierModel, ClassifierModel]:
+    """Re-activate the model promoted before the active one; returns (now active, retired)."""
+    current = active_model(session)
+    if current is None or current.promoted_at is None:
+        raise RegistryError("no active model to roll back from")
+    candidates = session.scalars(
+        select(ClassifierModel)
+        .where(
+            ClassifierModel.promoted_at.is_not(None),
+            ClassifierModel.promoted_at < current.promoted_at,
+            ClassifierModel.id != current.id,
+        )
+        .order_by(ClassifierModel.promoted_at.desc())
+    )
+    for candidate in candidates:
+        try:
+            load_model(Path(candidate.path))
+        except ArtifactError:
+            continue  # a broken earlier model is no place to roll back to
+        activate(session, candidate, f"rolled back to from {current.version}", mark_promoted=False)
+        current.decision = f"rolled back (replaced by {candidate.version})"
+        session.flush()
+        return candidate, current
+    raise RegistryError(
+        f"no earlier promoted model with a loadable artifact to roll back to from {current.version}"
+    )
+
+
+def head_macro_f1(model: TriageModel, head: str, texts: list[str], truth: list[str]) -> float | None:
+    if head not in model.heads or not texts:
+        return None
+    labels = set(model.labels(head))
+    # Labels the new model folded into "other" count as "other" for every model being compared.
+    folded = [t if t in labels or OTHER not in labels else OTHER for t in truth]
+    return macro_f1(folded, model.predict(texts)[head])
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+    scores: dict[str, Any] = field(default_factory=dict)
+
+
+def gate(
+    new: TriageModel, current: TriageModel | None, holdout: TrainingRows, tolerance: float
+) -> GateDecision:
+    """Promote only if no head's held-out macro-F1 is worse than the active model's beyond `tolerance`."""
+    if current is None:
+        return GateDecision(True, "first model: nothing active to compare with")
+    if len(holdout) == 0:
+        return GateDecision(False, "no held-out rows to compare the models on; promote by hand if wanted")
+    scores: dict[str, Any] = {"holdout_rows": len(holdout)}
+    worse: list[str] = []
+    compared: list[str] = []
+    heads: list[tuple[str, list[str]]] = [(CATEGORY, holdout.categories)]
+    if holdout.priorities is not None:
+        idx = [i for i, p in enumerate(holdout.priorities) if p is not None]
+        heads.append((PRIORITY, [str(holdout.priorities[i]) for i in idx]))
+    for head, truth in heads:
+        texts = (
+            holdout.texts
+            if head == CATEGORY
+            else [holdout.texts[i] for i, p in enumerate(holdout.priorities or []) if p is not None]
+        )
+        new_f1 = head_macro_f1(new, head, texts, truth)
+        if new_f1 is None:
+            continue
+        old_f1 = head_macro_f1(
+            current,
+            head,
+            texts,
+            [t if t in new.labels(head) or OTHER not in new.labels(head) else OTHER for t in truth],
+        )
+        scores[head] = {"new_macro_f1": new_f1, "active_macro_f1": old_f1}
+        if old_f1 is None:
+            continue
+        compared.append(f"{head} macro-F1 {new_f1:.3f} vs active {old_f1:.3f}")
+        if new_f1 < old_f1 - tolerance:
+            worse.append(
+                f"{head} macro-F1 {new_f1:.3f} is below the active model's {old_f1:.3f} "
+                f"by more than the tolerance {tolerance:.3f}"
+            )
+    if worse:
+        return GateDecision(
+            False, "not promoted: " + "; ".join(worse) + f" (on {len(holdout)} held-out tickets)", scores
+        )
+    return GateDecision(
+        True, "promoted: " + "; ".join(compared) + f" on {len(holdout)} held-out tickets", scores
+    )
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    status: str  # "unchanged" | "promoted" | "kept"
+    message: str
+    row: ClassifierModel | None
+    result: TrainResult | None = None
+
+
+def train_and_register(
+    session: Session,
+    rows: TrainingRows,
+    *,
+    models_dir: Path,
+    tolerance: float,
+    config: TrainConfig | None = None,
+    out_dir: Path | None = None,
+    source: str = "database",
+    force: bool = False,
+) -> TrainOutcome:
+    """Train on the history minus the held-out slice, register the model, and let the gate decide."""
+    config = config or TrainConfig()
+    history_hash = data_hash(rows.texts, rows.categories, rows.priorities)
+    current_row = active_model(session)
+    if (
+        not force
+        and current_row is not None
+        and current_row.data_hash == history_hash
+        and current_row.metrics.get("config") == config_dict(config)
+    ):
+        return TrainOutcome(
+            "unchanged",
+            f"training data unchanged since {current_row.version} (hash {history_hash[:12]});"
+            " active model kept",
+            current_row,
+        )
+    train_rows, holdout = split_holdout(rows)
+    if len(train_rows) == 0:
+        train_rows, holdout = rows, TrainingRows([], [], None)
+    version = new_version(history_hash)
+    result = train(
+        train_rows.texts,
+        train_rows.categories,
+        train_rows.priorities,
+        out_dir=out_dir or Path(models_dir) / version,
+        config=config,
+        version=version,
+        source=source,
+    )
+    new_model = load_model(result.path)
+    current_model: TriageModel | None = None
+    broken: str | None = None
+    if current_row is not None:
+        try:
+            current_model = load_model(Path(current_row.path))
+        except ArtifactError as exc:
+            broken = str(exc)
+    if broken is not None:
+        decision = GateDecision(True, f"promoted: the active model cannot be loaded ({broken})")
+    else:
+        decision = gate(new_model, current_model, holdout, tolerance)
+    row = ClassifierModel(
+        version=version,
+        path=str(result.path),
+        data_hash=history_hash,
+        rows=len(rows),
+        metrics={
+            "cv": result.cv_metrics,
+            "gate": decision.scores,
+            "config": config_dict(config),
+            "trained_rows": len(train_rows),
+            "holdout_rows": len(holdout),
+            "warnings": list(result.warnings),
+        },
+        active=False,
+        decision=decision.reason,
+    )
+    session.add(row)
+    session.flush()
+    if decision.promote:
+        activate(session, row, decision.reason)
+        return TrainOutcome("promoted", decision.reason, row, result)
+    return TrainOutcome("kept", decision.reason + "; the model is kept but not active", row, result)

@@ -1,0 +1,351 @@
+"""Training: shared TF-IDF features, one calibrated linear head per label kind, honest CV metrics.
+
+Pure (no database): callers hand in texts and labels and get a model directory back. The recipe:
+word 1–2-gram and char_wb 2–5-gram TF-IDF (sublinear tf) feed a class-balanced LinearSVC per head.
+Stratified k-fold models give out-of-fold decision scores, which yield both the cross-validated
+metrics in the manifest and the data to fit a softmax temperature (calibration), so confidence
+means the same thing on unseen tickets. The served head averages the fold models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from numpy.typing import NDArray
+from scipy.optimize import minimize_scalar
+from scipy.special import softmax
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.isotonic import IsotonicRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from classifier.artifact import write_artifact
+from classifier.errors import TrainingDataError
+from classifier.features import TicketFeatures
+from classifier.metrics import expected_calibration_error, macro_f1
+from classifier.model import CATEGORY, PRIORITY, Head, top_label_calibrate
+from classifier.priority import PRIORITIES
+
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Knobs of the recipe; stored in the manifest so a model says how it was made."""
+
+    rare_label_min: int = 10
+    cv_folds: int = 5
+    c: float = 0.5
+    word_ngrams: tuple[int, int] = (1, 2)
+    word_min_df: int = 2
+    char_ngrams: tuple[int, int] = (2, 5)
+    max_char_features: int = 300_000
+    max_iter: int = 2000
+    tol: float = 1e-2
+    random_state: int = 0
+    # Above `large_rows` tickets only the first `large_fold_fits` of the k folds is fitted: a fifth
+    # of 20k+ tickets is plenty to calibrate and measure on, and it keeps a 50k retrain within 30 s.
+    large_rows: int = 20_000
+    large_fold_fits: int = 1
+    n_jobs: int = -1
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    path: Path
+    version: str
+    manifest: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+    cv_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def config_dict(config: TrainConfig) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def data_hash(
+    texts: Sequence[str], categories: Sequence[str], priorities: Sequence[str | None] | None
+) -> str:
+    """Order-independent hash of the training rows: the same history in any order hashes the same."""
+    prios = priorities if priorities is not None else [None] * len(texts)
+    row_hashes = sorted(
+        hashlib.sha256(f"{t}\x1f{c}\x1f{p or ''}".encode("utf-8", "surrogateescape")).hexdigest()
+        for t, c, p in zip(texts, categories, prios, strict=True)
+    )
+    digest = hashlib.sha256()
+    for h in row_hashes:
+        digest.update(h.encode())
+    return digest.hexdigest()
+
+
+def new_version(hash_: str) -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{hash_[:8]}-{secrets.token_hex(2)}"
+
+
+def fold_rare_labels(labels: Sequence[str], minimum: int) -> tuple[list[str], dict[str, int]]:
+    """Labels seen fewer than `minimum` times become "other": a model cannot learn them anyway,
+    and an explicit "other" keeps their tickets out of the wrong named queue."""
+    counts = Counter(labels)
+    rare = {label: n for label, n in counts.items() if n < max(2, minimum) and label != OTHER}
+    return [OTHER if label in rare else label for label in labels], rare
+
+
+def build_features(config: TrainConfig) -> TicketFeatures:
+    return TicketFeatures(
+        word_ngrams=config.word_ngrams,
+        char_ngrams=config.char_ngrams,
+        max_char_features=config.max_char_features,
+    )
+
+
+def _new_estimator(config: TrainConfig) -> LinearSVC:
+    return LinearSVC(
+        C=config.c,
+        class_weight="balanced",
+        tol=config.tol,
+        max_iter=config.max_iter,
+        random_state=config.random_state,
+    )
+
+
+def fit_temperature(scores: NDArray[np.float64], y_index: NDArray[np.int64]) -> float:
+    """The softmax temperature that minimises log loss of out-of-fold scores."""
+
+    def nll(t: float) -> float:
+        p = softmax(scores / t, axis=1)
+        return float(-np.log(p[np.arange(len(y_index)), y_index] + 1e-12).mean())
+
+    result = minimize_scalar(nll, bounds=(1e-3, 20.0), method="bounded")
+    return float(result.x)
+
+
+MIN_ISOTONIC_ROWS = 200
+
+
+def fit_calibration(
+    scores: NDArray[np.float64], y_index: NDArray[np.int64]
+) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
+    """Temperature, then (with enough rows) an isotonic map of the top probability to accuracy."""
+    temperature = fit_temperature(scores, y_index)
+    if len(y_index) < MIN_ISOTONIC_ROWS:
+        return temperature, (), ()
+    probs = softmax(scores / temperature, axis=1)
+    correct = (probs.argmax(axis=1) == y_index).astype(np.float64)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(probs.max(axis=1), correct)
+    return temperature, tuple(map(float, iso.X_thresholds_)), tuple(map(float, iso.y_thresholds_))
+
+
+def cross_fitted_ece(scores: NDArray[np.float64], y_index: NDArray[np.int64], seed: int) -> float:
+    """ECE of the calibration measured on halves it was not fitted on (fitting and scoring on the
+    same out-of-fold rows would flatter it)."""
+    order = np.random.default_rng(seed).permutation(len(y_index))
+    halves = (order[: len(order) // 2], order[len(order) // 2 :])
+    errors = []
+    for fit_idx, test_idx in (halves, halves[::-1]):
+        if len(fit_idx) == 0 or len(test_idx) == 0:
+            continue
+        t, xs, ys = fit_calibration(scores[fit_idx], y_index[fit_idx])
+        probs = top_label_calibrate(softmax(scores[test_idx] / t, axis=1), xs, ys)
+        correct = probs.argmax(axis=1) == y_index[test_idx]
+        errors.append(expected_calibration_error(probs.max(axis=1), correct) * len(test_idx))
+    return float(sum(errors) / len(y_index)) if errors else 0.0
+
+
+def _fit_fold(
+    features: Any,
+    y: NDArray[Any],
+    classes: tuple[str, ...],
+    train_idx: NDArray[np.int64],
+    config: TrainConfig,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One fold's linear model as (coef, intercept) over all `classes` (absent ones never win)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = _new_estimator(config).fit(features[train_idx], y[train_idx])
+    coef = np.asarray(estimator.coef_, dtype=np.float64)
+    intercept = np.asarray(estimator.intercept_, dtype=np.float64)
+    if len(estimator.classes_) == 2 and coef.shape[0] == 1:  # binary: one row scores classes_[1]
+        coef = np.vstack([-coef[0], coef[0]])
+        intercept = np.array([-intercept[0], intercept[0]])
+    full_coef = np.zeros((len(classes), features.shape[1]))
+    full_intercept = np.full(len(classes), -10.0)
+    columns = np.searchsorted(np.array(classes), estimator.classes_)
+    full_coef[columns] = coef
+    full_intercept[columns] = intercept
+    return full_coef, full_intercept
+
+
+def folds_for(labels: Sequence[str], config: TrainConfig) -> int:
+    # Stratified folds need each fold to see most classes; tiny classes just appear in fewer folds.
+    return max(2, min(config.cv_folds, max(Counter(labels).values())))
+
+
+def fit_head(
+    name: str, features: Any, labels: Sequence[str], config: TrainConfig
+) -> tuple[Head, dict[str, float]]:
+    """A calibrated head plus its cross-validated accuracy, macro-F1 and ECE.
+
+    k stratified folds are fitted in parallel (liblinear releases the GIL, so threads suffice).
+    Their out-of-fold scores give the CV metrics and the calibration temperature; the served head
+    is the average of the fold models (a bagged linear model), so no extra full-data fit is
+    needed — the whole head costs about k-1 fits on all rows instead of k+1.
+    """
+    classes = tuple(sorted(set(labels)))
+    y = np.array(labels)
+    y_index = np.searchsorted(np.array(classes), y)
+    folds = folds_for(labels, config)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.random_state)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        splits = list(splitter.split(np.zeros(len(y)), y))
+    if len(labels) >= config.large_rows:
+        splits = splits[: config.large_fold_fits]
+    fitted = Parallel(n_jobs=config.n_jobs, prefer="threads")(
+        delayed(_fit_fold)(features, y, classes, train_idx, config) for train_idx, _ in splits
+    )
+    covered = np.concatenate([test_idx for _, test_idx in splits])
+    oof = np.zeros((len(covered), len(classes)))
+    at = 0
+    for (coef, intercept), (_, test_idx) in zip(fitted, splits, strict=True):
+        oof[at : at + len(test_idx)] = np.asarray(features[test_idx] @ coef.T) + intercept
+        at += len(test_idx)
+    y_seen = y[covered]
+    y_index = y_index[covered]
+    temperature, iso_x, iso_y = fit_calibration(oof, y_index)
+    coef = np.mean([c for c, _ in fitted], axis=0)
+    intercept = np.mean([i for _, i in fitted], axis=0)
+    head = Head(
+        name=name,
+        classes=classes,
+        coef=coef.astype(np.float32),
+        intercept=intercept,
+        temperature=temperature,
+        iso_x=iso_x,
+        iso_y=iso_y,
+    )
+    proba = head.calibrate(oof)
+    pred = [classes[i] for i in proba.argmax(axis=1)]
+    correct = proba.argmax(axis=1) == y_index
+    metrics = {
+        "folds": float(folds),
+        "fold_fits": float(len(splits)),
+        "rows_scored": float(len(covered)),
+        "accuracy": float(correct.mean()),
+        "macro_f1": macro_f1(list(y_seen), pred),
+        "ece": cross_fitted_ece(oof, y_index, config.random_state),
+        "temperature": temperature,
+    }
+    return head, metrics
+
+
+def train(
+    texts: Sequence[str],
+    categories: Sequence[str],
+    priorities: Sequence[str | None] | None,
+    *,
+    out_dir: Path,
+    config: TrainConfig | None = None,
+    version: str | None = None,
+    source: str = "",
+) -> TrainResult:
+    """Fit both heads and write an immutable model directory at `out_dir` (new or empty).
+
+    Categories below `config.rare_label_min` examples are folded into "other" (with a warning).
+    Priorities must already be normalised to critical/high/medium/low (None = unknown); levels
+    below the minimum are left out of the priority head, which then never outputs them. With fewer
+    than two usable priority levels there is no priority head and serving falls back to rules.
+    """
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    if len(texts) != len(categories) or (priorities is not None and len(priorities) != len(texts)):
+        raise TrainingDataError("texts, categories and priorities must have the same length")
+    notes: list[str] = []
+    rows = [(t, c.strip()) for t, c in zip(texts, categories, strict=True)]
+    usable = [i for i, (t, c) in enumerate(rows) if t.strip() and c]
+    if len(usable) < len(rows):
+        notes.append(f"{len(rows) - len(usable)} rows without text or category were left out")
+    texts_u = [rows[i][0] for i in usable]
+    cats_u = [rows[i][1] for i in usable]
+    prios_u = [priorities[i] for i in usable] if priorities is not None else None
+    hash_ = data_hash(texts_u, cats_u, prios_u)
+
+    folded, rare = fold_rare_labels(cats_u, config.rare_label_min)
+    if rare:
+        listed = ", ".join(f"{label} ({n})" for label, n in sorted(rare.items(), key=lambda kv: -kv[1]))
+        notes.append(
+            f"{len(rare)} categories with fewer than {config.rare_label_min} examples folded into "
+            f"'{OTHER}': {listed}"
+        )
+    if Counter(folded).get(OTHER, 0) == 1:  # a single folded row cannot be cross-validated
+        drop = folded.index(OTHER)
+        notes.append("the only 'other' row was left out (one example cannot be learned)")
+        del texts_u[drop], folded[drop]
+        if prios_u is not None:
+            del prios_u[drop]
+    if len(set(folded)) < 2:
+        raise TrainingDataError(
+            f"training needs at least two categories with {config.rare_label_min}+ examples each; "
+            f"got {len(texts_u)} usable rows in {len(set(cats_u))} categories"
+        )
+
+    features = build_features(config)
+    matrix = features.fit_transform(texts_u)
+    jobs: list[tuple[str, Any, list[str]]] = [(CATEGORY, matrix, folded)]
+    if prios_u is not None:
+        known = [i for i, p in enumerate(prios_u) if p in PRIORITIES]
+        prio_counts = Counter(prios_u[i] for i in known)
+        kept = {p for p, n in prio_counts.items() if n >= max(2, config.rare_label_min)}
+        left_out = sorted(set(prio_counts) - kept, key=lambda p: PRIORITIES.index(str(p)))
+        if left_out:
+            notes.append(
+                f"priority levels with fewer than {config.rare_label_min} examples are not learned: "
+                + ", ".join(f"{p} ({prio_counts[p]})" for p in left_out)
+            )
+        idx = [i for i in known if prios_u[i] in kept]
+        if len(kept) >= 2:
+            jobs.append((PRIORITY, matrix[idx], [str(prios_u[i]) for i in idx]))
+        else:
+            notes.append("fewer than two priority levels to learn from: priority will come from rules")
+    else:
+        notes.append("no priority labels: priority will come from rules")
+    # The heads are independent and liblinear releases the GIL: fit them side by side.
+    fitted = Parallel(n_jobs=min(len(jobs), 2) if config.n_jobs != 1 else 1, prefer="threads")(
+        delayed(fit_head)(name, head_matrix, head_labels, config) for name, head_matrix, head_labels in jobs
+    )
+    heads: dict[str, Head] = {}
+    cv: dict[str, dict[str, float]] = {}
+    for (name, _, _), (head, metrics) in zip(jobs, fitted, strict=True):
+        heads[name], cv[name] = head, metrics
+
+    version = version or new_version(hash_)
+    manifest = {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "data": {"hash": hash_, "rows": len(texts_u), "source": source},
+        "labels": {name: list(head.classes) for name, head in heads.items()},
+        "folded_labels": rare,
+        "metrics": {"cv": cv},
+        "config": config_dict(config),
+        "warnings": notes,
+    }
+    path = write_artifact(Path(out_dir), {"features": features, "heads": heads}, manifest)
+    return TrainResult(
+        path=path,
+        version=version,
+        manifest=manifest,
+        warnings=tuple(notes),
+        seconds=time.perf_counter() - started,
+        cv_metrics=cv,
+    )

@@ -1,0 +1,115 @@
+"""The admin's view: import, train, evaluate (JSON + plot), list, promote, rollback, corrections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from bot.settings import get_settings
+from models import Role, User
+from tests.conftest import TestDatabase
+
+FIXTURE = Path(__file__).parent / "fixtures" / "classifier" / "tickets.csv"
+MAPPING = ["--text-cols", "subject,body", "--category-col", "category", "--priority-col", "priority"]
+
+
+@pytest.fixture
+def cli(db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    monkeypatch.setenv("TIERLINE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def said(result: object) -> str:
+    """The output with Rich's line wrapping undone."""
+    return " ".join(str(getattr(result, "output", "")).split())
+
+
+def run(cli: CliRunner, *args: str) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_import_train_evaluate_and_manage_models(cli: CliRunner, db: TestDatabase, tmp_path: Path) -> None:
+    run(
+        cli,
+        "tickets",
+        "import",
+        str(FIXTURE),
+        *MAPPING,
+        "--tier-col",
+        "tier",
+        "--resolution-col",
+        "resolution",
+        "--created-col",
+        "created_at",
+        "--resolved-col",
+        "resolved_at",
+    )
+    first = json.loads(run(cli, "classifier", "train", "--json"))
+    assert first["status"] == "promoted" and any("folded into 'other'" in w for w in first["warnings"])
+    again = json.loads(run(cli, "classifier", "train", "--json"))
+    assert again["status"] == "unchanged" and again["version"] == first["version"]
+
+    plot = tmp_path / "confusion.png"
+    figures = json.loads(
+        run(cli, "classifier", "evaluate", "--csv", str(FIXTURE), *MAPPING, "--json", "--plot", str(plot))
+    )
+    assert {"accuracy", "macro_f1", "ece", "coverage", "selective_accuracy", "per_class"} <= set(figures)
+    assert figures["model_version"] == first["version"]
+    assert 0 < figures["coverage"] <= 1 and "printing" in figures["per_class"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # A second model from a CSV, kept or promoted by the gate; then promote/rollback by hand.
+    second = json.loads(run(cli, "classifier", "train", "--csv", str(FIXTURE), *MAPPING, "--force", "--json"))
+    assert second["status"] in {"promoted", "kept"} and second["message"]
+    run(cli, "classifier", "promote", second["version"])
+    listed = json.loads(run(cli, "classifier", "list", "--json"))
+    assert [m["version"] for m in listed if m["active"]] == [second["version"]]
+    assert "rolled back" in run(cli, "classifier", "rollback")
+    listed = json.loads(run(cli, "classifier", "list", "--json"))
+    assert [m["version"] for m in listed if m["active"]] == [first["version"]]
+
+
+def test_corrections_by_engineers_only_and_reported(cli: CliRunner, db: TestDatabase) -> None:
+    run(cli, "tickets", "import", str(FIXTURE), *MAPPING)
+    run(cli, "classifier", "train")
+    with db.sessions() as session:
+        session.add_all([User(external_id="cli:erin", role=Role.ENGINEER), User(external_id="cli:rob")])
+        session.commit()
+    refused = cli.invoke(app, ["tickets", "correct", "IT-1001", "--category", "network", "--as", "cli:rob"])
+    assert refused.exit_code == 1 and "only engineers and admins" in said(refused)
+    out = run(
+        cli,
+        "tickets",
+        "correct",
+        "IT-1001",
+        "--category",
+        "network",
+        "--priority",
+        "high",
+        "--as",
+        "cli:erin",
+    )
+    assert "→" in out
+    report = json.loads(run(cli, "classifier", "corrections-report", "--json"))
+    assert report["n"] == 1 and 0.0 <= report["accuracy"] <= 1.0
+
+
+def test_clear_errors_instead_of_tracebacks(cli: CliRunner, tmp_path: Path) -> None:
+    empty = cli.invoke(app, ["classifier", "train"])
+    assert empty.exit_code == 1 and "import history first" in said(empty)
+    missing = cli.invoke(
+        app, ["classifier", "evaluate", "--model", str(tmp_path / "nope"), "--csv", str(FIXTURE)]
+    )
+    assert missing.exit_code == 1 and "does not exist" in said(missing)
+    nothing = cli.invoke(app, ["classifier", "rollback"])
+    assert nothing.exit_code == 1 and "no active model" in said(nothing)

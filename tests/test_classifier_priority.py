@@ -1,0 +1,54 @@
+"""ITIL priority: the matrix decides when impact and urgency are known; outage wording raises a guess."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.priority import (
+    DEFAULT_MATRIX,
+    IMPACTS,
+    PRIORITIES,
+    URGENCIES,
+    decide_priority,
+    matrix_priority,
+    validate_matrix,
+)
+
+
+def test_default_matrix_covers_every_pair_and_grows_with_impact_and_urgency() -> None:
+    validate_matrix(DEFAULT_MATRIX)
+    for urgency in URGENCIES:
+        ranks = [PRIORITIES.index(matrix_priority(i, urgency)) for i in IMPACTS]
+        assert ranks == sorted(ranks, reverse=True), f"more people affected never lowers priority ({urgency})"
+    for impact in IMPACTS:
+        ranks = [PRIORITIES.index(matrix_priority(impact, u)) for u in URGENCIES]
+        assert ranks == sorted(ranks, reverse=True), f"more urgency never lowers priority ({impact})"
+    assert matrix_priority("everyone", "blocking") == "critical"
+    assert matrix_priority("one", "low") == "low"
+
+
+def test_answered_impact_and_urgency_override_the_model() -> None:
+    priority, reason, by_matrix = decide_priority("low", "printer is slow", "many", "blocking")
+    assert (priority, by_matrix) == ("critical", True)
+    assert "impact many" in reason and "urgency blocking" in reason
+
+
+def test_a_replacement_matrix_is_used_and_an_incomplete_one_refused() -> None:
+    flat = {key: "medium" for key in DEFAULT_MATRIX}
+    assert decide_priority("low", "x", "everyone", "blocking", flat)[0] == "medium"
+    broken = dict(flat)
+    del broken[("team", "low")]
+    with pytest.raises(ValueError, match="impact=team, urgency=low"):
+        validate_matrix(broken)
+
+
+def test_without_answers_the_model_stands_unless_the_wording_says_outage() -> None:
+    assert decide_priority("medium", "my mouse is a bit slow", None, None)[0] == "medium"
+    raised, reason, _ = decide_priority("medium", "email is down for everyone, we cannot work", None, None)
+    assert PRIORITIES.index(raised) < PRIORITIES.index("medium")
+    assert "outage wording" in reason
+    assert decide_priority("critical", "everyone is down", None, None)[0] == "critical"
+
+
+def test_one_answer_alone_does_not_invoke_the_matrix() -> None:
+    assert decide_priority("low", "question about fonts", "everyone", None) == ("low", "model: low", False)

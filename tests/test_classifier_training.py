@@ -1,0 +1,159 @@
+"""Training writes an immutable, verified model; loading refuses anything corrupted or mismatched."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.artifact import MANIFEST, MODEL_FILE
+from classifier.dataset import ColumnMapping, HistoryRow, read_history_csv, rows_from_history
+from classifier.errors import ArtifactError, TrainingDataError
+from classifier.features import WordCharNgrams
+from classifier.model import CATEGORY, PRIORITY, load_model
+from classifier.training import OTHER, TrainConfig, TrainResult, train
+
+FIXTURE = Path(__file__).parent / "fixtures" / "classifier" / "tickets.csv"
+MAPPING = ColumnMapping(("subject", "body"), "category", priority_col="priority")
+
+
+def fixture_rows() -> list[HistoryRow]:
+    return [r for r in read_history_csv(FIXTURE, MAPPING) if isinstance(r, HistoryRow)]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    rows = rows_from_history(fixture_rows(), with_priority=True)
+    out = tmp_path_factory.mktemp("models") / "m1"
+    return train(rows.texts, rows.categories, rows.priorities, out_dir=out, config=TrainConfig(cv_folds=3))
+
+
+def _writable(path: Path) -> None:
+    for p in [path, *path.iterdir()]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+
+def test_model_learns_the_history_and_outputs_only_trained_labels(trained: TrainResult) -> None:
+    model = load_model(trained.path)
+    rows = fixture_rows()
+    trained_labels = set(model.labels(CATEGORY))
+    assert trained_labels == {r.category for r in rows if r.category != "security"} | {OTHER}
+    predictions = model.predict(["the printer on floor two jams", "wifi keeps dropping in the office"])
+    assert predictions[CATEGORY] == ["printing", "network"]
+    # An unseen kind of request still gets one of the known labels, never an invented one.
+    ranked = model.rank("please order me a standing desk")
+    assert {label for label, _ in ranked[CATEGORY]} == trained_labels
+    assert abs(sum(p for _, p in ranked[CATEGORY]) - 1.0) < 1e-6
+    assert set(model.labels(PRIORITY)) <= {"critical", "high", "medium", "low"}
+
+
+def test_rare_labels_are_folded_into_other_with_a_warning(trained: TrainResult) -> None:
+    assert any("security (3)" in w and OTHER in w for w in trained.warnings)
+    assert trained.manifest["folded_labels"] == {"security": 3}
+
+
+def test_manifest_records_what_a_model_was_made_of(trained: TrainResult) -> None:
+    manifest = json.loads((trained.path / MANIFEST).read_text())
+    assert manifest["version"] == trained.version
+    assert manifest["data"]["rows"] == len(fixture_rows())
+    assert len(manifest["data"]["hash"]) == 64
+    assert {"scikit-learn", "numpy", "python"} <= set(manifest["libraries"])
+    assert manifest["labels"][CATEGORY] == list(load_model(trained.path).labels(CATEGORY))
+    cv = manifest["metrics"]["cv"][CATEGORY]
+    assert 0.0 <= cv["ece"] <= 1.0 and 0.0 <= cv["macro_f1"] <= 1.0
+    assert manifest["created_at"]
+
+
+def test_a_model_directory_is_never_overwritten(trained: TrainResult) -> None:
+    rows = rows_from_history(fixture_rows(), with_priority=False)
+    with pytest.raises(ArtifactError, match="immutable"):
+        train(rows.texts, rows.categories, None, out_dir=trained.path)
+    assert not os.access(trained.path / MODEL_FILE, os.W_OK) or os.geteuid() == 0
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    _writable(dst)
+    return dst
+
+
+def test_corrupted_artifacts_are_refused_with_a_clear_message(trained: TrainResult, tmp_path: Path) -> None:
+    flipped = _copy(trained.path, tmp_path / "flipped")
+    data = bytearray((flipped / MODEL_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (flipped / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="does not match the hash"):
+        load_model(flipped)
+
+    missing = _copy(trained.path, tmp_path / "missing")
+    (missing / MODEL_FILE).unlink()
+    with pytest.raises(ArtifactError, match=r"missing model\.pkl"):
+        load_model(missing)
+
+    with pytest.raises(ArtifactError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_a_model_built_with_other_library_versions_is_refused(trained: TrainResult, tmp_path: Path) -> None:
+    other = _copy(trained.path, tmp_path / "other")
+    manifest = json.loads((other / MANIFEST).read_text())
+    manifest["libraries"]["scikit-learn"] = "0.24.2"
+    (other / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=r"scikit-learn 0\.24\.2"):
+        load_model(other)
+
+
+def test_training_needs_two_learnable_categories(tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match="at least two categories"):
+        train(["a b c"] * 20, ["only"] * 20, None, out_dir=tmp_path / "m")
+
+
+def test_no_priority_labels_means_no_priority_head(tmp_path: Path) -> None:
+    rows = rows_from_history(fixture_rows(), with_priority=False)
+    result = train(rows.texts, rows.categories, None, out_dir=tmp_path / "m", config=TrainConfig(cv_folds=2))
+    assert PRIORITY not in load_model(result.path).heads
+    assert any("priority will come from rules" in w for w in result.warnings)
+
+
+def test_char_ngrams_match_scikit_learn_char_wb_including_unseen_words() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [r.text for r in fixture_rows()]
+    ours = WordCharNgrams((2, 5), min_df=2)
+    theirs = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, strip_accents="unicode"
+    )
+    a = ours.fit_transform(texts)
+    b = theirs.fit_transform(texts)
+    assert set(ours.vocabulary_) == set(theirs.vocabulary_)
+    order = [ours.vocabulary_[g] for g in sorted(theirs.vocabulary_, key=theirs.vocabulary_.__getitem__)]
+    assert abs(a[:, order] - b).max() < 1e-9
+    unseen = ["the prnter jamms again Ünïcode"]
+    assert abs(ours.transform(unseen)[:, order] - theirs.transform(unseen)).max() < 1e-9
+
+
+def test_single_ticket_fast_path_gives_the_same_probabilities_as_batches(trained: TrainResult) -> None:
+    model = load_model(trained.path)
+    texts = ["the printer jams", "wifi drops in the Büro", "zzz unseen words only", ""]
+    batch = model.proba(texts)
+    for i, text in enumerate(texts):
+        ranked = model.rank(text)
+        for head, probs in batch.items():
+            expected = dict(zip(model.labels(head), probs[i].tolist(), strict=True))
+            assert all(abs(expected[label] - p) < 1e-6 for label, p in ranked[head])
+
+
+def test_calibration_changes_confidence_never_the_predicted_label() -> None:
+    from classifier.model import top_label_calibrate
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(6) * 0.7, size=500)
+    # A harsh curve: every top probability is pulled far down, below some alternatives' share.
+    calibrated = top_label_calibrate(probs, (0.0, 1.0), (0.05, 0.3))
+    assert (calibrated.argmax(axis=1) == probs.argmax(axis=1)).all()
+    assert np.allclose(calibrated.sum(axis=1), 1.0)

@@ -1,0 +1,176 @@
+"""Importing ticket history: any export with a column mapping, bad rows reported, re-import idempotent."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from bot.settings import get_settings
+from classifier.dataset import ColumnMapping, normalise_priority, parse_mapping, read_history_csv
+from classifier.errors import TrainingDataError
+from classifier.history import import_history
+from models import Ticket, TicketStatus, Tier
+from tests.conftest import TestDatabase, shared_path
+
+HEADER = ["title", "description", "group", "urgency", "level", "opened", "closed", "fix"]
+GOOD = [
+    [
+        "VPN drops",
+        "tunnel disconnects every minute",
+        "network",
+        "P2",
+        "2",
+        "2026-01-05T10:00:00Z",
+        "2026-01-05T12:00:00Z",
+        "reinstalled client",
+    ],
+    ["Printer jam", "third floor printer jams", "printing", "low", "L1", "2026-02-01 09:00:00", "", ""],
+    ["", "cannot open the finance share", "access", "1", "tier 3", "", "", ""],
+]
+
+
+def write_csv(path: Path, rows: list[list[str]], extra_bytes: bytes = b"") -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    if extra_bytes:
+        with path.open("ab") as handle:
+            handle.write(extra_bytes)
+    return path
+
+
+MAPPING = ColumnMapping(
+    text_cols=("title", "description"),
+    category_col="group",
+    priority_col="urgency",
+    tier_col="level",
+    created_col="opened",
+    resolved_col="closed",
+    resolution_col="fix",
+)
+
+
+@pytest.fixture
+def messy_csv(tmp_path: Path) -> Path:
+    bad = [
+        ["", "", "network", "P3", "L1", "", "", ""],  # empty text
+        ["Mouse", "mouse is dead", "hardware", "whenever", "L1", "", "", ""],  # unknown priority
+        ["Keyboard", "keys stick", "", "P3", "L1", "", "", ""],  # empty category
+        ["Screen", "flickers", "hardware", "P3", "L9", "", "", ""],  # unknown tier
+        GOOD[0],  # duplicate of the first row
+    ]
+    broken = b"Caf\xe9,menu \xe9 broken,facilities,P3,L1,,,\n"  # Latin-1 bytes in a UTF-8 file
+    pasted = b"Log,core dump \x00\x00 pasted,software,P3,L1,,,\n"  # NULs PostgreSQL cannot store
+    return write_csv(tmp_path / "export.csv", GOOD + bad, extra_bytes=broken + pasted)
+
+
+def test_import_keeps_good_rows_and_explains_every_skipped_one(session: Session, messy_csv: Path) -> None:
+    report = import_history(session, read_history_csv(messy_csv, MAPPING), prefix="IT")
+    session.commit()
+    assert report.imported == 4
+    assert dict(report.skipped) == {
+        "empty text": 1,
+        "unknown label: priority 'whenever'": 1,
+        "unknown label: empty category": 1,
+        "unknown label: tier 'L9'": 1,
+        "duplicate of an earlier row in the file": 1,
+        "bad encoding (bytes that are not valid text in the file's encoding)": 1,
+    }
+    tickets = {t.category: t for t in session.scalars(select(Ticket))}
+    vpn = tickets["network"]
+    assert (vpn.subject, vpn.priority, vpn.tier, vpn.status) == (
+        "VPN drops",
+        "high",
+        Tier.L2,
+        TicketStatus.RESOLVED,
+    )
+    assert vpn.resolution == "reinstalled client" and vpn.resolved_at is not None
+    assert vpn.source == "import" and vpn.number == f"IT-{vpn.id + 1000}"
+    assert tickets["printing"].status == TicketStatus.CLOSED
+    assert tickets["software"].body == "core dump  pasted"
+    # No subject in the export: the body's first line stands in, and priority "1" means critical.
+    assert tickets["access"].subject == "cannot open the finance share"
+    assert (tickets["access"].priority, tickets["access"].tier) == ("critical", Tier.L3)
+
+
+def test_importing_the_same_export_twice_adds_nothing(session: Session, messy_csv: Path) -> None:
+    import_history(session, read_history_csv(messy_csv, MAPPING), prefix="IT")
+    session.commit()
+    again = import_history(session, read_history_csv(messy_csv, MAPPING), prefix="IT")
+    session.commit()
+    assert again.imported == 0
+    assert again.skipped["already imported"] == 4
+    assert session.scalar(select(func.count()).select_from(Ticket)) == 4
+
+
+def test_a_missing_column_is_named_before_anything_is_read(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "x.csv", GOOD)
+    mapping = ColumnMapping(text_cols=("subject",), category_col="group")
+    with pytest.raises(TrainingDataError, match="no column\\(s\\) subject; its columns are: title"):
+        list(read_history_csv(path, mapping))
+
+
+def test_priority_spellings_from_real_exports() -> None:
+    assert [normalise_priority(v) for v in ("P1", "2", "Medium", "3 - Moderate", "urgent", "Sev 4")] == [
+        "critical",
+        "high",
+        "medium",
+        "medium",
+        "critical",
+        "low",
+    ]
+    assert normalise_priority("0", parse_mapping("0=critical,3=low")) == "critical"
+    assert normalise_priority("banana") is None
+
+
+@pytest.fixture
+def cli_env(db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    monkeypatch.setenv("TIERLINE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_cli_imports_a_real_export_with_numeric_codes_mapped(cli_env: CliRunner, db: TestDatabase) -> None:
+    path = shared_path("data", "tickets", "endava_raw_codes.csv")
+    args = [
+        "tickets",
+        "import",
+        str(path),
+        "--text-cols",
+        "title,body",
+        "--category-col",
+        "category",
+        "--priority-col",
+        "urgency",
+        "--priority-map",
+        "0=critical,1=high,2=medium,3=low",
+        "--json",
+    ]
+    result = cli_env.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    with db.sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(Ticket))
+        priorities = set(session.scalars(select(Ticket.priority).distinct()))
+    assert report["imported"] == stored and stored + report["skipped"] >= 5000
+    assert priorities <= {"critical", "high", "medium", "low"} and len(priorities) > 1
+
+
+def test_cli_reports_an_unreadable_mapping_in_one_sentence(cli_env: CliRunner, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "x.csv", GOOD)
+    result = cli_env.invoke(
+        app, ["tickets", "import", str(path), "--text-cols", "title", "--category-col", "nope"]
+    )
+    assert result.exit_code == 1
+    assert "no column(s) nope" in result.output
