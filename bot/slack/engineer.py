@@ -1,0 +1,172 @@
+"""Engineer listeners: the tier-queue card's buttons and menus, and its thread (relay or !note)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack
+from sqlalchemy.orm import Session
+
+from bot.slack import blocks, store
+from bot.slack.base import ListenerBase, UserError, view_values
+from bot.slack.requester import MENTION
+from bot.workflow import access, operations, queries
+from models import Ticket, User
+from models.db import transaction
+
+NOTE_PREFIX = "!note"
+CORRECTED = "corrected from the Slack card"
+
+
+class EngineerListeners(ListenerBase):
+    """What the IT staff do from a ticket's card in their tier's queue channel."""
+
+    def on_card_thread_reply(self, channel: str, ts: str, thread_ts: str, user: str, text: str) -> None:
+        try:
+            with self.unit() as session:
+                store.claim_post(session, store.post_key(channel, ts))
+                card = store.thread_at(session, channel, thread_ts)
+                if card is None or card.role != store.CARD:
+                    return
+                ticket = session.get(Ticket, card.ticket_id)
+                if ticket is None:
+                    return
+                actor = self.actor(session, user)
+                body = MENTION.sub("", text).strip()
+                if body.lower().startswith(NOTE_PREFIX):
+                    operations.add_internal_note(
+                        session, ticket, actor=actor, text=body[len(NOTE_PREFIX) :].strip()
+                    )
+                else:
+                    operations.add_message(session, ticket, actor=actor, text=body, routing=self.s.routing)
+        except store.DuplicatePost:
+            return
+        except UserError as exc:
+            self.refuse(channel, user, str(exc), thread_ts)
+
+    def _card_context(self, body: dict[str, Any]) -> tuple[str, str | None]:
+        return body["user"]["id"], (body.get("channel") or {}).get("id")
+
+    def on_claim(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user, channel = self._card_context(body)
+        try:
+            with self.unit() as session:
+                ticket = queries.find_ticket(session, str(action["value"]))
+                operations.claim(session, ticket, actor=self.actor(session, user))
+                self.s.notifier.refresh_card(session, ticket)
+        except UserError as exc:
+            self.refuse(channel, user, str(exc))
+
+    def _precheck_then_open(
+        self,
+        body: dict[str, Any],
+        number: str,
+        check: Callable[[User, Ticket], None],
+        view: dict[str, Any],
+    ) -> None:
+        """Refuse at once (ephemeral) when the person may not act, before asking them to type anything."""
+        user, channel = self._card_context(body)
+        try:
+            with transaction(self.s.sessions) as session:
+                check(self.actor(session, user), queries.find_ticket(session, number))
+        except UserError as exc:
+            self.refuse(channel, user, str(exc))
+            return
+        self.s.client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def on_escalate(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        number = str(action["value"])
+
+        def check(actor: User, ticket: Ticket) -> None:
+            if not (access.is_admin(actor) or ticket.assignee_id == actor.id):
+                access.require_tier(actor, ticket, "escalate")
+
+        self._precheck_then_open(body, number, check, blocks.escalate_modal(number))
+
+    def on_resolve(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        number = str(action["value"])
+        check: Callable[[User, Ticket], None] = lambda a, t: access.require_handler(a, t, "resolve")  # noqa: E731
+        self._precheck_then_open(body, number, check, blocks.resolve_modal(number))
+
+    def on_note(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        number = str(action["value"])
+        check: Callable[[User, Ticket], None] = lambda a, t: access.require_staff(a, "add internal notes")  # noqa: E731
+        self._precheck_then_open(body, number, check, blocks.note_modal(number))
+
+    def on_wait(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        number = str(action["value"])
+        check: Callable[[User, Ticket], None] = lambda a, t: access.require_handler(a, t, "put on hold")  # noqa: E731
+        self._precheck_then_open(body, number, check, blocks.wait_modal(number))
+
+    def on_wait_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def run(session: Session, ticket: Ticket, actor: User, question: str) -> None:
+            operations.set_waiting_on_user(
+                session, ticket, actor=actor, routing=self.s.routing, question=question
+            )
+
+        self._submit(ack, body, view, "question", run)
+
+    def _submit(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], field: str, run: Callable[..., Any]
+    ) -> None:
+        value = (view_values(view).get(field) or "").strip()
+        if not value:
+            ack(response_action="errors", errors={field: "This cannot be empty."})
+            return
+        user = body["user"]["id"]
+        try:
+            with self.unit() as session:
+                ticket = queries.find_ticket(session, view["private_metadata"])
+                run(session, ticket, self.actor(session, user), value)
+                session.flush()
+                self.s.notifier.refresh_card(session, ticket)
+        except UserError as exc:
+            ack(response_action="errors", errors={field: str(exc)[:150]})
+            return
+        ack()
+
+    def on_escalate_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def run(session: Session, ticket: Ticket, actor: User, reason: str) -> None:
+            operations.escalate(session, ticket, actor=actor, reason=reason, routing=self.s.routing)
+
+        self._submit(ack, body, view, "reason", run)
+
+    def on_resolve_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def run(session: Session, ticket: Ticket, actor: User, resolution: str) -> None:
+            operations.resolve(session, ticket, actor=actor, resolution=resolution, routing=self.s.routing)
+
+        self._submit(ack, body, view, "resolution", run)
+
+    def on_note_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def run(session: Session, ticket: Ticket, actor: User, note: str) -> None:
+            operations.add_internal_note(session, ticket, actor=actor, text=note)
+
+        self._submit(ack, body, view, "note", run)
+
+    def on_correct(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user, channel = self._card_context(body)
+        number, value = str(action["selected_option"]["value"]).split("|", 1)
+        try:
+            with self.unit() as session:
+                ticket = queries.find_ticket(session, number)
+                actor = self.actor(session, user)
+                # The workflow's corrections record category_changed / priority_changed (what the
+                # next training reads as a correction) and also re-route and re-time the ticket.
+                if action["action_id"] == blocks.CORRECT_CATEGORY:
+                    operations.change_category(
+                        session, ticket, actor=actor, category=value, routing=self.s.routing, reason=CORRECTED
+                    )
+                else:
+                    operations.change_priority(
+                        session, ticket, actor=actor, priority=value, routing=self.s.routing, reason=CORRECTED
+                    )
+                self.s.notifier.refresh_card(session, ticket)
+        except UserError as exc:
+            self.refuse(channel, user, str(exc))

@@ -1,0 +1,270 @@
+"""Delivers outbox rows to Slack: tier-queue cards, requester-thread updates, relays, CSAT.
+
+The workflow writes an `OutboxMessage` in the same transaction as the change it reports; this
+notifier renders it and posts it. It raises when Slack cannot be reached after the client's own
+retries, and the outbox keeps the row pending for the worker. Requester-facing rows are built by
+the workflow from explicit text only; as a second guard, a row marked internal is refused here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import Settings
+from bot.slack import blocks, store
+from bot.slack.client import make_web_client
+from bot.slack.config import SlackConfig, parse_tier_map
+from bot.workflow.errors import RoutingError
+from bot.workflow.routing import load_routing
+from models import OutboxMessage, Ticket, Tier
+from models.db import make_engine, make_session_factory, transaction
+
+log = logging.getLogger(__name__)
+
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{6,}")
+BARE_USER_ID = re.compile(r"(?<![<@\w])([UW][A-Z0-9]{8,})\b")
+
+
+def mention_ids(text: str) -> str:
+    """Workflow texts name people by label, which is the Slack id until a name is known: show a mention."""
+    return BARE_USER_ID.sub(r"<@\1>", text)
+
+
+CARD_KINDS = frozenset({"ticket_created", "ticket_escalated", "ticket_reopened", "ticket_deescalated"})
+DEFAULT_CATEGORIES = (
+    "access",
+    "hardware",
+    "software",
+    "network",
+    "email",
+    "printing",
+    "security",
+    "onboarding",
+    "storage",
+    "infrastructure",
+)
+
+
+class DeliveryRefused(Exception):
+    """A row that must never be sent (e.g. internal content addressed to a requester)."""
+
+
+class SlackNotifier:
+    """Implements the workflow's `Notifier` protocol: `deliver(message)`; raises on failure."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        tier_channels: dict[Tier, str],
+        sessions: sessionmaker[Session] | None = None,
+        categories: Sequence[str] = DEFAULT_CATEGORIES,
+    ) -> None:
+        self.client = client
+        self.tier_channels = tier_channels
+        self.sessions = sessions
+        self.categories = tuple(categories)
+
+    # ------------------------------------------------------------------ protocol
+    def deliver(self, message: OutboxMessage) -> None:
+        payload = message.payload or {}
+        if message.audience == store.REQUESTER and (payload.get("internal") or message.kind == "note"):
+            raise DeliveryRefused(f"outbox row {message.id} is internal and addressed to a requester")
+        try:
+            self._deliver(message)
+        except store.DuplicatePost:
+            log.info("outbox row %s was already delivered", message.id)
+
+    def _deliver(self, message: OutboxMessage) -> None:
+        payload = message.payload or {}
+        with self._session() as session:
+            # Idempotent per outbox row: a row handed over twice (lease expired after a crash) posts once.
+            store.claim_post(session, f"outbox:{message.id}")
+            ticket = session.get(Ticket, message.ticket_id) if message.ticket_id is not None else None
+            if message.kind == "ticket_opened" and ticket is not None and ticket.conversation_id is not None:
+                return  # the engine's handoff reply in the same thread already said this
+            if message.kind == "slack_reply":
+                self._post(
+                    payload["channel"],
+                    payload.get("text", ""),
+                    payload.get("blocks"),
+                    payload.get("thread_ts"),
+                )
+            elif ticket is None:
+                log.warning("outbox row %s (%s) has no ticket; nothing to render", message.id, message.kind)
+            elif message.audience == store.REQUESTER:
+                self._to_requester(session, ticket, message)
+            elif message.audience == "tier_queue":
+                self._to_queue(session, ticket, message)
+            else:
+                self._to_engineer(session, ticket, message)
+
+    # ------------------------------------------------------------------ audiences
+    def _to_requester(self, session: Session, ticket: Ticket, message: OutboxMessage) -> None:
+        payload = message.payload or {}
+        where = store.requester_thread(session, ticket)
+        if where is None:
+            channel = self._open_dm(message.recipient)
+            where = (channel, "")
+        channel, thread_ts = where
+        number = ticket.number or ""
+        if message.kind in {"csat_request", "ticket_resolved_csat"}:
+            text, body = blocks.csat_message(number)
+            if payload.get("text"):
+                text, body = payload["text"] + "\n" + text, [blocks.section(payload["text"]), *body]
+        else:
+            text, body = blocks.notice_message(self._requester_text(ticket, message))
+        ts = self._post(channel, text, body, thread_ts or None)
+        if not thread_ts:  # a DM we just opened becomes the ticket's requester thread
+            store.link_thread(session, ticket, store.REQUESTER, channel, ts)
+        if message.kind != "relay":
+            self.refresh_card(session, ticket)
+
+    def _requester_text(self, ticket: Ticket, message: OutboxMessage) -> str:
+        payload = message.payload or {}
+        text = str(payload.get("text") or "")
+        if message.kind == "relay":
+            author = _mention(str(payload.get("author") or "IT"))
+            return f"*{author}* ({ticket.number}): {text}"  # people's words are relayed verbatim
+        return (
+            mention_ids(text) if text else f"{ticket.number} is now {ticket.status.value.replace('_', ' ')}."
+        )
+
+    def _to_queue(self, session: Session, ticket: Ticket, message: OutboxMessage) -> None:
+        tier = _tier(message.recipient) or ticket.tier
+        channel = self.tier_channels.get(tier)
+        if channel is None:
+            log.warning("no queue channel configured for %s; %s stays unposted", tier, ticket.number)
+            return
+        card = store.card_for_tier(session, ticket, tier)
+        if card is None:
+            headline = "Escalated" if message.kind == "ticket_escalated" else "New ticket"
+            text, body = self.card(ticket, headline=headline)
+            ts = self._post(channel, text, body)
+            store.link_thread(session, ticket, store.CARD, channel, ts, tier)
+            return
+        self._post(card.channel, *self._thread_note(ticket, message), thread_ts=card.ts)
+        self.refresh_card(session, ticket)
+
+    def _to_engineer(self, session: Session, ticket: Ticket, message: OutboxMessage) -> None:
+        card = store.latest_card(session, ticket)
+        if message.kind == "relay" and card is not None:
+            self._post(card.channel, *self._thread_note(ticket, message), thread_ts=card.ts)
+            return
+        channel = self._open_dm(message.recipient)
+        self._post(channel, *self._thread_note(ticket, message))
+
+    def _thread_note(self, ticket: Ticket, message: OutboxMessage) -> tuple[str, list[dict[str, Any]]]:
+        payload = message.payload or {}
+        text = str(payload.get("text") or message.kind.replace("_", " "))
+        if message.kind == "relay":
+            author = _mention(str(payload.get("author") or "Requester"))
+            text = f"*{author}* (requester): {text}"
+        else:
+            text = mention_ids(text)
+        return blocks.notice_message(text)
+
+    # ------------------------------------------------------------------ cards
+    def card(self, ticket: Ticket, *, headline: str = "New ticket") -> tuple[str, list[dict[str, Any]]]:
+        return blocks.ticket_card(
+            number=ticket.number or "",
+            subject=ticket.subject,
+            body=ticket.body,
+            category=ticket.category,
+            priority=ticket.priority,
+            tier=ticket.tier.value,
+            status=ticket.status.value,
+            requester=_mention(ticket.requester.external_id) if ticket.requester else "unknown",
+            assignee=_mention(ticket.assignee.external_id) if ticket.assignee else None,
+            response_due=ticket.sla_response_due,
+            categories=self.categories,
+            facts=ticket.facts,
+            headline=headline,
+        )
+
+    def refresh_card(self, session: Session, ticket: Ticket) -> None:
+        """Re-render the ticket's current card from the row as it is now in this transaction.
+
+        The re-read matters: another request may have changed another column since we loaded the
+        ticket, and the card must show both changes.
+        """
+        card = store.latest_card(session, ticket)
+        if card is None:
+            return
+        session.flush()
+        session.refresh(ticket)
+        text, body = self.card(ticket, headline=_headline(ticket))
+        self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
+
+    # ------------------------------------------------------------------ Web API
+    def _post(self, channel: str, text: str, body: Any = None, thread_ts: str | None = None) -> str:
+        response = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=body, thread_ts=thread_ts, unfurl_links=False
+        )
+        return str(response["ts"])
+
+    def _open_dm(self, user: str) -> str:
+        response = self.client.conversations_open(users=user)
+        return str(response["channel"]["id"])
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A transaction of our own: thread links and the delivery receipt commit with the post."""
+        if self.sessions is None:
+            raise RuntimeError("SlackNotifier needs a session factory to deliver outbox rows")
+        with transaction(self.sessions) as session:
+            yield session
+
+
+def _headline(ticket: Ticket) -> str:
+    if ticket.assignee is not None:
+        return f"{ticket.status.value.replace('_', ' ').capitalize()}"
+    return "Escalated" if ticket.status.value == "escalated" else "Waiting"
+
+
+def _tier(value: str) -> Tier | None:
+    try:
+        return Tier(value)
+    except ValueError:
+        return None
+
+
+def _mention(external_id: str) -> str:
+    """`<@U123ABC>` for Slack user ids (Slack renders the name); other labels as they are."""
+    return f"<@{external_id}>" if SLACK_USER_ID.fullmatch(external_id) else external_id
+
+
+def build_notifier(
+    settings: Settings,
+    client: WebClient | None = None,
+    *,
+    sessions: sessionmaker[Session] | None = None,
+    categories: Sequence[str] | None = None,
+) -> SlackNotifier:
+    """The notifier for the worker and the app: a retrying WebClient on SLACK_API_URL.
+
+    Card menus offer the routing file's categories (the demo set when it cannot be read).
+    """
+    if categories is None:
+        try:
+            categories = tuple(load_routing(settings.routing_file).categories) or DEFAULT_CATEGORIES
+        except RoutingError:
+            categories = DEFAULT_CATEGORIES
+    if client is None:
+        config = SlackConfig.from_settings(settings)
+        client = make_web_client(config.bot_token, config.api_url)
+    if sessions is None:
+        sessions = make_session_factory(make_engine(settings.database_url))
+    return SlackNotifier(
+        client,
+        tier_channels=parse_tier_map(settings.slack_tier_channels, "TIERLINE_TIER_CHANNELS"),
+        sessions=sessions,
+        categories=categories,
+    )

@@ -1,0 +1,206 @@
+"""Requester listeners: questions in threads, answer buttons, missing facts, CSAT, "Report to IT"."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt import Ack
+from sqlalchemy import select
+
+from bot import observability
+from bot.engine import Inquiry
+from bot.slack import blocks, store
+from bot.slack.base import ListenerBase, UserError, view_values
+from bot.slack.facts import apply_facts, missing_facts
+from bot.workflow import operations, queries
+from bot.workflow.intake import open_ticket
+from classifier.types import Facts
+from models import Conversation, ConversationState
+from models.db import transaction
+
+MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
+class RequesterListeners(ListenerBase):
+    """What the person asking for help can do."""
+
+    def _handle_post(
+        self, channel: str, ts: str, user: str, key: str, question: str, *, top_level: bool, mentioned: bool
+    ) -> bool:
+        """Run the engine on one post; True when it was relayed to an engineer rather than answered."""
+        relayed = False
+        with self.unit() as session:
+            store.claim_post(session, store.post_key(channel, ts))
+            conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
+            if not top_level and conversation is None and not mentioned:
+                return False  # someone else's thread that we were never part of
+            if conversation is not None and conversation.requester.external_id != user:
+                return False  # a colleague chatting in the requester's thread: theirs, not a question to us
+            relayed = conversation is not None and conversation.state is ConversationState.HANDED_OFF
+            self.actor(session, user)
+            started = time.perf_counter()
+            observability.record_request("slack")
+            outcome = self.s.engine.handle(session, Inquiry(question, user, key, "slack"))
+            observability.record_outcome(outcome.kind, time.perf_counter() - started)
+            if relayed and outcome.kind == "notice" and outcome.ticket is not None:
+                pass  # relayed to the engineer: acknowledged with a reaction below, not a message
+            else:
+                relayed = False
+                self.reply_outcome(session, outcome, user)
+        return relayed
+
+    def on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        key = str(action["value"])
+        choice = {a[0]: f for f, a in blocks.FEEDBACK_ACTIONS.items()}[action["action_id"]]
+        channel = (body.get("channel") or {}).get("id")
+        where = store.parse_conversation_key(key)
+        with self.unit() as session:
+            conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
+            if conversation is not None and conversation.requester.external_id != user:
+                owner = conversation.requester.external_id
+                refusal = f"Only <@{owner}>, who asked, can answer that."
+            else:
+                refusal = ""
+                observability.record_feedback(choice.value)
+                outcome = self.s.engine.feedback(session, key, choice, user)
+                self.reply_outcome(session, outcome, user)
+        if refusal:
+            self.refuse(channel, user, refusal, where[1] if where else None)
+            return
+        self._mark_answered(body, f"{blocks.FEEDBACK_ACTIONS[choice][1]} — <@{user}>")
+
+    def _mark_answered(self, body: dict[str, Any], note: str) -> None:
+        """Replace the buttons under a message with what was chosen, so nobody presses twice."""
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        if not channel or not message.get("ts") or not message.get("blocks"):
+            return
+        kept = [b for b in message["blocks"] if b.get("type") != "actions"]
+        self.s.client.chat_update(
+            channel=channel,
+            ts=message["ts"],
+            text=str(message.get("text") or note),
+            blocks=[*kept, blocks.context(note)],
+        )
+
+    def on_add_details(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        number = str(action["value"])
+        with transaction(self.s.sessions) as session:
+            missing = missing_facts(queries.find_ticket(session, number))
+        self.s.client.views_open(trigger_id=body["trigger_id"], view=blocks.details_modal(number, missing))
+
+    def on_fact_button(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        number, fact, value = str(action["value"]).split("|", 2)
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id")
+        try:
+            with self.unit() as session:
+                ticket = queries.find_ticket(session, number)
+                apply_facts(
+                    session,
+                    ticket,
+                    actor=self.actor(session, user),
+                    values={fact: value},
+                    routing=self.s.routing,
+                )
+                self.s.notifier.refresh_card(session, ticket)
+        except UserError as exc:
+            self.refuse(channel, user, str(exc))
+            return
+        if channel:
+            self._react(channel, body["container"]["message_ts"], "white_check_mark")
+
+    def on_details_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack()
+        values = {k: v for k, v in view_values(view).items() if v}
+        user = body["user"]["id"]
+        try:
+            with self.unit() as session:
+                ticket = queries.find_ticket(session, view["private_metadata"])
+                if values:
+                    apply_facts(
+                        session,
+                        ticket,
+                        actor=self.actor(session, user),
+                        values=values,
+                        routing=self.s.routing,
+                    )
+                    self.s.notifier.refresh_card(session, ticket)
+        except UserError as exc:
+            self.refuse(None, user, str(exc))
+
+    def on_csat(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        number, score = str(action["value"]).split("|", 1)
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id")
+        message_ts = (body.get("container") or {}).get("message_ts")
+        try:
+            with self.unit() as session:
+                ticket = queries.find_ticket(session, number)
+                operations.rate(session, ticket, actor=self.actor(session, user), score=int(score))
+        except UserError as exc:
+            self.refuse(channel, user, str(exc))
+            return
+        if channel and message_ts:
+            thanks = f"Thanks! You rated *{number}* {score}/5."
+            self.s.client.chat_update(
+                channel=channel, ts=message_ts, text=thanks, blocks=[blocks.section(thanks)]
+            )
+
+    def on_report_shortcut(self, ack: Ack, body: dict[str, Any], shortcut: dict[str, Any]) -> None:
+        ack()
+        message = shortcut.get("message") or {}
+        channel = (shortcut.get("channel") or {}).get("id")
+        meta = json.dumps({"channel": channel, "ts": message.get("thread_ts") or message.get("ts")})
+        view = blocks.report_modal(initial_text=str(message.get("text") or ""), private_metadata=meta)
+        self.s.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+
+    def on_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view_values(view)
+        subject = (values.get("subject") or "").strip()
+        details = (values.get("details") or "").strip()
+        if not subject:
+            ack(response_action="errors", errors={"subject": "Give the problem a short summary."})
+            return
+        ack()
+        user = body["user"]["id"]
+        meta = json.loads(view.get("private_metadata") or "{}")
+        text = f"{subject}\n{details}".strip()
+        given = {k: values[k] for k in blocks.FACT_LABELS if values.get(k)}
+        with self.unit() as session:
+            requester = self.actor(session, user)
+            facts = _merge_facts(self.s.triage.extract_facts(text), given)
+            ticket = open_ticket(
+                session,
+                requester=requester,
+                subject=subject,
+                body=details or subject,
+                triage=self.s.triage.triage(text, facts),
+                facts=facts,
+                routing=self.s.routing,
+                source="slack",
+                prefix=self.s.ticket_prefix,
+            )
+            if meta.get("channel") and meta.get("ts"):
+                store.link_thread(session, ticket, store.REQUESTER, meta["channel"], meta["ts"])
+
+
+def _merge_facts(found: Facts, given: dict[str, str]) -> Facts:
+    """What the person typed in the form wins over what was read from their text."""
+    return replace(
+        found,
+        device=given.get("device") or found.device,
+        software_version=given.get("software_version") or found.software_version,
+        error_text=given.get("error_text") or found.error_text,
+        impact=given.get("impact") or found.impact,
+        urgency=given.get("urgency") or found.urgency,
+    )

@@ -1,0 +1,120 @@
+"""Database look-ups the Slack adapter needs: handled-event receipts and ticket ↔ thread links.
+
+Helpers take the caller's session and never commit (the listener owns the unit of work).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Conversation, Role, SlackEventReceipt, SlackThread, Ticket, Tier, User, utcnow
+
+REQUESTER = "requester"
+CARD = "card"
+
+
+class DuplicatePost(Exception):
+    """This post (or outbox row) was already handled; the caller's transaction must roll back."""
+
+
+def claim_post(session: Session, key: str) -> None:
+    """Record that `key` is being handled; raise DuplicatePost when it already was (or is, elsewhere).
+
+    The receipt is part of the caller's transaction: if handling fails, it rolls back with
+    everything else and Slack's retry is handled normally. On PostgreSQL a concurrent duplicate
+    waits for the first transaction and then fails the unique index; on SQLite writers are
+    serialised. (No savepoint: with pysqlite a savepoint opened first commits on release.)
+    """
+    session.add(SlackEventReceipt(key=key[:255]))
+    try:
+        session.flush()
+    except IntegrityError:
+        raise DuplicatePost(key) from None
+
+
+def insert_user_if_absent(session: Session, external_id: str) -> None:
+    """Create the user row unless it exists, without failing when a concurrent request creates it."""
+    values = {"external_id": external_id, "display_name": "", "role": Role.REQUESTER, "created_at": utcnow()}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            pg_insert(User).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
+        )
+    else:
+        session.execute(
+            sqlite_insert(User).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
+        )
+
+
+def post_key(channel: str, ts: str) -> str:
+    """One key per Slack post, shared by its `message` and `app_mention` events and every retry."""
+    return f"post:{channel}:{ts}"
+
+
+def parse_conversation_key(key: str) -> tuple[str, str] | None:
+    """`slack:<channel>:<thread_ts>` → (channel, thread_ts); None for other front ends."""
+    parts = key.split(":")
+    if len(parts) == 3 and parts[0] == "slack":
+        return parts[1], parts[2]
+    return None
+
+
+def conversation_key(channel: str, thread_ts: str) -> str:
+    return f"slack:{channel}:{thread_ts}"
+
+
+def link_thread(
+    session: Session, ticket: Ticket, role: str, channel: str, ts: str, tier: Tier | None = None
+) -> SlackThread:
+    thread = session.scalars(
+        select(SlackThread).where(SlackThread.channel == channel, SlackThread.ts == ts)
+    ).one_or_none()
+    if thread is None:
+        thread = SlackThread(ticket_id=ticket.id, role=role, channel=channel, ts=ts, tier=tier)
+        session.add(thread)
+        session.flush()
+    return thread
+
+
+def thread_at(session: Session, channel: str, ts: str) -> SlackThread | None:
+    return session.scalars(
+        select(SlackThread).where(SlackThread.channel == channel, SlackThread.ts == ts)
+    ).one_or_none()
+
+
+def requester_thread(session: Session, ticket: Ticket) -> tuple[str, str] | None:
+    """Where the requester talks about this ticket: the thread it came from, or the DM we opened."""
+    linked = session.scalars(
+        select(SlackThread)
+        .where(SlackThread.ticket_id == ticket.id, SlackThread.role == REQUESTER)
+        .order_by(SlackThread.id)
+        .limit(1)
+    ).one_or_none()
+    if linked is not None:
+        return linked.channel, linked.ts
+    if ticket.conversation_id is not None:
+        conversation = session.get(Conversation, ticket.conversation_id)
+        if conversation is not None:
+            return parse_conversation_key(conversation.key)
+    return None
+
+
+def latest_card(session: Session, ticket: Ticket) -> SlackThread | None:
+    """The card in the ticket's current tier (escalation posts a new one in the next tier)."""
+    return session.scalars(
+        select(SlackThread)
+        .where(SlackThread.ticket_id == ticket.id, SlackThread.role == CARD)
+        .order_by(SlackThread.id.desc())
+        .limit(1)
+    ).first()
+
+
+def card_for_tier(session: Session, ticket: Ticket, tier: Tier) -> SlackThread | None:
+    return session.scalars(
+        select(SlackThread).where(
+            SlackThread.ticket_id == ticket.id, SlackThread.role == CARD, SlackThread.tier == tier
+        )
+    ).first()

@@ -1,0 +1,175 @@
+"""Slack platform rules, each observable from outside: signatures, url_verification, fast acks,
+deduplicated retries, ignored bot/edit/join messages, rate limits and the outbox fallback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.workflow.outbox import deliver_pending
+from models import OutboxMessage, utcnow
+from models.db import transaction
+from tests.conftest import TestDatabase
+from tests.slack.conftest import (
+    MENTION_ONLY,
+    OTHER,
+    RANDOM,
+    REQUESTER,
+    SUPPORT,
+    Stack,
+    build_stack,
+)
+from tests.slack.fake_slack import BOT_ID, BOT_USER_ID, FakeSlack
+
+QUESTION = "How do I reset my forgotten password?"
+
+
+def test_forged_or_stale_requests_are_rejected_with_401(stack: Stack) -> None:
+    event = stack.driver.message_event(REQUESTER, SUPPORT, QUESTION)
+    body = json.dumps(stack.driver.envelope(event)).encode()
+    wrong = stack.driver.post("/slack/events", body, "application/json", secret="not-the-secret")
+    stale = stack.driver.post("/slack/events", body, "application/json", timestamp=int(time.time()) - 6 * 60)
+    assert (wrong.status, stale.status) == (401, 401)
+    fresh = stack.driver.post("/slack/events", body, "application/json")
+    assert fresh.status == 200
+    stack.fake.wait_for(lambda: stack.fake.posts(SUPPORT), what="reply to the genuine request")
+    stack.fake.settle()
+    assert len(stack.fake.posts(SUPPORT)) == 1
+
+
+def test_url_verification_echoes_the_challenge(stack: Stack) -> None:
+    body = json.dumps(
+        {
+            "token": "t",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
+    response = stack.driver.post("/slack/events", body.encode(), "application/json")
+    assert response.status == 200
+    assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in response.body
+
+
+def test_ack_comes_before_the_work(db: TestDatabase, fake: FakeSlack) -> None:
+    slow = build_stack(db, fake, delay=1.5)  # the knowledge search takes 1.5 s
+    try:
+        started = time.perf_counter()
+        ts = slow.driver.say(REQUESTER, SUPPORT, QUESTION)
+        acked = time.perf_counter() - started
+        fake.wait_for(lambda: fake.posts(SUPPORT, ts), what="answer after the ack")
+        answered = time.perf_counter() - started
+        assert acked < 1.0 < 1.5 <= answered, (acked, answered)
+    finally:
+        fake.settle()
+        slow.server.shutdown()
+        slow.server.server_close()
+
+
+def test_retries_and_mention_pairs_produce_one_reply(stack: Stack) -> None:
+    event = stack.driver.message_event(REQUESTER, SUPPORT, f"<@{BOT_USER_ID}> {QUESTION}")
+    mention = {**event, "type": "app_mention"}
+    mention.pop("channel_type")
+    assert stack.driver.send_event(event, event_id="Ev1").status == 200
+    assert stack.driver.send_event(mention, event_id="Ev2").status == 200
+    for retry in (1, 2):
+        assert stack.driver.send_event(event, event_id="Ev1", retry_num=retry).status == 200
+    stack.fake.wait_for(lambda: stack.fake.posts(SUPPORT), what="reply")
+    stack.fake.settle(quiet=0.5)
+    assert len(stack.fake.posts(SUPPORT, event["ts"])) == 1
+
+
+def test_dedupe_holds_across_app_processes(db: TestDatabase, fake: FakeSlack) -> None:
+    first, second = build_stack(db, fake), build_stack(db, fake)  # two workers, one database
+    try:
+        event = first.driver.message_event(REQUESTER, SUPPORT, QUESTION)
+        threads = [
+            threading.Thread(target=app.driver.send_event, args=(event,), kwargs={"event_id": "EvSame"})
+            for app in (first, second, first, second)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        fake.wait_for(lambda: fake.posts(SUPPORT), what="reply")
+        fake.settle(quiet=0.7)
+        assert len(fake.posts(SUPPORT, event["ts"])) == 1
+    finally:
+        for app in (first, second):
+            app.server.shutdown()
+            app.server.server_close()
+        assert first.errors == second.errors == []
+
+
+def test_bot_messages_edits_joins_and_other_channels_are_ignored(stack: Stack) -> None:
+    d = stack.driver
+    ignored = [
+        d.message_event(BOT_USER_ID, SUPPORT, QUESTION, bot_id=BOT_ID),  # our own post
+        d.message_event("UOTHERBOT1", SUPPORT, QUESTION, bot_id="BOTHERBOT1", subtype="bot_message"),
+        d.message_event(REQUESTER, SUPPORT, QUESTION, subtype="message_changed"),
+        d.message_event(REQUESTER, SUPPORT, f"<@{REQUESTER}> has joined the channel", subtype="channel_join"),
+        d.message_event(REQUESTER, RANDOM, QUESTION),  # a channel we were not configured for
+        d.message_event(REQUESTER, RANDOM, f"<@{BOT_USER_ID}> {QUESTION}", event_type="app_mention"),
+        d.message_event(REQUESTER, MENTION_ONLY, QUESTION),  # mention-only channel, no mention
+    ]
+    for event in ignored:
+        assert d.send_event(event).status == 200
+    mentioned = d.say(REQUESTER, MENTION_ONLY, f"<@{BOT_USER_ID}> {QUESTION}", event_type="app_mention")
+    stack.fake.wait_for(lambda: stack.fake.posts(MENTION_ONLY, mentioned), what="reply to the mention")
+    stack.fake.settle(quiet=0.5)
+    assert [c.args["channel"] for c in stack.fake.calls_to("chat.postMessage")] == [MENTION_ONLY]
+
+
+def test_rate_limit_storm_is_ridden_out(stack: Stack) -> None:
+    stack.fake.fail_next("chat.postMessage", 429, times=2, retry_after=1)
+    ts = stack.driver.say(REQUESTER, SUPPORT, QUESTION)
+    stack.fake.wait_for(
+        lambda: stack.fake.posts(SUPPORT, ts) and stack.fake.posts(SUPPORT, ts)[-1].response.get("ok"),
+        timeout=20,
+        what="delivery after two 429s",
+    )
+    attempts = stack.fake.posts(SUPPORT, ts)
+    assert len(attempts) == 3
+    assert attempts[1].at - attempts[0].at >= 0.9  # Retry-After was honoured
+
+
+def test_undeliverable_message_stays_in_the_outbox_for_the_worker(stack: Stack) -> None:
+    stack.fake.fail_next("chat.postMessage", 500, times=100)
+    ts = stack.driver.say(REQUESTER, SUPPORT, QUESTION)
+    stack.fake.wait_for(lambda: len(stack.fake.posts(SUPPORT, ts)) >= 3, what="retries of the 500s")
+    stack.fake.settle(quiet=0.5)
+
+    def pending() -> list[OutboxMessage]:
+        with transaction(stack.db.sessions) as session:
+            return list(session.scalars(select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))))
+
+    stuck = pending()
+    assert len(stuck) == 1 and "internal_error" in (stuck[0].last_error or "")
+    stack.fake.failures.clear()  # Slack is back: the worker's next pass delivers it
+    later = utcnow() + timedelta(minutes=10)
+    assert deliver_pending(stack.db.sessions, stack.services.notifier, worker_id="worker", now=later) == 1
+    assert pending() == []
+    assert [c.response.get("ok") for c in stack.fake.posts(SUPPORT, ts)][-1] is True, [
+        (c.response, c.args.get("thread_ts")) for c in stack.fake.calls
+    ]
+
+
+def test_only_the_requester_presses_the_answer_buttons(stack: Stack) -> None:
+    ts = stack.driver.say(REQUESTER, SUPPORT, QUESTION)
+    stack.fake.wait_for(lambda: stack.fake.posts(SUPPORT, ts), what="answer")
+    stack.driver.click(OTHER, "tl_not_solved", f"slack:{SUPPORT}:{ts}", channel=SUPPORT)
+    refusal = stack.fake.wait_for(lambda: stack.fake.calls_to("chat.postEphemeral"), what="refusal")[0]
+    assert refusal.args["user"] == OTHER and REQUESTER in refusal.args["text"]
+    stack.fake.settle()
+    assert len(stack.fake.posts(SUPPORT, ts)) == 1  # no ticket was opened
+
+
+def test_health_and_metrics(stack: Stack) -> None:
+    assert stack.driver.get("/healthz").status == 200
+    ts = stack.driver.say(REQUESTER, SUPPORT, QUESTION)
+    stack.fake.wait_for(lambda: stack.fake.posts(SUPPORT, ts), what="answer")
+    metrics = stack.driver.get("/metrics")
+    assert metrics.status == 200
