@@ -1,0 +1,233 @@
+"""Major incidents: L3 declares one from a spike alert (or a list of tickets), links the tickets,
+and speaks to every affected requester at once, again at each update and at resolution.
+
+Every message is one outbox row per requester (not per ticket: a person with two linked tickets
+hears once), written in the caller's transaction with a dedupe key, so a retry never double-posts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.learning.errors import InvalidInput, InvalidState, NotAllowed, NotFound
+from bot.workflow.audit import REQUESTER, notify, record
+from models import (
+    AlertStatus,
+    IncidentStatus,
+    IncidentTicket,
+    MajorIncident,
+    OutboxMessage,
+    Role,
+    SpikeAlert,
+    Ticket,
+    Tier,
+    User,
+    utcnow,
+)
+
+
+def incident_label(incident: MajorIncident) -> str:
+    return f"MI-{incident.id}"
+
+
+def can_run_incidents(user: User) -> bool:
+    """Declaring and speaking for a major incident is an L3 (or admin) decision."""
+    return user.role is Role.ADMIN or (user.role is Role.ENGINEER and Tier.L3 in user.tiers)
+
+
+def _require_l3(user: User) -> None:
+    if not can_run_incidents(user):
+        raise NotAllowed(f"{user.label} is not in L3: only L3 engineers or admins run major incidents")
+
+
+def _message(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInput("the status message is empty: say what is happening and what people should do")
+    return cleaned
+
+
+def get_incident(session: Session, incident_id: int) -> MajorIncident:
+    incident = session.get(MajorIncident, incident_id)
+    if incident is None:
+        raise NotFound(f"no major incident MI-{incident_id}")
+    return incident
+
+
+def declare_incident(
+    session: Session,
+    *,
+    actor: User,
+    title: str,
+    message: str,
+    alert_id: int | None = None,
+    tickets: Sequence[Ticket] = (),
+) -> MajorIncident:
+    """Declare a major incident over an alert's tickets and/or given tickets and tell their requesters."""
+    _require_l3(actor)
+    text = _message(message)
+    members: dict[int, Ticket] = {t.id: t for t in tickets}
+    alert: SpikeAlert | None = None
+    if alert_id is not None:
+        alert = session.get(SpikeAlert, alert_id)
+        if alert is None:
+            raise NotFound(f"no spike alert {alert_id}")
+        if alert.status is not AlertStatus.OPEN:
+            raise InvalidState(f"alert {alert_id} is already {alert.status.value}")
+        members.update({m.ticket.id: m.ticket for m in alert.members})
+    if not members:
+        raise InvalidInput("a major incident needs tickets: give an alert id or ticket numbers")
+    incident = MajorIncident(title=title.strip() or (alert.summary if alert else "Major incident"))
+    incident.declared_by_id = actor.id
+    session.add(incident)
+    session.flush()
+    if alert is not None:
+        alert.status = AlertStatus.DECLARED
+        alert.incident_id = incident.id
+    link_tickets(session, incident, list(members.values()), actor=actor)
+    post_update(session, incident, actor=actor, message=text, kind="incident_declared")
+    return incident
+
+
+def link_tickets(session: Session, incident: MajorIncident, tickets: Sequence[Ticket], *, actor: User) -> int:
+    """Link tickets to the incident (idempotent); returns how many were newly linked."""
+    _require_l3(actor)
+    if incident.status is IncidentStatus.RESOLVED:
+        raise InvalidState(f"{incident_label(incident)} is resolved; declare a new incident instead")
+    linked = {link.ticket_id for link in incident.links}
+    added = 0
+    for ticket in sorted(tickets, key=lambda t: t.id):
+        if ticket.id in linked:
+            continue
+        incident.links.append(IncidentTicket(ticket_id=ticket.id))
+        record(
+            ticket,
+            "linked",
+            actor=actor,
+            at=utcnow(),
+            text=f"Linked to major incident {incident_label(incident)}: {incident.title}",
+            data={"incident": incident.id},
+        )
+        linked.add(ticket.id)
+        added += 1
+    session.flush()
+    return added
+
+
+def post_update(
+    session: Session,
+    incident: MajorIncident,
+    *,
+    actor: User,
+    message: str,
+    kind: str = "incident_update",
+) -> int:
+    """Send one status message to every requester of the linked tickets; returns how many people."""
+    _require_l3(actor)
+    text = _message(message)
+    if incident.status is IncidentStatus.RESOLVED and kind != "incident_resolved":
+        raise InvalidState(f"{incident_label(incident)} is resolved; declare a new incident instead")
+    incident.updates_sent += 1
+    sequence = incident.updates_sent
+    tickets = list(
+        session.scalars(
+            select(Ticket)
+            .join(IncidentTicket, IncidentTicket.ticket_id == Ticket.id)
+            .where(IncidentTicket.incident_id == incident.id)
+            .order_by(Ticket.id)
+        )
+    )
+    by_requester: dict[int, list[Ticket]] = {}
+    for ticket in tickets:
+        if ticket.requester_id is not None:
+            by_requester.setdefault(ticket.requester_id, []).append(ticket)
+    at = utcnow()
+    for requester_id, theirs in by_requester.items():
+        requester = session.get(User, requester_id)
+        assert requester is not None  # FK guarantees it
+        notify(
+            session,
+            theirs[0],
+            audience=REQUESTER,
+            recipient=requester.external_id,
+            kind=kind,
+            at=at,
+            dedupe_key=f"incident:{incident.id}:update:{sequence}:user:{requester_id}",
+            text=f"[{incident_label(incident)}] {incident.title}: {text}",
+            extra={
+                "incident_id": incident.id,
+                "incident": incident_label(incident),
+                "incident_status": incident.status.value,
+                "message": text,
+                "tickets": [t.number for t in theirs],
+                "update": sequence,
+            },
+        )
+    for ticket in tickets:
+        record(
+            ticket,
+            "message",
+            actor=actor,
+            at=at,
+            text=f"[{incident_label(incident)}] {text}",
+            data={"incident": incident.id, "update": sequence, "broadcast": True},
+        )
+    session.add(
+        OutboxMessage(
+            audience="tier_queue",
+            recipient=Tier.L3.value,
+            kind=kind,
+            payload={
+                "text": f"[{incident_label(incident)}] {incident.title}: {text} "
+                f"(sent to {len(by_requester)} requester(s))",
+                "incident_id": incident.id,
+                "incident": incident_label(incident),
+                "title": incident.title,
+                "status": incident.status.value,
+                "message": text,
+                "requesters": len(by_requester),
+                "tickets": [t.number for t in tickets],
+                "update": sequence,
+            },
+            dedupe_key=f"incident:{incident.id}:update:{sequence}:queue",
+        )
+    )
+    session.flush()
+    return len(by_requester)
+
+
+def resolve_incident(session: Session, incident_id: int, *, actor: User, message: str) -> MajorIncident:
+    """Close the incident and tell every affected requester; the tickets stay for engineers to close."""
+    _require_l3(actor)
+    text = _message(message)
+    incident = get_incident(session, incident_id)
+    if incident.status is IncidentStatus.RESOLVED:
+        raise InvalidState(f"{incident_label(incident)} is already resolved")
+    incident.status = IncidentStatus.RESOLVED
+    incident.resolved_at = utcnow()
+    incident.resolved_by_id = actor.id
+    incident.resolution = text
+    post_update(session, incident, actor=actor, message=text, kind="incident_resolved")
+    return incident
+
+
+def dismiss_alert(session: Session, alert_id: int, *, actor: User) -> SpikeAlert:
+    _require_l3(actor)
+    alert = session.get(SpikeAlert, alert_id)
+    if alert is None:
+        raise NotFound(f"no spike alert {alert_id}")
+    if alert.status is not AlertStatus.OPEN:
+        raise InvalidState(f"alert {alert_id} is already {alert.status.value}")
+    alert.status = AlertStatus.DISMISSED
+    session.flush()
+    return alert
+
+
+def list_incidents(session: Session, *, active_only: bool = False) -> list[MajorIncident]:
+    query = select(MajorIncident).order_by(MajorIncident.id.desc())
+    if active_only:
+        query = query.where(MajorIncident.status == IncidentStatus.ACTIVE)
+    return list(session.scalars(query))

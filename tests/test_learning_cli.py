@@ -1,0 +1,97 @@
+"""The learning commands as a user types them: one clear sentence on bad input, files on success."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from bot.settings import get_settings
+from models import Role, Ticket, TicketStatus
+from tests.conftest import TestDatabase
+from tests.learning import factories as make
+from tests.learning.seed import FIXTURE_CSV, seed_from_csv
+
+
+@pytest.fixture
+def cli(db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    monkeypatch.setenv("TIERLINE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_refusals_are_one_clear_sentence(cli: CliRunner, db: TestDatabase) -> None:
+    with db.sessions() as s:
+        make.user(s, "cli:rita")
+        make.user(s, "cli:ada", role=Role.ADMIN)
+        s.commit()
+    cases = [
+        (["kb", "drafts", "reject", "1", "--as", "cli:rita", "--reason", "x"], "only engineers and admins"),
+        (["kb", "drafts", "reject", "999", "--as", "ada", "--reason", "x"], "no KB draft #999"),
+        (
+            ["kb", "drafts", "approve", "1", "--as", "ada", "--as-new", "--into", "x"],
+            "either --as-new or --into",
+        ),
+        (
+            ["incidents", "declare", "--as", "rita", "--title", "x", "--message", "y", "--alert", "1"],
+            "not in L3",
+        ),
+        (["report", "--since", "banana"], "--since"),
+        (["kb", "drafts", "list", "--status", "maybe"], "--status must be"),
+        (["tickets", "similar", "IT-9"], "there is no ticket IT-9"),
+    ]
+    for args, message in cases:
+        result = cli.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_drafts_list_and_health_run_on_an_empty_database(cli: CliRunner) -> None:
+    listed = cli.invoke(app, ["kb", "drafts", "list"])
+    assert listed.exit_code == 0 and "no drafts waiting for review" in listed.output
+    health = cli.invoke(app, ["kb", "health", "--no-gaps", "--json"])
+    assert health.exit_code == 0, health.output
+    assert json.loads(health.stdout)["articles"] == []
+
+
+def test_duplicate_link_from_the_command_line(cli: CliRunner, db: TestDatabase) -> None:
+    from models import utcnow
+
+    with db.sessions() as s:
+        make.user(s, "cli:eng", role=Role.ENGINEER)
+        a = make.ticket(s, "VPN down", at=utcnow())
+        b = make.ticket(s, "VPN not working", at=utcnow(), status=TicketStatus.NEW)
+        numbers = (a.number, b.number)
+        s.commit()
+    result = cli.invoke(
+        app, ["tickets", "duplicate", str(numbers[1]), "--of", str(numbers[0]), "--as", "eng"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{numbers[1]} marked as a duplicate of {numbers[0]}" in result.output
+
+
+@pytest.mark.slow
+def test_report_command_writes_the_folder(cli: CliRunner, db: TestDatabase, tmp_path: Path) -> None:
+    with db.sessions() as s:
+        seeded = seed_from_csv(s, FIXTURE_CSV)
+        s.commit()
+        until = (seeded.start + timedelta(days=30)).isoformat()
+        expected = s.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.created_at >= seeded.start, Ticket.created_at < seeded.start + timedelta(days=30))
+        )
+    out = tmp_path / "report"
+    result = cli.invoke(app, ["report", "--since", "30d", "--until", until, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tickets"] == expected
+    assert (out / "index.html").exists() and len(list(out.glob("*.png"))) == 9

@@ -1,0 +1,94 @@
+"""Major incidents: L3 declares from an alert, every requester hears once per update."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.learning.errors import InvalidInput, InvalidState, NotAllowed
+from bot.learning.incidents import declare_incident, link_tickets, post_update, resolve_incident
+from bot.learning.spikes import detect_spikes
+from models import AlertStatus, IncidentStatus, OutboxMessage, Role, SpikeAlert, Tier
+from tests.learning import factories as make
+from tests.learning.fakes import BagOfWordsEncoder
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def _spike(session: Session) -> tuple[SpikeAlert, list[str]]:
+    people = [make.user(session, f"U-req-{i}") for i in range(4)]
+    # Requester 0 files twice: one person, one message per update.
+    owners = [people[0], people[0], people[1], people[2], people[3]]
+    for i, owner in enumerate(owners):
+        make.ticket(session, "Wifi down on floor three", at=NOW - timedelta(minutes=10 - i), requester=owner)
+    report = detect_spikes(session, now=NOW, encoder=BagOfWordsEncoder(), min_tickets=5, similarity=0.5)
+    alert = session.get(SpikeAlert, report.raised[0])
+    assert alert is not None
+    return alert, sorted(p.external_id for p in people)
+
+
+def _requester_messages(session: Session, kind: str) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == kind, OutboxMessage.audience == "requester")
+        )
+    )
+
+
+def test_l3_declares_from_alert_and_every_requester_hears_once(session: Session) -> None:
+    alert, people = _spike(session)
+    l3 = make.user(session, "U-l3", role=Role.ENGINEER, tiers=(Tier.L3,))
+    incident = declare_incident(
+        session,
+        actor=l3,
+        title="Floor 3 wifi outage",
+        message="We know; an access point failed.",
+        alert_id=alert.id,
+    )
+    session.commit()
+    assert alert.status is AlertStatus.DECLARED and alert.incident_id == incident.id
+    assert len(incident.links) == 5
+    declared = _requester_messages(session, "incident_declared")
+    assert sorted(m.recipient for m in declared) == people
+    assert all("an access point failed" in m.payload["text"] for m in declared)
+
+    post_update(session, incident, actor=l3, message="Replacement AP arriving at 14:00.")
+    resolve_incident(session, incident.id, actor=l3, message="Wifi is back on floor three.")
+    session.commit()
+    assert incident.status is IncidentStatus.RESOLVED
+    assert sorted(m.recipient for m in _requester_messages(session, "incident_update")) == people
+    assert sorted(m.recipient for m in _requester_messages(session, "incident_resolved")) == people
+    with pytest.raises(InvalidState):
+        post_update(session, incident, actor=l3, message="late news")
+
+
+def test_only_l3_or_admins_may_declare(session: Session) -> None:
+    alert, _ = _spike(session)
+    l1 = make.user(session, "U-l1", role=Role.ENGINEER, tiers=(Tier.L1,))
+    with pytest.raises(NotAllowed, match="L3"):
+        declare_incident(session, actor=l1, title="x", message="y", alert_id=alert.id)
+    assert alert.status is AlertStatus.OPEN
+
+
+def test_empty_message_is_refused_and_nothing_is_sent(session: Session) -> None:
+    alert, _ = _spike(session)
+    l3 = make.user(session, "U-l3b", role=Role.ENGINEER, tiers=(Tier.L3,))
+    with pytest.raises(InvalidInput, match="empty"):
+        declare_incident(session, actor=l3, title="x", message="   ", alert_id=alert.id)
+    assert _requester_messages(session, "incident_declared") == []
+
+
+def test_tickets_linked_later_hear_the_next_update(session: Session) -> None:
+    alert, people = _spike(session)
+    l3 = make.user(session, "U-l3c", role=Role.ENGINEER, tiers=(Tier.L3,))
+    incident = declare_incident(session, actor=l3, title="Wifi", message="Investigating.", alert_id=alert.id)
+    latecomer = make.user(session, "U-late")
+    late = make.ticket(session, "No wifi in the canteen", at=NOW, requester=latecomer)
+    assert link_tickets(session, incident, [late], actor=l3) == 1
+    assert link_tickets(session, incident, [late], actor=l3) == 0
+    post_update(session, incident, actor=l3, message="Fixed on floor 3, canteen next.")
+    recipients = sorted(m.recipient for m in _requester_messages(session, "incident_update"))
+    assert recipients == sorted([*people, "U-late"])

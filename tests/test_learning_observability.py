@@ -1,0 +1,64 @@
+"""/metrics: Prometheus text with the engine's counters, latency histogram and database figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.orm import Session
+
+from bot import observability as obs
+from models import Tier
+from tests.conftest import TestDatabase
+from tests.learning import factories as make
+
+
+def _samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_outcomes_feed_counters_and_latency_histogram() -> None:
+    before = _samples(obs.render())
+    obs.record_request("slack")
+    obs.record_outcome("answer", 0.12)
+    obs.record_outcome("clarify", 0.03)
+    obs.record_outcome("handoff", 1.7)
+    after = _samples(obs.render())
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("tierline_requests_total", source="slack") == 1
+    assert delta("tierline_answers_total") == 1
+    assert delta("tierline_abstentions_total") == 1
+    assert delta("tierline_handoffs_total") == 1
+    assert delta("tierline_engine_latency_seconds_count", kind="handoff") == 1
+    assert delta("tierline_engine_latency_seconds_bucket", kind="handoff", le="2.5") == 1
+    assert delta("tierline_engine_latency_seconds_bucket", kind="handoff", le="1.0") == 0
+
+
+def test_database_figures_are_read_at_scrape_time(db: TestDatabase, session: Session) -> None:
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    make.ticket(session, "a", at=at, tier=Tier.L2).sla_breached_at = at
+    make.ticket(session, "b", at=at, tier=Tier.L2)
+    make.ticket(session, "c", at=at, tier=Tier.L1)
+    session.commit()
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with db.sessions() as s:
+            yield s
+
+    samples = _samples(obs.render(scope))
+    assert samples[("tierline_sla_breaches_total", (("clock", "response"), ("tier", "L2")))] == 1
+    assert samples[("tierline_open_tickets", (("tier", "L2"),))] == 2
+    assert samples[("tierline_open_tickets", (("tier", "L1"),))] == 1
+    assert samples[("tierline_open_spike_alerts", ())] == 0
+    assert ("tierline_answers_total", ()) in samples  # the process counters ride along
