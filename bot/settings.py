@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     routing_file: Path = Field(Path("examples/routing.yml"), validation_alias="TIERLINE_ROUTING")
     worker_interval_seconds: float = Field(15.0, validation_alias="TIERLINE_WORKER_INTERVAL")
 
+    # --- learning loop -------------------------------------------------------------------
+    spike_window_minutes: float = Field(60.0, validation_alias="TIERLINE_SPIKE_WINDOW_MINUTES")
+    spike_min_tickets: int = Field(5, validation_alias="TIERLINE_SPIKE_MIN_TICKETS")
+    spike_similarity: float = Field(0.60, validation_alias="TIERLINE_SPIKE_SIMILARITY")
+    kb_same_topic: float = Field(0.70, validation_alias="TIERLINE_KB_SAME_TOPIC")
+    similar_min: float = Field(0.45, validation_alias="TIERLINE_SIMILAR_MIN")
+    similar_resolved_days: int = Field(90, validation_alias="TIERLINE_SIMILAR_RESOLVED_DAYS")
+    kb_stale_days: int = Field(180, validation_alias="TIERLINE_KB_STALE_DAYS")
+    kb_gap_similarity: float = Field(0.55, validation_alias="TIERLINE_KB_GAP_SIMILARITY")
+
     # --- Slack ------------------------------------------------------------------------------
     slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
@@ -50,6 +60,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     slack_support_channels: str = Field("", validation_alias="TIERLINE_SUPPORT_CHANNELS")
     slack_tier_channels: str = Field("", validation_alias="TIERLINE_TIER_CHANNELS")
+    slack_tier_usergroups: str = Field("", validation_alias="TIERLINE_TIER_USERGROUPS")
     slack_admins: str = Field("", validation_alias=AliasChoices("TIERLINE_ADMINS", "TIERLINE_SLACK_ADMINS"))
     http_port: int = Field(3000, validation_alias="PORT")
 

@@ -120,9 +120,8 @@ def session(db: TestDatabase) -> Iterator[Session]:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call":
-        if not (report.when == "setup" and report.skipped):
-            return
+    if report.when != "call" and not (report.when == "setup" and report.skipped):
+        return
     backend = dict(report.user_properties).get("db_backend")
     if backend is None and report.skipped and "PostgreSQL leg" in str(report.longrepr):
         backend = "postgresql"

@@ -11,9 +11,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-kb_app = typer.Typer(help="Knowledge base: ingest, search, calibrate, evaluate, drafts, health.", no_args_is_help=True)
-tickets_app = typer.Typer(help="Tickets: import history, list, show, claim, escalate, resolve.", no_args_is_help=True)
-classifier_app = typer.Typer(help="Triage classifier: train, evaluate, list, promote, rollback.", no_args_is_help=True)
+kb_app = typer.Typer(
+    help="Knowledge base: ingest, search, calibrate, evaluate, drafts, health.", no_args_is_help=True
+)
+tickets_app = typer.Typer(
+    help="Tickets: import history, list, show, claim, escalate, resolve.", no_args_is_help=True
+)
+classifier_app = typer.Typer(
+    help="Triage classifier: train, evaluate, list, promote, rollback.", no_args_is_help=True
+)
 users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 
 app.add_typer(db_app, name="db")

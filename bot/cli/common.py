@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +21,12 @@ err_console = Console(stderr=True)
 
 
 def settings() -> Settings:
-    return get_settings()
+    """The process settings; a bad environment variable is explained in one line, not a traceback."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        fail(f"invalid configuration ({problems}); see .env.example")
 
 
 def session_factory(cfg: Settings | None = None) -> sessionmaker[Session]:

@@ -1,0 +1,102 @@
+"""`tierline chat`: the terminal front end over the same engine the Slack app uses.
+
+On a TTY it is an interactive Rich chat; otherwise it reads one message per line from stdin and
+(with --json) writes one JSON object per reply, which makes it scriptable and testable.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.prompt import Prompt
+
+from bot.cli.apps import app
+from bot.cli.common import console, emit_json, err_console, fail, settings
+from bot.engine import Inquiry, Outcome
+from models.db import current_revision, transaction
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+_KIND_STYLE = {"answer": "green", "clarify": "yellow", "handoff": "magenta", "notice": "cyan"}
+
+
+def _render(outcome: Outcome) -> None:
+    title = {"answer": "Answer", "clarify": "Question", "handoff": "Handed to IT", "notice": "Tierline"}
+    body = outcome.text.replace("*", "**")
+    footer = ""
+    if outcome.sources and outcome.kind == "answer":
+        top = outcome.sources[0]
+        footer = f"\n\nSource: {top.title} [{top.id}]" + (f" {top.url}" if top.url else "")
+        footer += "\nReply: solved · not solved · human"
+    if outcome.confidence is not None and outcome.kind == "answer":
+        footer += f"   (confidence {outcome.confidence:.0%})"
+    console.print(
+        Panel(Markdown(body + footer), title=title[outcome.kind], border_style=_KIND_STYLE[outcome.kind])
+    )
+
+
+def run_chat(container: Container, *, as_json: bool, requester: str, interactive: bool) -> int:
+    """Drive the engine with one message per line; returns the number of replies given."""
+    key = f"cli:{uuid.uuid4().hex[:12]}"
+    engine = container.engine
+    for warning in container.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    replies = 0
+    while True:
+        if interactive:
+            try:
+                line = Prompt.ask("[bold]you[/]")
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                break
+            if line.strip().lower() in {"quit", "exit", "/quit"}:
+                break
+        else:
+            raw = sys.stdin.buffer.readline()
+            if not raw:
+                break
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        with transaction(container.sessions) as session:
+            outcome = engine.handle(
+                session,
+                Inquiry(
+                    line,
+                    requester_id=f"cli:{requester}",
+                    conversation_key=key,
+                    source="cli",
+                    requester_name=requester,
+                ),
+            )
+        replies += 1
+        if as_json:
+            emit_json(outcome.to_json())
+        else:
+            _render(outcome)
+    return replies
+
+
+@app.command()
+def chat(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per reply (for scripts)."),
+    user: str = typer.Option("me", "--as", help="Who is asking (a local requester name)."),
+) -> None:
+    """Ask IT questions in the terminal: answers from the KB, or a ticket for the right tier."""
+    cfg = settings()
+    if current_revision(cfg.database_url) is None:
+        fail("the database is empty: run `tierline db upgrade` (or `make demo`) first")
+    from bot.container import build_container  # heavy (models); only when chatting
+
+    container = build_container(cfg)
+    interactive = sys.stdin.isatty() and not as_json
+    if interactive:
+        console.print(Panel("Ask me an IT question. Type [bold]quit[/] to leave.", title="Tierline"))
+    try:
+        run_chat(container, as_json=as_json, requester=user, interactive=interactive)
+    finally:
+        container.close()

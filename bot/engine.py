@@ -1,0 +1,587 @@
+"""The Slack-free conversation engine: one question in, one decision out.
+
+Every front end (terminal chat, Slack, tests) turns what a person typed into an `Inquiry` and
+renders the `Outcome` it gets back. The engine decides between three things only:
+
+* **answer** — the knowledge base is confident enough (calibrated confidence ≥ threshold);
+* **clarify** — it is not, and we have not asked yet in this conversation: ask one question;
+* **handoff** — still not confident after clarifying, the answer did not help, or the person asked
+  for a human: open a ticket (triaged, routed, with SLA due times).
+
+After a handoff, anything the requester says in the conversation is relayed to the ticket.
+The caller owns the session and commits; the engine only adds to it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import observability, phrases
+from classifier.types import Facts, TriagePrediction
+from kb_index.types import ArticleHit, SearchResult
+from models import (
+    Conversation,
+    ConversationState,
+    Message,
+    MessageRole,
+    Role,
+    Ticket,
+    User,
+)
+
+OutcomeKind = Literal["answer", "clarify", "handoff", "notice"]
+
+# Longest question we search with; the rest is kept on the ticket, not thrown away.
+MAX_QUERY_CHARS = 2_000
+MAX_STORED_CHARS = 40_000
+MIN_MEANINGFUL_CHARS = 3
+
+
+class KnowledgeSearcher(Protocol):
+    def search(self, query: str, *, audiences: frozenset[str] = ..., k: int = ...) -> SearchResult: ...
+
+
+class Triage(Protocol):
+    def triage(self, text: str, facts: Facts | None = None) -> TriagePrediction: ...
+
+    def extract_facts(self, text: str) -> Facts: ...
+
+
+class TicketDesk(Protocol):
+    """What the engine needs from the ticket workflow (bot.workflow), kept narrow on purpose."""
+
+    def open_ticket(
+        self,
+        session: Session,
+        *,
+        requester: User,
+        subject: str,
+        body: str,
+        triage: TriagePrediction,
+        facts: Facts,
+        conversation: Conversation | None,
+        source: str,
+    ) -> Ticket: ...
+
+    def requester_message(self, session: Session, ticket: Ticket, *, requester: User, text: str) -> None: ...
+
+    def ensure_user(self, session: Session, external_id: str, display_name: str = "") -> User: ...
+
+    def add_facts(self, session: Session, ticket: Ticket, *, requester: User, facts: Facts) -> str | None: ...
+
+
+class Feedback(enum.StrEnum):
+    """The three buttons under an answer (and their typed equivalents in the terminal)."""
+
+    SOLVED = "solved"
+    NOT_SOLVED = "not_solved"
+    HUMAN = "human"
+
+    @classmethod
+    def parse(cls, text: str) -> Feedback | None:
+        """Recognise a typed button press: 'solved', 'not solved', 'human', 'talk to a person'."""
+        words = re.sub(r"[^a-z ]", " ", text.lower()).split()
+        said = " ".join(words)
+        if said in {"solved", "that solved it", "it worked", "thanks solved", "yes solved", "resolved"}:
+            return cls.SOLVED
+        if said in {"not solved", "unsolved", "not resolved", "didn t help", "did not help", "no"}:
+            return cls.NOT_SOLVED
+        if said in {"human", "talk to a person", "person", "agent", "talk to someone", "a human"}:
+            return cls.HUMAN
+        return None
+
+
+@dataclass(frozen=True)
+class Inquiry:
+    """What a person said, and where: the conversation key identifies the thread."""
+
+    text: str
+    requester_id: str  # front-end identity: Slack user id, or "cli:<name>"
+    conversation_key: str  # "slack:<channel>:<thread_ts>" or "cli:<session id>"
+    source: str = "cli"
+    requester_name: str = ""
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    id: str
+    title: str
+    score: float
+    url: str | None = None
+    section: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "score": round(self.score, 4), "url": self.url}
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    number: str
+    category: str
+    priority: str
+    tier: str
+    status: str
+    sla_response_due: datetime | None
+    sla_resolution_due: datetime | None
+    needs_triage: bool = False
+    missing_facts: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, ticket: Ticket, missing: tuple[str, ...] = ()) -> TicketRef:
+        return cls(
+            number=ticket.number or "",
+            category=ticket.category,
+            priority=ticket.priority,
+            tier=ticket.tier.value,
+            status=ticket.status.value,
+            sla_response_due=ticket.sla_response_due,
+            sla_resolution_due=ticket.sla_resolution_due,
+            needs_triage=ticket.needs_triage,
+            missing_facts=missing,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "number": self.number,
+            "category": self.category,
+            "priority": self.priority,
+            "tier": self.tier,
+            "status": self.status,
+            "needs_triage": self.needs_triage,
+            "sla_response_due": iso(self.sla_response_due),
+            "sla_resolution_due": iso(self.sla_resolution_due),
+            "missing_facts": list(self.missing_facts),
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The engine's decision, ready for any front end to render."""
+
+    kind: OutcomeKind
+    text: str
+    conversation_key: str
+    sources: tuple[SourceRef, ...] = ()
+    ticket: TicketRef | None = None
+    confidence: float | None = None
+    passage: str | None = None
+    # Which buttons make sense now: subset of solved / not_solved / human.
+    actions: tuple[Feedback, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "sources": [s.to_json() for s in self.sources],
+            "ticket": self.ticket.to_json() if self.ticket else None,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+        }
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """The text fit to search with, or why there is nothing to search with."""
+
+    query: str
+    stored: str
+    problem: str | None = None
+    truncated: bool = False
+
+
+def check_input(raw: str) -> InputCheck:
+    """Turn whatever arrived into something searchable, or say plainly why it is not.
+
+    Never raises: empty lines, 50 KB pastes, binary junk and emoji-only messages all get a reply.
+    """
+    text = raw.replace("\x00", "")
+    printable = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    stored = printable[:MAX_STORED_CHARS]
+    compact = " ".join(printable.split())
+    if len(raw) >= 8 and len(printable) < 0.7 * len(raw):
+        return InputCheck("", stored, "binary")
+    if not compact:
+        return InputCheck("", stored, "empty")
+    letters = sum(1 for ch in compact if unicodedata.category(ch)[0] in "LN")
+    if letters == 0:
+        return InputCheck("", stored, "no_words")
+    replacement = compact.count("\ufffd")
+    if replacement > 0.3 * len(compact):
+        return InputCheck("", stored, "binary")
+    if letters < MIN_MEANINGFUL_CHARS and not _has_cjk(compact):
+        return InputCheck("", stored, "too_short")
+    truncated = len(compact) > MAX_QUERY_CHARS
+    return InputCheck(compact[:MAX_QUERY_CHARS], stored, None, truncated)
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+
+
+_PROBLEM_REPLIES = {
+    "empty": "I didn't get any text. What can I help you with? Describe the problem in a sentence or two.",
+    "binary": (
+        "That looks like binary data rather than a message, so I left it alone. Please describe the "
+        "problem in words (you can paste the exact error text)."
+    ),
+    "no_words": (
+        "I only see symbols or emoji there. What's going on? A sentence like \"my VPN keeps "
+        'disconnecting" is enough to get started.'
+    ),
+    "too_short": "Could you say a bit more? A short sentence about what isn't working is enough.",
+}
+
+
+class Engine:
+    """Decides answer / clarify / handoff and keeps the conversation's state in the database."""
+
+    def __init__(
+        self,
+        *,
+        searcher: KnowledgeSearcher | None,
+        triage: Triage,
+        desk: TicketDesk,
+        answer_threshold: float | None = None,
+        top_k: int = 3,
+    ) -> None:
+        self.searcher = searcher
+        self.triage = triage
+        self.desk = desk
+        self.answer_threshold = answer_threshold
+        self.top_k = top_k
+
+    # ------------------------------------------------------------------ entry points
+    def handle(self, session: Session, inquiry: Inquiry) -> Outcome:
+        """One message from a person. Feedback words ('solved', 'not solved', 'human') act as buttons."""
+        started = time.perf_counter()
+        observability.record_request(inquiry.source)
+        outcome = self._handle(session, inquiry)
+        observability.record_outcome(outcome.kind, time.perf_counter() - started)
+        return outcome
+
+    def _handle(self, session: Session, inquiry: Inquiry) -> Outcome:
+        requester = self.desk.ensure_user(session, inquiry.requester_id, inquiry.requester_name)
+        conversation = self._conversation(session, inquiry, requester)
+        check = check_input(inquiry.text)
+        if conversation.state is ConversationState.HANDED_OFF and check.problem is None:
+            self._record(session, conversation, MessageRole.REQUESTER, "relay", check.stored)
+            return self._relay(session, conversation, requester, check.stored)
+        if check.problem is not None:
+            self._record(
+                session,
+                conversation,
+                MessageRole.REQUESTER,
+                "question",
+                check.stored,
+                {"rejected": check.problem},
+            )
+            return self._say(session, conversation, "clarify", _PROBLEM_REPLIES[check.problem])
+        feedback = Feedback.parse(check.query)
+        if feedback is not None:
+            return self.feedback(session, inquiry.conversation_key, feedback, inquiry.requester_id)
+        self._record(
+            session,
+            conversation,
+            MessageRole.REQUESTER,
+            "question",
+            check.stored,
+            {"truncated": check.truncated},
+        )
+        if conversation.state is ConversationState.CLARIFYING:
+            conversation.question = f"{conversation.question}\n{check.stored}".strip()
+            query = f"{_first(conversation.question, MAX_QUERY_CHARS // 2)} {check.query}"
+        else:
+            conversation.question = check.stored
+            conversation.clarifications = 0
+            conversation.state = ConversationState.OPEN
+            query = check.query
+        return self._decide(session, conversation, requester, query, truncated=check.truncated)
+
+    def feedback(
+        self, session: Session, conversation_key: str, action: Feedback, requester_id: str
+    ) -> Outcome:
+        """A button press under an answer: Solved, Not solved, or Talk to a person."""
+        observability.record_feedback(action.value)
+        requester = self.desk.ensure_user(session, requester_id)
+        conversation = self._conversation(session, Inquiry("", requester_id, conversation_key), requester)
+        self._record(
+            session,
+            conversation,
+            MessageRole.REQUESTER,
+            "feedback",
+            action.value,
+            {"action": action.value, "article_id": conversation.last_article_id},
+        )
+        if conversation.state is ConversationState.HANDED_OFF:
+            ticket = self._ticket_of(session, conversation)
+            number = ticket.number if ticket else "your ticket"
+            return self._say(
+                session,
+                conversation,
+                "notice",
+                f"{number} is already with the IT team; reply here to add anything.",
+                ticket=TicketRef.of(ticket) if ticket else None,
+            )
+        if action is Feedback.SOLVED:
+            if conversation.state is not ConversationState.ANSWERED:
+                return self._say(
+                    session, conversation, "notice", "Glad it's sorted. Ask me anything else any time."
+                )
+            conversation.state = ConversationState.SOLVED
+            return self._say(
+                session, conversation, "notice", "Great, glad that fixed it! I've marked this as solved."
+            )
+        reason = "requested a person" if action is Feedback.HUMAN else "the suggested article did not help"
+        if not conversation.question:
+            return self._say(
+                session,
+                conversation,
+                "clarify",
+                "Sure. What do you need help with? Describe the problem and I'll pass it on.",
+            )
+        return self._handoff(session, conversation, requester, reason=reason)
+
+    # ------------------------------------------------------------------ decisions
+    def _decide(
+        self, session: Session, conversation: Conversation, requester: User, query: str, *, truncated: bool
+    ) -> Outcome:
+        result = self._search(query, requester)
+        threshold = (
+            self.answer_threshold
+            if self.answer_threshold is not None
+            else (result.threshold if result else 1.0)
+        )
+        if result is not None and result.answerable(threshold):
+            return self._answer(session, conversation, result, truncated=truncated)
+        if conversation.clarifications == 0:
+            return self._clarify(session, conversation, result)
+        return self._handoff(
+            session,
+            conversation,
+            requester,
+            reason="no confident answer in the knowledge base",
+            result=result,
+        )
+
+    def _search(self, query: str, requester: User) -> SearchResult | None:
+        if self.searcher is None:
+            return None
+        audiences = (
+            frozenset({"public", "internal"})
+            if requester.role in (Role.ENGINEER, Role.ADMIN)
+            else frozenset({"public"})
+        )
+        return self.searcher.search(query, audiences=audiences, k=self.top_k)
+
+    def _answer(
+        self, session: Session, conversation: Conversation, result: SearchResult, *, truncated: bool
+    ) -> Outcome:
+        top = result.top
+        assert top is not None  # answerable() guarantees a hit
+        conversation.state = ConversationState.ANSWERED
+        conversation.last_article_id = top.article_id
+        passage = top.best.text.strip()
+        text = phrases.answer(
+            phrases.language_of(conversation.question),
+            title=top.title,
+            section=top.best.section,
+            passage=passage,
+            sure=result.confidence >= 0.75,
+            truncated=truncated,
+        )
+        return self._say(
+            session,
+            conversation,
+            "answer",
+            text,
+            sources=_sources(result.hits),
+            confidence=result.confidence,
+            passage=passage,
+            actions=(Feedback.SOLVED, Feedback.NOT_SOLVED, Feedback.HUMAN),
+            payload={"article_id": top.article_id, "version": top.best.version},
+        )
+
+    def _clarify(self, session: Session, conversation: Conversation, result: SearchResult | None) -> Outcome:
+        conversation.state = ConversationState.CLARIFYING
+        conversation.clarifications += 1
+        candidates = [h.title for h in (result.hits if result else ())][:3]
+        text = phrases.clarify(phrases.language_of(conversation.question), candidates)
+        return self._say(
+            session,
+            conversation,
+            "clarify",
+            text,
+            sources=_sources(result.hits) if result else (),
+            confidence=result.confidence if result else None,
+            actions=(Feedback.HUMAN,),
+        )
+
+    def _handoff(
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        *,
+        reason: str,
+        result: SearchResult | None = None,
+    ) -> Outcome:
+        body = (
+            "\n".join(
+                m.text
+                for m in conversation.messages
+                if m.role is MessageRole.REQUESTER and m.kind == "question"
+            )
+            or conversation.question
+        )
+        facts = self.triage.extract_facts(body)
+        prediction = self.triage.triage(body, facts)
+        ticket = self.desk.open_ticket(
+            session,
+            requester=requester,
+            subject=_subject(conversation.question or body),
+            body=body,
+            triage=prediction,
+            facts=facts,
+            conversation=conversation,
+            source=conversation.source,
+        )
+        conversation.state = ConversationState.HANDED_OFF
+        missing = facts.missing()
+        ref = TicketRef.of(ticket, missing)
+        text = phrases.handoff(
+            phrases.language_of(body),
+            number=ticket.number or "",
+            category=None if ticket.needs_triage else ticket.category,
+            priority=ticket.priority,
+            tier=ticket.tier.value,
+            response_due=ticket.sla_response_due,
+            missing=missing,
+        )
+        return self._say(
+            session,
+            conversation,
+            "handoff",
+            text,
+            ticket=ref,
+            sources=_sources(result.hits) if result else (),
+            confidence=prediction.category.confidence,
+            payload={"ticket": ticket.number, "reason": reason},
+        )
+
+    def _relay(self, session: Session, conversation: Conversation, requester: User, text: str) -> Outcome:
+        ticket = self._ticket_of(session, conversation)
+        if ticket is None:  # the ticket was removed by an admin: start over rather than lose the message
+            conversation.state = ConversationState.OPEN
+            conversation.question = text
+            return self._decide(
+                session, conversation, requester, _first(text, MAX_QUERY_CHARS), truncated=False
+            )
+        self.desk.requester_message(session, ticket, requester=requester, text=text)
+        new_priority = self.desk.add_facts(
+            session, ticket, requester=requester, facts=self.triage.extract_facts(text)
+        )
+        if new_priority is not None:
+            return self._say(
+                session,
+                conversation,
+                "notice",
+                f"Thanks, added to {ticket.number}. From what you said, its priority is now "
+                f"{new_priority}; the {ticket.tier.value} team aims to respond by "
+                f"{phrases.when(ticket.sla_response_due) if ticket.sla_response_due else 'soon'}.",
+                ticket=TicketRef.of(ticket),
+            )
+        return self._say(
+            session,
+            conversation,
+            "notice",
+            f"Added to {ticket.number}; the engineer will see it.",
+            ticket=TicketRef.of(ticket),
+        )
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _conversation(self, session: Session, inquiry: Inquiry, requester: User) -> Conversation:
+        conversation = session.scalars(
+            select(Conversation).where(Conversation.key == inquiry.conversation_key)
+        ).one_or_none()
+        if conversation is None:
+            conversation = Conversation(
+                key=inquiry.conversation_key, source=inquiry.source, requester=requester
+            )
+            session.add(conversation)
+            session.flush()
+        return conversation
+
+    def _ticket_of(self, session: Session, conversation: Conversation) -> Ticket | None:
+        return session.scalars(
+            select(Ticket)
+            .where(Ticket.conversation_id == conversation.id)
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def _record(
+        self,
+        session: Session,
+        conversation: Conversation,
+        role: MessageRole,
+        kind: str,
+        text: str,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        conversation.messages.append(Message(role=role, kind=kind, text=text, payload=payload or {}))
+        session.flush()
+
+    def _say(
+        self,
+        session: Session,
+        conversation: Conversation,
+        kind: OutcomeKind,
+        text: str,
+        *,
+        sources: tuple[SourceRef, ...] = (),
+        ticket: TicketRef | None = None,
+        confidence: float | None = None,
+        passage: str | None = None,
+        actions: tuple[Feedback, ...] = (),
+        payload: dict[str, Any] | None = None,
+    ) -> Outcome:
+        data = dict(payload or {})
+        data["sources"] = [s.to_json() for s in sources]
+        if confidence is not None:
+            data["confidence"] = confidence
+        self._record(session, conversation, MessageRole.ASSISTANT, kind, text, data)
+        return Outcome(
+            kind=kind,
+            text=text,
+            conversation_key=conversation.key,
+            sources=sources,
+            ticket=ticket,
+            confidence=confidence,
+            passage=passage,
+            actions=actions,
+        )
+
+
+def _sources(hits: tuple[ArticleHit, ...]) -> tuple[SourceRef, ...]:
+    return tuple(SourceRef(h.article_id, h.title, h.score, h.url, h.best.section) for h in hits)
+
+
+def _first(text: str, limit: int) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _subject(text: str) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "Request from chat")
+    return line if len(line) <= 120 else line[:117].rstrip() + "..."
