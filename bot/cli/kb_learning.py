@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -259,17 +260,26 @@ def kb_health(
 
     health = (solved + 1) / (solved + failed + 2), where for each time the article was shown as an
     answer, failed = the requester pressed Not solved or was handed to a person before another
-    answer. 0.5 means no evidence; stale = current version older than 180 days. KB gaps are
-    questions that got no article, clustered by meaning and counted.
+    answer. 0.5 means no evidence; stale = current version older than TIERLINE_KB_STALE_DAYS (180).
+    KB gaps are questions that got no article, clustered by meaning and counted.
     """
     seconds = _duration(since, "--since")
     cfg = settings()
     until = utcnow()
     start = until - parse_duration(since)
     with _work() as session:
-        rows = article_health(session, since=start, until=until)
+        rows = article_health(session, since=start, until=until, stale_days=cfg.kb_stale_days)
         gap_rows = (
-            kb_gaps(session, since=start, until=until, encoder=cfg.kb_encoder, limit=limit) if gaps else []
+            kb_gaps(
+                session,
+                since=start,
+                until=until,
+                encoder=cfg.kb_encoder,
+                similarity=cfg.kb_gap_similarity,
+                limit=limit,
+            )
+            if gaps
+            else []
         )
     if as_json:
         emit_json(
@@ -309,7 +319,14 @@ def tickets_similar(
     """Open and recently resolved tickets most similar to this one, with their resolutions."""
     cfg = settings()
     with _work() as session:
-        found = similar_tickets(session, find_ticket(session, number), k=k, encoder=cfg.kb_encoder)
+        found = similar_tickets(
+            session,
+            find_ticket(session, number),
+            k=k,
+            encoder=cfg.kb_encoder,
+            min_similarity=cfg.similar_min,
+            resolved_within=timedelta(days=cfg.similar_resolved_days),
+        )
     if as_json:
         emit_json([s.to_json() for s in found])
         return

@@ -1,4 +1,4 @@
-"""`tierline worker [--once]`: runs SLA timers, spike detection, and delivers the outbox (Slack when configured)."""
+"""`tierline worker [--once]`: SLA timers, spike detection, and outbox delivery (Slack when configured)."""
 
 from __future__ import annotations
 

@@ -253,6 +253,7 @@ def draft_from_ticket(
         ticket,
         author=author,
         encoder=settings.kb_encoder,
+        same_topic=settings.kb_same_topic,
         audience=audience,
         kb=index_vectors(settings),
     )

@@ -26,6 +26,7 @@ from bot.slack.base import SlackServices, UserError
 from bot.slack.commands import CommandListeners
 from bot.slack.config import ChannelMode
 from bot.slack.engineer import EngineerListeners
+from bot.slack.learning_actions import LearningListeners
 from bot.slack.requester import MENTION, RequesterListeners
 
 __all__ = ["SlackServices", "TierlineSlack", "build_app", "is_human_post"]
@@ -36,7 +37,7 @@ HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 SORRY = "Sorry, something went wrong on my side and it has been logged. Please try again in a minute."
 
 
-class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners):
+class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, LearningListeners):
     """All listeners, registered on a bolt `App` by `register`; `on_message` routes each post."""
 
     def listeners(self) -> dict[str, list[tuple[str | re.Pattern[str], Callable[..., Any]]]]:
@@ -59,6 +60,11 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners):
                 (blocks.WAIT, self.on_wait),
                 (blocks.CORRECT_CATEGORY, self.on_correct),
                 (blocks.CORRECT_PRIORITY, self.on_correct),
+                (blocks.LINK_DUPLICATE, self.on_link_duplicate),
+                (blocks.CREATE_DRAFT, self.on_create_draft),
+                (blocks.APPROVE_DRAFT, self.on_approve_draft),
+                (blocks.DECLARE_INCIDENT, self.on_declare_incident),
+                (blocks.DISMISS_ALERT, self.on_dismiss_alert),
             ],
             "command": [("/tierline", self.on_command)],
             "shortcut": [(blocks.REPORT_SHORTCUT, self.on_report_shortcut)],
@@ -69,6 +75,7 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners):
                 (blocks.RESOLVE_VIEW, self.on_resolve_submitted),
                 (blocks.ESCALATE_VIEW, self.on_escalate_submitted),
                 (blocks.WAIT_VIEW, self.on_wait_submitted),
+                (blocks.DECLARE_VIEW, self.on_declare_submitted),
             ],
         }
 

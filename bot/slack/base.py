@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.engine import Engine, Outcome
 from bot.slack import blocks, store
 from bot.slack.config import SlackConfig
+from bot.slack.learning import LearningHooks
 from bot.slack.notifier import SlackNotifier
 from bot.triage import TriageError, TriageService
 from bot.workflow import queries
@@ -54,6 +55,8 @@ class SlackServices:
     retrain: Callable[[], str] | None = None
     # Key metrics as lines of mrkdwn.
     stats: Callable[[Session], list[str]] | None = None
+    # Similar tickets, KB drafts, spike alerts and the learning figures; None: those extras are off.
+    learning: LearningHooks | None = None
     worker_id: str = field(default_factory=lambda: f"slack-{uuid4().hex[:8]}")
 
 

@@ -41,6 +41,10 @@ REPORT_VIEW, DETAILS_VIEW, NOTE_VIEW, RESOLVE_VIEW = (
     "tl_resolve_view",
 )
 REPORT_SHORTCUT = "tl_report_to_it"
+# The learning loop: similar tickets on the card, KB drafts from resolved tickets, spike alerts.
+LINK_DUPLICATE, CREATE_DRAFT, APPROVE_DRAFT = "tl_link_duplicate", "tl_kb_draft", "tl_kb_approve"
+DECLARE_INCIDENT, DECLARE_VIEW = "tl_declare_incident", "tl_declare_view"
+DISMISS_ALERT = "tl_dismiss_alert"
 
 PRIORITIES = ("critical", "high", "medium", "low")
 FACT_LABELS = {
@@ -211,8 +215,13 @@ def ticket_card(
     categories: Sequence[str],
     facts: dict[str, Any] | None = None,
     headline: str = "New ticket",
+    similar: Sequence[dict[str, Any]] = (),
+    can_draft: bool = False,
 ) -> tuple[str, list[Block]]:
-    """The tier-queue card: what, who, SLA, and the buttons to work it."""
+    """The tier-queue card: what, who, SLA, similar tickets, and the buttons to work it.
+
+    `similar` rows are `SimilarTicket.to_json()`; `can_draft` adds "Create KB draft" (resolved tickets).
+    """
     due = _when(response_due) if response_due else "—"
     fields = [
         f"*Category*\n{category}",
@@ -243,16 +252,18 @@ def ticket_card(
         "placeholder": plain("Correct priority"),
         "options": [option(f"{number}|{p}", p) for p in PRIORITIES],
     }
-    blocks.append(
-        actions(
-            "tl_card",
-            button(CLAIM, "Claim", number, "primary"),
-            button(ESCALATE, "Escalate", number),
-            button(RESOLVE, "Resolve", number),
-            button(WAIT, "Ask requester", number),
-            button(NOTE, "Add internal note", number),
-        )
-    )
+    if similar:
+        blocks.extend(similar_blocks(number, similar))
+    buttons = [
+        button(CLAIM, "Claim", number, "primary"),
+        button(ESCALATE, "Escalate", number),
+        button(RESOLVE, "Resolve", number),
+        button(WAIT, "Ask requester", number),
+        button(NOTE, "Add internal note", number),
+    ]
+    if can_draft:
+        buttons.append(button(CREATE_DRAFT, "Create KB draft", number))
+    blocks.append(actions("tl_card", *buttons))
     if categories:
         blocks.append(actions("tl_correct", category_menu, priority_menu))
     blocks.append(
@@ -260,6 +271,77 @@ def ticket_card(
     )
     text = f"{headline}: {number} — {subject} ({category}, {priority}, {tier})"
     return fallback(text), fit(blocks)
+
+
+def similar_blocks(number: str, similar: Sequence[dict[str, Any]]) -> list[Block]:
+    """One line per similar ticket (status, how similar, its fix) with a "Mark duplicate" button."""
+    out: list[Block] = [context("*Similar tickets* — check their fixes before starting:")]
+    for row in similar[:3]:
+        state = str(row["status"]).replace("_", " ")
+        fix = f"\n_Fix:_ {clip(str(row['resolution']), 300)}" if row.get("resolution") else ""
+        line = (
+            f"*{row['number']}* {clip(str(row['subject']), 120)} — {state} · {row['tier']}"
+            f" · {float(row['similarity']):.0%} similar{fix}"
+        )
+        block = section(line)
+        block["accessory"] = button(LINK_DUPLICATE, "Mark duplicate", f"{number}|{row['number']}")
+        out.append(block)
+    return out
+
+
+def spike_alert_message(
+    payload: dict[str, Any], *, can_declare: bool, outcome: str | None = None
+) -> tuple[str, list[Block]]:
+    """A ticketless message for a tier channel: spike alerts and major-incident updates.
+
+    The cluster's tickets are listed when the payload has them; a spike alert gets "Declare major
+    incident" and "Not an incident" buttons (the listeners check the clicker is L3 or an admin).
+    Once decided, `outcome` replaces the buttons with who decided what.
+    """
+    text = str(payload.get("text") or "")
+    body: list[Block] = [section(text)]
+    tickets = payload.get("tickets") or []
+    lines = []
+    for item in tickets[:15]:
+        if isinstance(item, dict):
+            lines.append(
+                f"• *{item.get('number')}* {clip(str(item.get('subject') or ''), 100)}"
+                f" · {item.get('priority') or '—'} · {item.get('tier') or ''}"
+            )
+        else:
+            lines.append(f"• *{item}*")
+    if lines:
+        more = f"\n…and {len(tickets) - 15} more" if len(tickets) > 15 else ""
+        body.append(section("*Tickets*\n" + "\n".join(lines) + more))
+    if outcome:
+        body.append(context(outcome))
+    elif can_declare and payload.get("alert_id") is not None:
+        alert = str(payload["alert_id"])
+        body.append(
+            actions(
+                "tl_spike",
+                button(DECLARE_INCIDENT, "Declare major incident", alert, "danger"),
+                button(DISMISS_ALERT, "Not an incident", alert),
+            )
+        )
+    return fallback(text), fit(body)
+
+
+def draft_created_message(
+    *, draft_id: int, number: str, title: str, suggestion: str, can_approve: bool
+) -> tuple[str, list[Block]]:
+    """The ephemeral answer to "Create KB draft": which draft, what it suggests, how to approve."""
+    text = (
+        f"KB draft #{draft_id} written from {number}: *{title}*. {suggestion} "
+        f"Review it with `tierline kb drafts show {draft_id}` and publish with "
+        f"`tierline kb drafts approve {draft_id}`."
+    )
+    body: list[Block] = [section(text)]
+    if can_approve:
+        body.append(
+            actions("tl_kb_draft", button(APPROVE_DRAFT, "Approve and publish", str(draft_id), "primary"))
+        )
+    return fallback(text), body
 
 
 # ---------------------------------------------------------------------------- modals
@@ -385,6 +467,30 @@ def wait_modal(number: str) -> dict[str, Any]:
         "blocks": [
             context("The requester sees this in their thread; the SLA clock pauses until they reply."),
             _input("question", "Question for the requester", _text_input("question", multiline=True)),
+        ],
+    }
+
+
+def declare_modal(alert_id: int, *, title: str, message: str, where: str = "") -> dict[str, Any]:
+    """Declare a major incident from a spike alert: a title and the first message to every requester.
+
+    `where` ("channel|ts" of the alert message) lets the submission update that message.
+    """
+    return {
+        "type": "modal",
+        "callback_id": DECLARE_VIEW,
+        "private_metadata": f"{alert_id}|{where}" if where else str(alert_id),
+        "title": plain("Major incident", 24),
+        "submit": plain("Declare", 24),
+        "close": plain("Cancel", 24),
+        "blocks": [
+            context("Links every ticket of the alert and tells each requester at once."),
+            _input("title", "Title", _text_input("title", initial=title[:150])),
+            _input(
+                "message",
+                "First update to the requesters",
+                _text_input("message", multiline=True, initial=message),
+            ),
         ],
     }
 

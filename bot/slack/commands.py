@@ -70,7 +70,11 @@ class CommandListeners(ListenerBase):
         self.s.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=[blocks.section(text)])
 
     def _stats_lines(self, session: Session) -> list[str]:
-        return (self.s.stats or default_stats)(session)
+        """The desk's metrics, then the learning loop's (alerts, incidents, drafts waiting)."""
+        lines = (self.s.stats or default_stats)(session)
+        if self.s.learning is not None:
+            lines = [*lines, *self.s.learning.dashboard_lines(session)]
+        return lines
 
     def _retrain(self, channel: str, user: str) -> None:
         with transaction(self.s.sessions) as session:
@@ -102,7 +106,7 @@ class CommandListeners(ListenerBase):
             return
         user = str(event["user"])
         with transaction(self.s.sessions) as session:
-            view = home_for(session, self.actor(session, user), stats=self.s.stats)
+            view = home_for(session, self.actor(session, user), stats=self._stats_lines)
         self.s.client.views_publish(user_id=user, view=view)
 
 

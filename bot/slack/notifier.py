@@ -21,9 +21,10 @@ from bot.settings import Settings
 from bot.slack import blocks, store
 from bot.slack.client import make_web_client
 from bot.slack.config import SlackConfig, parse_tier_map
+from bot.slack.learning import LearningHooks
 from bot.workflow.errors import RoutingError
 from bot.workflow.routing import load_routing
-from models import OutboxMessage, Ticket, Tier
+from models import OutboxMessage, Ticket, TicketStatus, Tier
 from models.db import make_engine, make_session_factory, transaction
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,13 @@ class SlackNotifier:
         tier_channels: dict[Tier, str],
         sessions: sessionmaker[Session] | None = None,
         categories: Sequence[str] = DEFAULT_CATEGORIES,
+        learning: LearningHooks | None = None,
     ) -> None:
         self.client = client
         self.tier_channels = tier_channels
         self.sessions = sessions
         self.categories = tuple(categories)
+        self.learning = learning
 
     # ------------------------------------------------------------------ protocol
     def deliver(self, message: OutboxMessage) -> None:
@@ -98,7 +101,7 @@ class SlackNotifier:
                     payload.get("thread_ts"),
                 )
             elif ticket is None:
-                log.warning("outbox row %s (%s) has no ticket; nothing to render", message.id, message.kind)
+                self._to_tier_channel(message)
             elif message.audience == store.REQUESTER:
                 self._to_requester(session, ticket, message)
             elif message.audience == "tier_queue":
@@ -146,12 +149,26 @@ class SlackNotifier:
         card = store.card_for_tier(session, ticket, tier)
         if card is None:
             headline = "Escalated" if message.kind == "ticket_escalated" else "New ticket"
-            text, body = self.card(ticket, headline=headline)
+            text, body = self.card(ticket, headline=headline, session=session)
             ts = self._post(channel, text, body)
             store.link_thread(session, ticket, store.CARD, channel, ts, tier)
             return
         self._post(card.channel, *self._thread_note(ticket, message), thread_ts=card.ts)
         self.refresh_card(session, ticket)
+
+    def _to_tier_channel(self, message: OutboxMessage) -> None:
+        """Ticketless rows for a queue (spike alerts, L3 copies of incident updates): post to its channel."""
+        tier = _tier(message.recipient) if message.audience == "tier_queue" else None
+        channel = self.tier_channels.get(tier) if tier is not None else None
+        if channel is None:
+            log.warning(
+                "outbox row %s (%s) has no ticket and no queue channel; not posted", message.id, message.kind
+            )
+            return
+        payload = message.payload or {}
+        can_declare = message.kind == "spike_alert" and self.learning is not None
+        text, body = blocks.spike_alert_message(payload, can_declare=can_declare)
+        self._post(channel, mention_ids(text), body)
 
     def _to_engineer(self, session: Session, ticket: Ticket, message: OutboxMessage) -> None:
         card = store.latest_card(session, ticket)
@@ -172,7 +189,14 @@ class SlackNotifier:
         return blocks.notice_message(text)
 
     # ------------------------------------------------------------------ cards
-    def card(self, ticket: Ticket, *, headline: str = "New ticket") -> tuple[str, list[dict[str, Any]]]:
+    def card(
+        self, ticket: Ticket, *, headline: str = "New ticket", session: Session | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The card; with a session and the learning loop on, also similar tickets and "Create KB draft"."""
+        similar: list[dict[str, Any]] = []
+        if self.learning is not None and session is not None:
+            similar = [row.to_json() for row in self.learning.similar(session, ticket)]
+        resolved = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
         return blocks.ticket_card(
             number=ticket.number or "",
             subject=ticket.subject,
@@ -187,6 +211,8 @@ class SlackNotifier:
             categories=self.categories,
             facts=ticket.facts,
             headline=headline,
+            similar=similar,
+            can_draft=self.learning is not None and resolved,
         )
 
     def refresh_card(self, session: Session, ticket: Ticket) -> None:
@@ -200,7 +226,7 @@ class SlackNotifier:
             return
         session.flush()
         session.refresh(ticket)
-        text, body = self.card(ticket, headline=_headline(ticket))
+        text, body = self.card(ticket, headline=_headline(ticket), session=session)
         self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
 
     # ------------------------------------------------------------------ Web API
@@ -247,6 +273,7 @@ def build_notifier(
     *,
     sessions: sessionmaker[Session] | None = None,
     categories: Sequence[str] | None = None,
+    learning: LearningHooks | None = None,
 ) -> SlackNotifier:
     """The notifier for the worker and the app: a retrying WebClient on SLACK_API_URL.
 
@@ -267,4 +294,5 @@ def build_notifier(
         tier_channels=parse_tier_map(settings.slack_tier_channels, "TIERLINE_TIER_CHANNELS"),
         sessions=sessions,
         categories=categories,
+        learning=learning or LearningHooks.from_settings(settings),
     )

@@ -19,6 +19,7 @@ from bot.container import Container
 from bot.slack.app import SlackServices, build_app
 from bot.slack.client import make_web_client
 from bot.slack.config import SlackConfig
+from bot.slack.learning import LearningHooks
 from bot.slack.notifier import DEFAULT_CATEGORIES, SlackNotifier
 from bot.slack.server import make_http_server, make_wsgi_app, serve_in_thread, start_socket_mode
 from bot.workflow.outbox import deliver_pending
@@ -64,8 +65,13 @@ def build_services(
 ) -> SlackServices:
     client = client or make_web_client(config.bot_token, config.api_url)
     categories = tuple(container.routing.categories) or DEFAULT_CATEGORIES
+    learning = LearningHooks.from_settings(container.settings)
     notifier = SlackNotifier(
-        client, tier_channels=config.tier_channels, sessions=container.sessions, categories=categories
+        client,
+        tier_channels=config.tier_channels,
+        sessions=container.sessions,
+        categories=categories,
+        learning=learning,
     )
     return SlackServices(
         config=config,
@@ -77,6 +83,7 @@ def build_services(
         notifier=notifier,
         ticket_prefix=container.settings.ticket_prefix,
         retrain=retrainer(container),
+        learning=learning,
     )
 
 

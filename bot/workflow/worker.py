@@ -57,7 +57,7 @@ def run_once(
     sweep_batch: int = 200,
     extra_sweeps: Sequence[ExtraSweep] = (),
 ) -> PassReport:
-    """Everything due now. Delivery runs after the sweeps so this pass's warnings and alerts go out at once."""
+    """Everything due now. Delivery runs last so this pass's warnings and alerts go out at once."""
     report = sweep(sessions, worker_id=worker_id, routing=routing, now=now, batch_size=sweep_batch)
     extras = run_extra_sweeps(extra_sweeps, now or utcnow(), worker_id)
     delivered = 0

@@ -44,6 +44,7 @@ class BagOfWordsEncoder:
     name = "fake bag-of-words"
     revision = "1"
     dim = 256
+    multilingual = False
 
     def __init__(self) -> None:
         self.calls = 0

@@ -22,9 +22,11 @@ from slack_bolt import App
 
 from bot.desk import WorkflowDesk
 from bot.engine import Engine
+from bot.settings import Settings
 from bot.slack.app import SlackServices, build_app
 from bot.slack.client import make_web_client
 from bot.slack.config import ChannelMode, SlackConfig
+from bot.slack.learning import LearningHooks
 from bot.slack.notifier import SlackNotifier
 from bot.slack.server import ThreadingWSGIServer, make_http_server, make_wsgi_app, serve_in_thread
 from bot.triage import TriageService
@@ -34,6 +36,7 @@ from kb_index.types import ArticleHit, Passage, SearchResult
 from models import Role, Tier
 from models.db import transaction
 from tests.conftest import SHARED, TestDatabase
+from tests.learning.fakes import BagOfWordsEncoder
 from tests.slack.driver import SlackDriver
 from tests.slack.fake_slack import FakeSlack
 
@@ -138,6 +141,7 @@ def build_stack(
     searcher: Any = None,
     threshold: float | None = ANSWER_THRESHOLD,
     socket_mode: bool = False,
+    learning: LearningHooks | None = None,
 ) -> Stack:
     config = SlackConfig(
         bot_token="xoxb-test-token",
@@ -157,8 +161,14 @@ def build_stack(
         searcher=searcher, triage=triage, desk=WorkflowDesk(routing), answer_threshold=ANSWER_THRESHOLD
     )
     client = make_web_client(config.bot_token, config.api_url, timeout=5)
+    # The learning loop with a bag-of-words encoder: similar tickets and spikes without loading a model.
+    learning = learning or LearningHooks(settings=Settings(), encoder=BagOfWordsEncoder())
     notifier = SlackNotifier(
-        client, tier_channels=config.tier_channels, sessions=db.sessions, categories=tuple(routing.categories)
+        client,
+        tier_channels=config.tier_channels,
+        sessions=db.sessions,
+        categories=tuple(routing.categories),
+        learning=learning,
     )
     with transaction(db.sessions) as session:  # an L1 engineer known from the database (tierline users)
         queries.grant_tier(session, queries.ensure_user(session, ENGINEER_L1, role=Role.ENGINEER), Tier.L1)
@@ -171,6 +181,7 @@ def build_stack(
         client=client,
         notifier=notifier,
         retrain=lambda: "Retraining finished: model `v-test` promoted.",
+        learning=learning,
     )
     app = build_app(services)
     errors: list[str] = []
