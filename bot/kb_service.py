@@ -77,11 +77,14 @@ def open_searcher(settings: Settings) -> KnowledgeSearcher:
 
 
 def configured_sources(settings: Settings) -> list[Path]:
-    sources = [Path(p.strip()) for p in settings.kb_sources.split(",") if p.strip()]
+    """The KB sources from TIERLINE_KB_SOURCES (approved drafts come on top, see `published_sources`)."""
+    return [Path(p.strip()) for p in settings.kb_sources.split(",") if p.strip()]
+
+
+def published_sources(settings: Settings) -> list[Path]:
+    """Approved KB drafts: always part of the KB, and they replace an article with the same id."""
     published = settings.data_dir / "kb_published"
-    if published.exists():
-        sources.append(published)
-    return sources
+    return [published] if published.exists() else []
 
 
 def ingest_configured(
@@ -97,7 +100,7 @@ def ingest_configured(
     """
     sources = list(paths) if paths else configured_sources(settings)
     encoder = load_encoder(settings.kb_encoder)
-    loaded = load_sources(sources)
+    loaded = load_sources(sources, overrides=published_sources(settings))
     bad_files = {path for path, _ in loaded.skipped}
     changes = sync_catalog(session, loaded.articles, keep_sources=bad_files)
     if callable(progress):

@@ -33,6 +33,8 @@ class SourceLoad:
     articles: list[Article]
     skipped: list[tuple[str, str]]  # (path, reason)
     files: int
+    # Article ids whose original was replaced by a file in an override folder (e.g. approved drafts).
+    overridden: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -65,8 +67,33 @@ class IngestReport:
         }
 
 
-def load_sources(paths: Iterable[Path]) -> SourceLoad:
-    """Read every supported file; a bad file is recorded with its reason and skipped."""
+def load_sources(paths: Iterable[Path], overrides: Iterable[Path] = ()) -> SourceLoad:
+    """Read every supported file; a bad file is recorded with its reason and skipped.
+
+    Articles read from `overrides` (folders of deliberately published versions, such as approved
+    KB drafts) replace the article with the same id in `paths` instead of clashing with it; two
+    files with one id anywhere else is an error that skips the later file.
+    """
+    override_roots = [p for p in overrides if p.exists()]
+    first = _load_roots(override_roots)
+    rest = _load_roots([p for p in paths if p not in override_roots])
+    articles = first.articles + [a for a in rest.articles if a.id not in first.ids()]
+    overridden = sorted({a.id for a in rest.articles} & first.ids())
+    return SourceLoad(articles, first.skipped + rest.skipped, first.files + rest.files, overridden)
+
+
+@dataclass
+class _RootsLoad:
+    articles: list[Article]
+    skipped: list[tuple[str, str]]
+    files: int
+
+    def ids(self) -> set[str]:
+        return {a.id for a in self.articles}
+
+
+def _load_roots(paths: Iterable[Path]) -> _RootsLoad:
+    """Load files under `paths`; two files with one id skip the later file."""
     articles: list[Article] = []
     skipped: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
@@ -91,7 +118,7 @@ def load_sources(paths: Iterable[Path]) -> SourceLoad:
             for article in loaded:
                 seen[article.id] = str(path)
             articles.extend(loaded)
-    return SourceLoad(articles, skipped, files)
+    return _RootsLoad(articles, skipped, files)
 
 
 def _previous(root: Path, encoder: Encoder) -> LoadedIndex | None:

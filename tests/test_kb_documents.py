@@ -115,3 +115,19 @@ def test_cjk_text_is_split_into_unigrams_and_bigrams_and_latin_is_stemmed() -> N
     tokens = tokenize("Connecting to 校园网 VPN")
     assert {"connect", "vpn", "校", "校园", "园网"} <= set(tokens)
     assert "to" not in tokens
+
+
+def test_an_override_folder_replaces_an_article_without_a_clash(tmp_path: Path) -> None:
+    source, published = tmp_path / "kb", tmp_path / "published"
+    source.mkdir()
+    published.mkdir()
+    front = "---\nid: vpn\ntitle: VPN\ntags: [network]\naudience: public\n---\n"
+    (source / "vpn.md").write_text(front + "# VPN\n\nOriginal steps.\n")
+    (source / "wifi.md").write_text(front.replace("vpn", "wifi") + "# Wi-Fi\n\nJoin the network.\n")
+    (published / "vpn.md").write_text(front + "# VPN\n\nApproved new steps.\n")
+    loaded = load_sources([source], overrides=[published])
+    assert loaded.skipped == []
+    assert loaded.overridden == ["vpn"]
+    by_id = {a.id: a for a in loaded.articles}
+    assert set(by_id) == {"vpn", "wifi"}
+    assert "Approved new steps" in by_id["vpn"].body

@@ -450,19 +450,13 @@ def approve_draft(
 
 
 def reindex_with(settings: Settings) -> Callable[[Session], object]:
-    """The incremental re-index after approval: `kb_published` plus the configured sources.
-
-    The published folder goes first so that an approved new version of an article that lives in
-    the configured sources wins over the original file (the index refuses two files with one id
-    and keeps the first).
-    """
+    """The incremental re-index after approval: the configured sources with `kb_published` on top
+    (an approved new version replaces the original article of the same id)."""
 
     def run(session: Session) -> object:
-        from bot.kb_service import configured_sources, ingest_configured  # loads heavy libraries
+        from bot.kb_service import ingest_configured  # loads heavy libraries
 
-        published = published_dir(settings)
-        others = [p for p in configured_sources(settings) if p.resolve() != published.resolve()]
-        return ingest_configured(settings, session, paths=[published, *others])
+        return ingest_configured(settings, session)
 
     return run
 
