@@ -58,48 +58,88 @@ _ERROR_RES: tuple[re.Pattern[str], ...] = (
     re.compile(r"^\s*(?:error|exception)\s*:\s*(.{3,200})$", re.IGNORECASE | re.MULTILINE),
 )
 
+# Typographic apostrophes are what Slack clients usually send ("can’t"), so match both.
+_NT = r"n['’]t"
+# Named departments are ordinary business vocabulary in any organisation, not one company's. Words
+# that double as everyday nouns or pronouns ("IT", "accounts", "design") are left out: "all of it
+# is gone" says nothing about who is affected.
+_DEPARTMENT = (
+    r"(?:sales|marketing|finance|accounting|payroll|hr|human resources|legal"
+    r"|customer (?:service|support)|engineering|operations|procurement|purchasing|logistics"
+    r"|reception|the (?:it|support|helpdesk|service desk) (?:team|department))"
+)
+_GROUP = r"(?:floor|building|department|dept|site|branch|division|unit|location)"
+
+# "Everyone in the office" usually means the workplace as a whole, so it stays "everyone", while
+# a floor, a building or a named department is "many".
+# The first matching rule wins, so narrower phrasings come before broader ones: "only me, everyone
+# else is fine" is one person, "everyone in my team" a team, "everyone in sales" a department, and
+# only an unqualified "everyone" everyone.
 _IMPACT_RULES: tuple[tuple[str, str], ...] = (
     (
-        r"\b(everyone|everybody|all (?:users|staff|employees)|whole company|entire company|company-wide"
-        r"|site[- ]wide|all offices|nobody in the company)\b",
-        "everyone",
+        r"\b(only me|just me|only for me|only my (?:laptop|account|machine|computer)"
+        r"|nobody else|no one else|everyone else|everybody else)\b",
+        "one",
     ),
     (
-        r"\b(many (?:users|people|colleagues)|several teams|multiple teams"
-        r"|whole (?:office|floor|building|department)"
-        r"|entire (?:office|floor|building|department)|all of (?:the )?(?:office|floor|building))\b",
-        "many",
-    ),
-    (
-        r"\b(my team|our team|whole team|entire team|the team|our department"
-        r"|several (?:people|colleagues|users)"
-        r"|a few (?:people|colleagues|users)|my colleagues)\b",
+        r"\b(?:everyone|everybody|all of us|all members|the rest of us)"
+        r" (?:in|on|of|from) (?:my|our|the) team\b"
+        r"|\b(?:my|our) (?:whole |entire )?team\b|\b(?:whole|entire) team\b",
         "team",
     ),
     (
-        r"\b(only me|just me|only for me|only my (?:laptop|account|machine|computer)"
-        r"|nobody else|no one else)\b",
-        "one",
+        rf"\b(?:everyone|everybody|all (?:users|staff|employees|people)) (?:in|on|at|from|of) "
+        rf"(?:the |our |this |my )?(?:(?:whole|entire) office|(?:[\w-]+ )?{_GROUP}|{_DEPARTMENT}\b)"
+        rf"|\ball of (?:the )?(?:office|{_GROUP}|{_DEPARTMENT}\b)"
+        rf"|\b(?:whole|entire) (?:office|{_GROUP}|{_DEPARTMENT} (?:team|department|dept))\b"
+        r"|\b(?:many|lots of|a lot of|most) (?:users|people|colleagues|of us)\b"
+        r"|\b(?:several|multiple|many) (?:teams|departments|offices)\b",
+        "many",
+    ),
+    (
+        r"\b(everyone|everybody|all (?:users|staff|employees)|whole company|entire company|company-wide"
+        r"|site[- ]wide|all offices|nobody in the company|no one in the company|the whole organi[sz]ation)\b",
+        "everyone",
+    ),
+    (
+        r"\b(the team|our department"
+        r"|several (?:people|colleagues|users)"
+        r"|a few (?:people|colleagues|users)|my colleagues|me and (?:my|a) (?:colleague|coworker)s?)\b",
+        "team",
     ),
 )
 _IMPACT_RE = [(re.compile(p, re.IGNORECASE), v) for p, v in _IMPACT_RULES]
 
+# Negated forms come first: "there is no workaround" means blocked, and "not urgent" / "not a
+# blocker" mean low even though they contain the words "urgent" and "blocker".
 _URGENCY_RULES: tuple[tuple[str, str], ...] = (
     (
-        r"\b(can ?not|can't|cannot|unable to)"
-        r" (?:work|do (?:my|our|any) (?:job|work)|log ?in|sign in|access)\b"
-        r"|\bblock(?:ed|ing|er)\b|\b(?:urgent|asap|immediately|emergency)\b|\bcompletely (?:down|stuck)\b",
+        rf"\b(?:no|without(?: a| any)?|(?:do|does|did){_NT} have(?: a| any)?"
+        r"|(?:do|does) not have(?: a| any)?)"
+        r" (?:known |real |good )?work-? ?arounds?\b|\bno way (?:around|to work around)\b",
+        "blocking",
+    ),
+    (
+        rf"\b(?:not|is{_NT}|it['’]?s not) (?:very |really |that |too |super )?"
+        r"(?:urgent|blocking|critical|a blocker)\b"
+        r"|\b(?:no rush|whenever (?:you|convenient|possible|there['’]?s time)|low priority"
+        r"|at your convenience"
+        r"|when you (?:have|get) (?:a )?(?:time|chance|moment)|no hurry|nice to have|not time[- ]sensitive"
+        r"|not in a hurry|can wait)\b",
+        "low",
+    ),
+    (
+        rf"\b(?:can ?not|ca{_NT}|cannot|unable to|(?:am|i['’]m) not able to)"
+        r" (?:work|do (?:my|our|any) (?:job|work)|do anything|get (?:any )?work done"
+        r"|log ?in|sign in|access)\b"
+        r"|\bblock(?:s|ed|ing|er)\b|\b(?:urgent|urgently|asap|immediately|emergency)\b"
+        r"|\bcompletely (?:down|stuck)\b|\bnothing (?:works|is working|working)\b|\bstuck\b"
+        r"|\b(?:stopped|stops) me from working\b",
         "blocking",
     ),
     (
         r"\bwork-?around\b|\bin the meantime\b|\bfor now i (?:can|use)\b|\bstill able to\b|\bcan still\b",
         "workaround",
-    ),
-    (
-        r"\b(no rush|not urgent|whenever (?:you|convenient)|low priority"
-        r"|when you (?:have|get) (?:a )?(?:time|chance)"
-        r"|no hurry|nice to have)\b",
-        "low",
     ),
 )
 _URGENCY_RE = [(re.compile(p, re.IGNORECASE), v) for p, v in _URGENCY_RULES]

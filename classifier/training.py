@@ -1,7 +1,8 @@
 """Training: shared TF-IDF features, one calibrated linear head per label kind, honest CV metrics.
 
 Pure (no database): callers hand in texts and labels and get a model directory back. The recipe:
-word 1–2-gram and char_wb 2–5-gram TF-IDF (sublinear tf) feed a class-balanced LinearSVC per head.
+word 1–2-gram and char_wb 2–5-gram TF-IDF (sublinear tf) feed a class-balanced LinearSVC per head
+(on small histories each head picks its C from a small grid by out-of-fold macro-F1).
 Stratified k-fold models give out-of-fold decision scores, which yield both the cross-validated
 metrics in the manifest and the data to fit a softmax temperature (calibration), so confidence
 means the same thing on unseen tickets. The served head averages the fold models.
@@ -46,13 +47,21 @@ class TrainConfig:
 
     rare_label_min: int = 10
     cv_folds: int = 5
+    # Up to `c_grid_max_rows` tickets each head fits its folds once per C in `c_grid` and keeps
+    # the C with the best out-of-fold macro-F1: the right amount of regularisation differs between
+    # a clean category head, a noisy priority head and histories of different sizes, and on small
+    # histories the extra fits cost seconds. Larger histories (or an empty grid) use `c`.
     c: float = 0.5
+    c_grid: tuple[float, ...] = (0.25, 0.5, 1.0)
+    c_grid_max_rows: int = 5_000
     word_ngrams: tuple[int, int] = (1, 2)
     word_min_df: int = 2
     char_ngrams: tuple[int, int] = (2, 5)
     max_char_features: int = 300_000
     max_iter: int = 2000
-    tol: float = 1e-2
+    # liblinear's dual-gap tolerance: 0.05 gives the same CV macro-F1 and ECE as 0.01 on real
+    # tickets (bench/classifier_bench.py) and stops 15-20% sooner on large histories.
+    tol: float = 5e-2
     random_state: int = 0
     # Above `large_rows` tickets only the first `large_fold_fits` of the k folds is fitted: a fifth
     # of 20k+ tickets is plenty to calibrate and measure on, and it keeps a 50k retrain within 30 s.
@@ -107,12 +116,13 @@ def build_features(config: TrainConfig) -> TicketFeatures:
         word_ngrams=config.word_ngrams,
         char_ngrams=config.char_ngrams,
         max_char_features=config.max_char_features,
+        word_min_df=config.word_min_df,
     )
 
 
-def _new_estimator(config: TrainConfig) -> LinearSVC:
+def _new_estimator(config: TrainConfig, c: float) -> LinearSVC:
     return LinearSVC(
-        C=config.c,
+        C=c,
         class_weight="balanced",
         tol=config.tol,
         max_iter=config.max_iter,
@@ -169,22 +179,33 @@ def _fit_fold(
     classes: tuple[str, ...],
     train_idx: NDArray[np.int64],
     config: TrainConfig,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """One fold's linear model as (coef, intercept) over all `classes` (absent ones never win)."""
+    c: float,
+) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+    """One fold's linear model as (coef, intercept) over all `classes` (absent ones never win).
+
+    The coefficients are float32, as served: with many classes and k folds alive at once this
+    halves the memory of a retrain at no cost in accuracy."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        estimator = _new_estimator(config).fit(features[train_idx], y[train_idx])
+        estimator = _new_estimator(config, c).fit(features[train_idx], y[train_idx])
     coef = np.asarray(estimator.coef_, dtype=np.float64)
     intercept = np.asarray(estimator.intercept_, dtype=np.float64)
     if len(estimator.classes_) == 2 and coef.shape[0] == 1:  # binary: one row scores classes_[1]
         coef = np.vstack([-coef[0], coef[0]])
         intercept = np.array([-intercept[0], intercept[0]])
-    full_coef = np.zeros((len(classes), features.shape[1]))
+    full_coef = np.zeros((len(classes), features.shape[1]), dtype=np.float32)
     full_intercept = np.full(len(classes), -10.0)
     columns = np.searchsorted(np.array(classes), estimator.classes_)
     full_coef[columns] = coef
     full_intercept[columns] = intercept
     return full_coef, full_intercept
+
+
+def c_candidates(rows: int, config: TrainConfig) -> tuple[float, ...]:
+    """The C values a head tries: the grid on small histories, the single default on large ones."""
+    if rows <= config.c_grid_max_rows and config.c_grid:
+        return tuple(sorted(set(config.c_grid)))
+    return (config.c,)
 
 
 def folds_for(labels: Sequence[str], config: TrainConfig) -> int:
@@ -200,7 +221,9 @@ def fit_head(
     k stratified folds are fitted in parallel (liblinear releases the GIL, so threads suffice).
     Their out-of-fold scores give the CV metrics and the calibration temperature; the served head
     is the average of the fold models (a bagged linear model), so no extra full-data fit is
-    needed — the whole head costs about k-1 fits on all rows instead of k+1.
+    needed — the whole head costs about k-1 fits on all rows instead of k+1. On small histories
+    this is repeated per C of the grid and the C with the best out-of-fold macro-F1 is kept (its
+    CV figures are then slightly optimistic; bench/classifier_bench.py measures on outer folds).
     """
     classes = tuple(sorted(set(labels)))
     y = np.array(labels)
@@ -212,19 +235,27 @@ def fit_head(
         splits = list(splitter.split(np.zeros(len(y)), y))
     if len(labels) >= config.large_rows:
         splits = splits[: config.large_fold_fits]
-    fitted = Parallel(n_jobs=config.n_jobs, prefer="threads")(
-        delayed(_fit_fold)(features, y, classes, train_idx, config) for train_idx, _ in splits
-    )
+    candidates = c_candidates(len(labels), config)
     covered = np.concatenate([test_idx for _, test_idx in splits])
-    oof = np.zeros((len(covered), len(classes)))
-    at = 0
-    for (coef, intercept), (_, test_idx) in zip(fitted, splits, strict=True):
-        oof[at : at + len(test_idx)] = np.asarray(features[test_idx] @ coef.T) + intercept
-        at += len(test_idx)
+    best: tuple[float, float, list[tuple[NDArray[np.float32], NDArray[np.float64]]], NDArray[np.float64]]
+    best = (-1.0, config.c, [], np.zeros(0))
+    for c in candidates:  # one C at a time: only the best C's fold models are kept in memory
+        fitted = Parallel(n_jobs=config.n_jobs, prefer="threads")(
+            delayed(_fit_fold)(features, y, classes, train_idx, config, c) for train_idx, _ in splits
+        )
+        scores = np.zeros((len(covered), len(classes)))
+        at = 0
+        for (coef, intercept), (_, test_idx) in zip(fitted, splits, strict=True):
+            scores[at : at + len(test_idx)] = np.asarray(features[test_idx] @ coef.T) + intercept
+            at += len(test_idx)
+        f1 = macro_f1(list(y[covered]), [classes[i] for i in scores.argmax(axis=1)])
+        if f1 > best[0] + 1e-9:  # on a tie the smaller, more regularised C stays
+            best = (f1, c, fitted, scores)
+    _, chosen_c, fitted, oof = best
     y_seen = y[covered]
     y_index = y_index[covered]
     temperature, iso_x, iso_y = fit_calibration(oof, y_index)
-    coef = np.mean([c for c, _ in fitted], axis=0)
+    coef = np.mean([c for c, _ in fitted], axis=0, dtype=np.float64)
     intercept = np.mean([i for _, i in fitted], axis=0)
     head = Head(
         name=name,
@@ -246,6 +277,8 @@ def fit_head(
         "macro_f1": macro_f1(list(y_seen), pred),
         "ece": cross_fitted_ece(oof, y_index, config.random_state),
         "temperature": temperature,
+        "c": chosen_c,
+        "c_candidates": float(len(candidates)),
     }
     return head, metrics
 

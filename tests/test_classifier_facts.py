@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.triage import extract_facts
 from classifier.facts import merge_facts
 from classifier.types import Facts
@@ -41,3 +43,77 @@ def test_answers_already_given_win_over_the_text() -> None:
     merged = merge_facts(Facts(impact="team"), extract_facts("everyone is affected, no rush"))
     assert merged.impact == "team"
     assert merged.urgency == "low"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "VPN drops every few minutes and there is no workaround",
+        "No workaround, the app crashes on start",
+        "We don't have a workaround for this",
+        "It blocks my work",
+        "I'm blocked since this morning",
+        "I can’t do my job without the shared drive",  # typographic apostrophe, as Slack sends it
+        "I can't do my job",
+        "Nothing works after the update",
+    ],
+)
+def test_blocked_wording_gives_blocking_urgency(text: str) -> None:
+    assert extract_facts(text).urgency == "blocking"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The second monitor flickers, not urgent",
+        "It's not urgent, whenever you can",
+        "Could you look at it whenever you can?",
+        "Not a blocker, just annoying",
+        "No rush on this one",
+    ],
+)
+def test_relaxed_wording_gives_low_urgency_even_when_it_names_urgency(text: str) -> None:
+    assert extract_facts(text).urgency == "low"
+
+
+def test_a_workaround_that_exists_is_still_a_workaround() -> None:
+    assert (
+        extract_facts("Excel crashes, for now I use the web version as a workaround").urgency == "workaround"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "impact"),
+    [
+        ("Only me, my colleagues can print fine", "one"),
+        ("It is just me, nobody else has it", "one"),
+        ("My team cannot open the wiki", "team"),
+        ("Everyone on my team gets the same error", "team"),
+        ("The whole floor lost Wi-Fi", "many"),
+        ("Everyone on the third floor lost Wi-Fi", "many"),
+        ("Everyone in the office is affected", "everyone"),
+        ("All of sales cannot reach the CRM", "many"),
+        ("Everyone in finance sees the login loop", "many"),
+        ("Everyone is affected", "everyone"),
+        ("Email is down company-wide", "everyone"),
+    ],
+)
+def test_who_is_affected_in_natural_phrasings(text: str, impact: str) -> None:
+    assert extract_facts(text).impact == impact
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "All of my files are gone",
+        "All of it is gone",
+        "All of the accounts are locked",
+        "All of a sudden the screen went black",
+    ],
+)
+def test_all_of_something_that_is_not_a_group_says_nothing_about_impact(text: str) -> None:
+    assert extract_facts(text).impact is None
+
+
+def test_only_me_wins_over_the_people_it_excludes() -> None:
+    assert extract_facts("Only me, everyone else in the office is fine").impact == "one"

@@ -93,8 +93,9 @@ def test_a_worse_model_is_kept_but_not_activated(db: TestDatabase, tmp_path: Pat
         train_fixture(session, tmp_path)
         good = active_model(session)
         assert good is not None
-        # Nearly no regularisation budget: the model barely learns, so its held-out macro-F1 drops.
-        weak = TrainConfig(cv_folds=3, c=1e-5)
+        # Nearly no regularisation budget (and no C search to undo it): the model barely learns,
+        # so its held-out macro-F1 drops.
+        weak = TrainConfig(cv_folds=3, c=1e-5, c_grid=())
         outcome = train_and_register(
             session, rows_from_history(history(), True), models_dir=tmp_path, tolerance=0.01, config=weak
         )

@@ -157,3 +157,18 @@ def test_calibration_changes_confidence_never_the_predicted_label() -> None:
     calibrated = top_label_calibrate(probs, (0.0, 1.0), (0.05, 0.3))
     assert (calibrated.argmax(axis=1) == probs.argmax(axis=1)).all()
     assert np.allclose(calibrated.sum(axis=1), 1.0)
+
+
+def test_each_head_picks_its_regularisation_on_small_histories_and_says_which(trained: TrainResult) -> None:
+    grid = TrainConfig().c_grid
+    for head in (CATEGORY, PRIORITY):
+        cv = trained.manifest["metrics"]["cv"][head]
+        assert cv["c"] in grid and cv["c_candidates"] == len(grid)
+
+
+def test_large_histories_skip_the_search_and_use_the_configured_c(tmp_path: Path) -> None:
+    rows = rows_from_history(fixture_rows(), with_priority=False)
+    config = TrainConfig(cv_folds=3, c=0.3, c_grid_max_rows=len(rows) - 1)
+    result = train(rows.texts, rows.categories, None, out_dir=tmp_path / "m", config=config)
+    assert result.cv_metrics[CATEGORY]["c"] == 0.3
+    assert result.cv_metrics[CATEGORY]["c_candidates"] == 1
