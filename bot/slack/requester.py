@@ -15,8 +15,8 @@ from bot import observability
 from bot.engine import Inquiry
 from bot.slack import blocks, store
 from bot.slack.base import ListenerBase, UserError, view_values
-from bot.slack.facts import apply_facts, missing_facts
 from bot.workflow import operations, queries
+from bot.workflow.facts import apply_facts, missing_facts
 from bot.workflow.intake import open_ticket
 from classifier.types import Facts
 from models import Conversation, ConversationState

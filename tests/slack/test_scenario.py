@@ -10,7 +10,7 @@ import re
 from sqlalchemy import select
 
 from bot.slack import blocks
-from bot.slack.facts import missing_facts
+from bot.workflow.facts import missing_facts
 from models import Conversation, ConversationState, OutboxMessage, TicketEvent
 from models.db import transaction
 from tests.slack.conftest import (

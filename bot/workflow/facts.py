@@ -1,7 +1,9 @@
 """The structured facts asked after a handoff (device, version, error text, impact, urgency).
 
 Only facts the ticket lacks are asked. When impact and urgency are both known, the ITIL matrix
-decides the priority (the requester's answers beat the model's guess) and SLA due times follow.
+decides the priority (the requester's answers beat the model's guess) and SLA due times follow,
+unless an engineer already set the priority by hand: a person's correction is never undone.
+Both front ends use this: Slack's buttons and modal, and free-text replies in any thread.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ def missing_facts(ticket: Ticket) -> tuple[str, ...]:
     return tuple(name for name in FACTS if not known.get(name))
 
 
+def _priority_set_by_staff(ticket: Ticket) -> bool:
+    return any(
+        e.kind == "priority_changed" and e.actor_id not in (None, ticket.requester_id) for e in ticket.events
+    )
+
+
 def apply_facts(
     session: Session, ticket: Ticket, *, actor: User, values: dict[str, str], routing: Routing
 ) -> Ticket:
@@ -50,7 +58,7 @@ def apply_facts(
     ticket.impact = ticket.facts.get("impact") or ticket.impact
     ticket.urgency = ticket.facts.get("urgency") or ticket.urgency
     record(ticket, "facts_added", actor=actor, at=at, data=given)
-    if ticket.impact and ticket.urgency:
+    if ticket.impact and ticket.urgency and not _priority_set_by_staff(ticket):
         priority, reason, by_matrix = decide_priority(
             ticket.priority, ticket.body, ticket.impact, ticket.urgency
         )
