@@ -18,7 +18,7 @@ import enum
 import re
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -179,7 +179,6 @@ class Outcome:
     passage: str | None = None
     # Which buttons make sense now: subset of solved / not_solved / human.
     actions: tuple[Feedback, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
