@@ -18,25 +18,19 @@ from bot.cli.common import console, err_console, fail, session_factory, settings
 from bot.settings import Settings
 from bot.workflow.errors import RoutingError
 from bot.workflow.outbox import ConsoleNotifier, Notifier
-from bot.workflow.routing import load_routing
+from bot.workflow.routing import Routing, load_routing
 from bot.workflow.worker import ExtraSweep, PassReport, run_forever, run_once
 from kb_index.encoders import Encoder
 
 log = logging.getLogger(__name__)
 
 
-def build_notifier(cfg: Settings) -> Notifier:
-    """Slack when it is configured and its notifier is installed; otherwise print to the console."""
+def build_notifier(cfg: Settings, routing: Routing) -> Notifier:
+    """Slack when it is configured; otherwise print to the console."""
     if cfg.slack_enabled:
-        try:
-            from bot.slack.notifier import build_notifier as build_slack_notifier  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            err_console.print(
-                "[yellow]Slack is configured but bot.slack.notifier is missing; printing instead[/]"
-            )
-        else:
-            notifier: Notifier = build_slack_notifier(cfg)
-            return notifier
+        from bot.slack.notifier import build_notifier as build_slack_notifier  # Slack libraries
+
+        return build_slack_notifier(cfg, routing=routing)
     return ConsoleNotifier(console)
 
 
@@ -77,7 +71,7 @@ def worker(
     except RoutingError as exc:
         fail(str(exc))
     sessions = session_factory(cfg)
-    notifier = build_notifier(cfg)
+    notifier = build_notifier(cfg, routing)
     name = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     extras = [spike_sweep(cfg, sessions)]
 

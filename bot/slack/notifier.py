@@ -22,8 +22,7 @@ from bot.slack import blocks, store
 from bot.slack.client import make_web_client
 from bot.slack.config import SlackConfig, parse_tier_map
 from bot.slack.learning import LearningHooks
-from bot.workflow.errors import RoutingError
-from bot.workflow.routing import load_routing
+from bot.workflow.routing import Routing, load_routing
 from models import OutboxMessage, Ticket, TicketStatus, Tier
 from models.db import make_engine, make_session_factory, transaction
 
@@ -39,18 +38,12 @@ def mention_ids(text: str) -> str:
 
 
 CARD_KINDS = frozenset({"ticket_created", "ticket_escalated", "ticket_reopened", "ticket_deescalated"})
-DEFAULT_CATEGORIES = (
-    "access",
-    "hardware",
-    "software",
-    "network",
-    "email",
-    "printing",
-    "security",
-    "onboarding",
-    "storage",
-    "infrastructure",
-)
+
+
+def menu_categories(routing: Routing) -> tuple[str, ...]:
+    """Categories offered in the card's correction menu: the routing file's, or the built-in
+    default's when the file routes everything to the triage tier (a Slack menu needs options)."""
+    return tuple(routing.categories) or tuple(Routing.default().categories)
 
 
 class DeliveryRefused(Exception):
@@ -66,7 +59,7 @@ class SlackNotifier:
         *,
         tier_channels: dict[Tier, str],
         sessions: sessionmaker[Session] | None = None,
-        categories: Sequence[str] = DEFAULT_CATEGORIES,
+        categories: Sequence[str],
         learning: LearningHooks | None = None,
     ) -> None:
         self.client = client
@@ -272,18 +265,15 @@ def build_notifier(
     client: WebClient | None = None,
     *,
     sessions: sessionmaker[Session] | None = None,
-    categories: Sequence[str] | None = None,
+    routing: Routing | None = None,
     learning: LearningHooks | None = None,
 ) -> SlackNotifier:
     """The notifier for the worker and the app: a retrying WebClient on SLACK_API_URL.
 
-    Card menus offer the routing file's categories (the demo set when it cannot be read).
+    Card menus offer the routing's categories; a routing file that cannot be read raises its own
+    RoutingError (naming the bad key) rather than silently falling back.
     """
-    if categories is None:
-        try:
-            categories = tuple(load_routing(settings.routing_file).categories) or DEFAULT_CATEGORIES
-        except RoutingError:
-            categories = DEFAULT_CATEGORIES
+    categories = menu_categories(routing or load_routing(settings.routing_file))
     if client is None:
         config = SlackConfig.from_settings(settings)
         client = make_web_client(config.bot_token, config.api_url)
