@@ -120,10 +120,7 @@ class ListenerBase:
 
     def actor(self, session: Session, user_id: str) -> User:
         """The Slack user as a workflow user, with role and tiers from config and Slack user groups."""
-        # Two first requests from one person (a click and a message at once) must not both try to
-        # create the user: insert-if-absent is race-free on SQLite and PostgreSQL.
-        store.insert_user_if_absent(session, user_id)
-        user = queries.ensure_user(session, user_id)
+        user = queries.ensure_user(session, user_id)  # race-free: insert-if-absent
         if user_id in self.s.config.admins and user.role is not Role.ADMIN:
             user.role = Role.ADMIN
         for tier, group in self.s.config.tier_usergroups.items():

@@ -6,12 +6,10 @@ Helpers take the caller's session and never commit (the listener owns the unit o
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Conversation, Role, SlackEventReceipt, SlackThread, Ticket, Tier, User, utcnow
+from models import Conversation, SlackEventReceipt, SlackThread, Ticket, Tier
 
 REQUESTER = "requester"
 CARD = "card"
@@ -34,19 +32,6 @@ def claim_post(session: Session, key: str) -> None:
         session.flush()
     except IntegrityError:
         raise DuplicatePost(key) from None
-
-
-def insert_user_if_absent(session: Session, external_id: str) -> None:
-    """Create the user row unless it exists, without failing when a concurrent request creates it."""
-    values = {"external_id": external_id, "display_name": "", "role": Role.REQUESTER, "created_at": utcnow()}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            pg_insert(User).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
-        )
-    else:
-        session.execute(
-            sqlite_insert(User).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
-        )
 
 
 def post_key(channel: str, ts: str) -> str:
