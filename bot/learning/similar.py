@@ -121,26 +121,23 @@ def similar_tickets(
     return out
 
 
-def link_duplicate(session: Session, ticket: Ticket, original: Ticket, *, actor: User | None) -> TicketLink:
-    """Record that `ticket` duplicates `original`; idempotent, both audit trails say so."""
-    if ticket.id == original.id:
-        raise InvalidInput(f"{ticket.number} cannot duplicate itself")
-    reverse = session.scalars(
-        select(TicketLink).where(
-            TicketLink.ticket_id == original.id,
-            TicketLink.target_id == ticket.id,
-            TicketLink.kind == "duplicate",
-        )
-    ).first()
-    if reverse is not None:
-        raise InvalidInput(f"{original.number} is already marked as a duplicate of {ticket.number}")
-    existing = session.scalars(
+def _duplicate_link(session: Session, ticket: Ticket, original: Ticket) -> TicketLink | None:
+    return session.scalars(
         select(TicketLink).where(
             TicketLink.ticket_id == ticket.id,
             TicketLink.target_id == original.id,
             TicketLink.kind == "duplicate",
         )
     ).first()
+
+
+def link_duplicate(session: Session, ticket: Ticket, original: Ticket, *, actor: User | None) -> TicketLink:
+    """Record that `ticket` duplicates `original`; idempotent, both audit trails say so."""
+    if ticket.id == original.id:
+        raise InvalidInput(f"{ticket.number} cannot duplicate itself")
+    if _duplicate_link(session, original, ticket) is not None:
+        raise InvalidInput(f"{original.number} is already marked as a duplicate of {ticket.number}")
+    existing = _duplicate_link(session, ticket, original)
     if existing is not None:
         return existing
     link = TicketLink(
