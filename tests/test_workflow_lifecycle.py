@@ -99,7 +99,7 @@ def test_messages_relay_both_ways_and_count_as_first_response(session: Session) 
     t = ticket(session, crew.requester, routing=ROUTING)
     wf.add_message(session, t, actor=crew.requester, text="Any news?", routing=ROUTING, now=MONDAY_10AM)
     assert t.first_response_at is None
-    wf.claim(session, t, actor=crew.l1)
+    wf.claim(session, t, actor=crew.l1, now=MONDAY_10AM + timedelta(minutes=5))
     later = MONDAY_10AM + timedelta(minutes=20)
     wf.add_message(session, t, actor=crew.l1, text="Looking now", routing=ROUTING, now=later)
     assert t.first_response_at == later
@@ -114,7 +114,7 @@ def test_waiting_on_user_pauses_the_clock(session: Session) -> None:
     t = ticket(session, crew.requester, routing=ROUTING, priority="critical")  # 24x7 clock
     due = t.sla_resolution_due
     assert due is not None
-    wf.claim(session, t, actor=crew.l1)
+    wf.claim(session, t, actor=crew.l1, now=MONDAY_10AM)
     wf.set_waiting_on_user(
         session, t, actor=crew.l1, routing=ROUTING, question="Which floor?", now=MONDAY_10AM
     )
@@ -129,7 +129,7 @@ def test_waiting_on_user_pauses_the_clock(session: Session) -> None:
 def test_closure_loop_rate_closes_and_reply_reopens(session: Session) -> None:
     crew = people(session)
     t = ticket(session, crew.requester, routing=ROUTING)
-    wf.claim(session, t, actor=crew.l1)
+    wf.claim(session, t, actor=crew.l1, now=MONDAY_10AM)
     with pytest.raises(wf.InvalidInput, match="resolution note"):
         wf.resolve(session, t, actor=crew.l1, resolution="  ", routing=ROUTING)
     wf.resolve(session, t, actor=crew.l1, resolution="Replaced toner", routing=ROUTING, now=MONDAY_10AM)
@@ -145,7 +145,7 @@ def test_closure_loop_rate_closes_and_reply_reopens(session: Session) -> None:
         now=MONDAY_10AM + timedelta(days=1),
     )
     assert (t.status, t.assignee, t.reopen_count) == (TicketStatus.REOPENED, None, 1)
-    wf.claim(session, t, actor=crew.l1b)
+    wf.claim(session, t, actor=crew.l1b, now=MONDAY_10AM + timedelta(days=1, hours=1))
     wf.resolve(
         session,
         t,

@@ -123,7 +123,8 @@ def test_worker_delivers_each_message_once_and_retries_failures(db: TestDatabase
         assert all(r.delivered_at is None and "slack is down" in (r.last_error or "") for r in rows)
     recorder = Recorder()
     # not yet: the rows back off
-    assert run_once(db.sessions, routing=ROUTING, notifier=recorder, worker_id="w").delivered == 0
+    soon = MONDAY_10AM + timedelta(seconds=1)
+    assert run_once(db.sessions, routing=ROUTING, notifier=recorder, worker_id="w", now=soon).delivered == 0
     later = run_once(
         db.sessions, routing=ROUTING, notifier=recorder, worker_id="w", now=MONDAY_10AM + timedelta(hours=1)
     )

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings, get_settings
@@ -43,8 +44,12 @@ def unit_of_work(cfg: Settings | None = None) -> Iterator[Session]:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Explain a failure to the user in one sentence and exit non-zero (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Explain a failure to the user in one sentence and exit non-zero (no traceback).
+
+    The sentence is printed as it is: never broken with hard newlines at the console width (so a
+    path or a column list in it can be copied and searched for), and never read as Rich markup
+    (a "[...]" in a file name or a label stays on screen)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
