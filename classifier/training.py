@@ -1,7 +1,7 @@
 """Training: shared TF-IDF features, one calibrated linear head per label kind, honest CV metrics.
 
 Pure (no database): callers hand in texts and labels and get a model directory back. The recipe:
-word 1–2-gram and char_wb 2–5-gram TF-IDF (sublinear tf) feed a class-balanced LinearSVC per head
+word 1–2-gram and char_wb 2–5-gram TF-IDF (sublinear tf) feed a class-weighted LinearSVC per head
 (on small histories each head picks its C from a small grid by out-of-fold macro-F1).
 Stratified k-fold models give out-of-fold decision scores, which yield both the cross-validated
 metrics in the manifest and the data to fit a softmax temperature (calibration), so confidence
@@ -67,6 +67,14 @@ class TrainConfig:
     # of 20k+ tickets is plenty to calibrate and measure on, and it keeps a 50k retrain within 30 s.
     large_rows: int = 20_000
     large_fold_fits: int = 1
+    # Class weights are (rows / (classes × count)) ** power: 1.0 is scikit-learn's "balanced",
+    # 0 is unweighted. Full balancing lets a long tail of small queues pull tickets away from
+    # the big ones; the square root keeps most of the small queues' recall without that cost.
+    # 5-fold CV, 0.5 against 1.0, macro-F1 (accuracy): Endava topics 0.843 vs 0.839 (0.840 vs
+    # 0.838); its raw export's sub-category codes 0.385 vs 0.373 (0.646 vs 0.592) and business
+    # services 0.504 vs 0.495 (0.644 vs 0.630); the synthetic tickets' 10 queues 0.247 vs 0.254
+    # (0.370 vs 0.342), the one set where macro-F1 dropped.
+    class_weight_power: float = 0.5
     n_jobs: int = -1
 
 
@@ -120,10 +128,16 @@ def build_features(config: TrainConfig) -> TicketFeatures:
     )
 
 
+def sample_weights(labels: NDArray[Any], power: float) -> NDArray[np.float64]:
+    """Each row weighs (rows / (classes × count of its label)) ** power: class weighting as
+    per-row weights, which liblinear takes for any label type."""
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return np.asarray((len(labels) / (len(counts) * counts[inverse])) ** power, dtype=np.float64)
+
+
 def _new_estimator(config: TrainConfig, c: float) -> LinearSVC:
     return LinearSVC(
         C=c,
-        class_weight="balanced",
         tol=config.tol,
         max_iter=config.max_iter,
         random_state=config.random_state,
@@ -187,7 +201,8 @@ def _fit_fold(
     halves the memory of a retrain at no cost in accuracy."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        estimator = _new_estimator(config, c).fit(features[train_idx], y[train_idx])
+        weights = sample_weights(y[train_idx], config.class_weight_power)
+        estimator = _new_estimator(config, c).fit(features[train_idx], y[train_idx], sample_weight=weights)
     coef = np.asarray(estimator.coef_, dtype=np.float64)
     intercept = np.asarray(estimator.intercept_, dtype=np.float64)
     if len(estimator.classes_) == 2 and coef.shape[0] == 1:  # binary: one row scores classes_[1]

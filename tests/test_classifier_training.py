@@ -172,3 +172,27 @@ def test_large_histories_skip_the_search_and_use_the_configured_c(tmp_path: Path
     result = train(rows.texts, rows.categories, None, out_dir=tmp_path / "m", config=config)
     assert result.cv_metrics[CATEGORY]["c"] == 0.3
     assert result.cv_metrics[CATEGORY]["c_candidates"] == 1
+
+
+def test_class_weights_run_from_unweighted_to_balanced() -> None:
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from classifier.training import sample_weights
+
+    labels = np.array(["access"] * 90 + ["printing"] * 9 + ["7"] * 1)
+    balanced = dict(
+        zip(
+            np.unique(labels),
+            compute_class_weight("balanced", classes=np.unique(labels), y=labels),
+            strict=True,
+        )
+    )
+    assert np.allclose(sample_weights(labels, 1.0), [balanced[label] for label in labels])
+    assert np.allclose(sample_weights(labels, 0.0), 1.0)
+    # The default square root: a queue ten times smaller weighs about three times more per ticket.
+    half = sample_weights(labels, TrainConfig().class_weight_power)
+    assert half[90] / half[0] == pytest.approx(10**0.5)
+
+
+def test_the_manifest_says_how_classes_were_weighted(trained: TrainResult) -> None:
+    assert trained.manifest["config"]["class_weight_power"] == TrainConfig().class_weight_power
