@@ -196,3 +196,32 @@ def test_class_weights_run_from_unweighted_to_balanced() -> None:
 
 def test_the_manifest_says_how_classes_were_weighted(trained: TrainResult) -> None:
     assert trained.manifest["config"]["class_weight_power"] == TrainConfig().class_weight_power
+
+
+def test_many_classes_fitted_in_parallel_groups_predict_as_one_fit_does() -> None:
+    from classifier.training import _fit_fold, build_features, class_groups
+
+    rng = np.random.default_rng(0)
+    queues = [f"queue-{i:02d}" for i in range(40)]
+    vocab = {q: [f"{q.replace('-', '')}w{j}" for j in range(12)] for q in queues}
+    filler = [f"common{j}" for j in range(200)]
+    labels = [queues[int(i)] for i in rng.integers(0, len(queues), 1200)]
+    texts = [
+        " ".join([*rng.choice(vocab[q], 2), *rng.choice(filler, 8), *rng.choice(vocab[queues[0]], 1)])
+        for q in labels
+    ]
+    y = np.array(labels)
+    matrix = build_features(TrainConfig()).fit_transform(texts)
+    classes = tuple(sorted(set(labels)))
+    train_idx, test_idx = np.arange(900), np.arange(900, 1200)
+    one = TrainConfig(min_classes_per_group=1000, n_jobs=2)
+    grouped = TrainConfig(min_classes_per_group=8, n_jobs=2)
+    assert len(class_groups(len(classes), one)) == 1 and len(class_groups(len(classes), grouped)) == 2
+
+    def predict(config: TrainConfig) -> np.ndarray:
+        coef, intercept = _fit_fold(matrix, y, classes, train_idx, config, 0.5)
+        return np.array(classes)[(matrix[test_idx] @ coef.T + intercept).argmax(axis=1)]
+
+    single, parallel = predict(one), predict(grouped)
+    assert (single == parallel).mean() >= 0.98
+    assert (parallel == y[test_idx]).mean() >= 0.9
