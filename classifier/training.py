@@ -213,7 +213,7 @@ def _fit_group(
     c: float,
 ) -> dict[str, tuple[NDArray[np.float64], float]]:
     """One-vs-rest models of `members`, each against every other row: (coef, intercept) by label."""
-    labels = np.where(np.isin(y, members), y, _REST) if len(members) < len(np.unique(y)) else y
+    labels = np.where(np.isin(y, members), y, _REST)  # all classes in one group: no row is rest
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator = _new_estimator(config, c).fit(x, labels, sample_weight=weights)
@@ -251,7 +251,7 @@ def _fit_fold(
     weights = sample_weights(y_train, config.class_weight_power)
     seen = set(y_train.tolist())
     present = [label for label in classes if label in seen]
-    groups = [[present[i] for i in g] for g in class_groups(len(present), config) if len(g)]
+    groups = [[present[i] for i in g] for g in class_groups(len(present), config)]
     if len(groups) == 1:
         fitted = [_fit_group(x, y_train, weights, groups[0], config, c)]
     else:
