@@ -218,6 +218,78 @@ def _row_ref(values: list[str]) -> str:
     return "import:" + hashlib.sha256("\x1f".join(values).encode("utf-8", "surrogateescape")).hexdigest()[:48]
 
 
+# Spreadsheet exports in many locales separate with ";" (the comma is their decimal mark); ticket
+# tools also offer tab- and pipe-separated files.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter that splits the header line into the most columns (the comma on a tie).
+
+    Only the header is looked at: it is short and never holds free text, whereas a sniffer fed
+    ticket bodies is misled by the commas and semicolons people type.
+    """
+    header = text.split("\n", 1)[0]
+    best, best_count = ",", 1
+    for delimiter in DELIMITERS:
+        count = len(next(csv.reader([header], delimiter=delimiter), []))
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
+def _column_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _column_index(path: Path, names: list[str], wanted: list[str]) -> dict[str, int]:
+    """Where each mapped column is: an exact header match, else one that differs only in case or
+    spacing ("Title " for "title"), as long as no two headers read the same that way."""
+    exact = {name: i for i, name in enumerate(names)}
+    loose: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        loose.setdefault(_column_key(name), []).append(i)
+    index: dict[str, int] = {}
+    missing: list[str] = []
+    for column in wanted:
+        if column in exact:
+            index[column] = exact[column]
+        elif len(loose.get(_column_key(column), [])) == 1:
+            index[column] = loose[_column_key(column)][0]
+        else:
+            missing.append(column)
+    if missing:
+        raise TrainingDataError(
+            f"{path} has no column(s) {', '.join(missing)}; its columns are: {', '.join(names)}"
+        )
+    return index
+
+
+def encoding_hint(path: Path, encoding: str) -> str | None:
+    """A suggestion when a file read as UTF-8 is not UTF-8 but is valid Windows-1252 text.
+
+    Excel on Windows saves CSV in the system code page; such a file is otherwise imported with
+    every row that has an accented letter skipped as "bad encoding", which reads like bad data.
+    """
+    if encoding.lower().replace("-", "").replace("_", "") not in {"utf8", "utf8sig"}:
+        return None
+    try:
+        raw = Path(path).read_bytes()
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return None
+        return (
+            f"{Path(path).name} is not UTF-8 text; exports saved by Excel on Windows usually are "
+            "Windows-1252: try --encoding cp1252"
+        )
+    except OSError:
+        return None
+    return None
+
+
 def read_history_csv(
     path: Path, mapping: ColumnMapping, encoding: str = "utf-8"
 ) -> Iterator[HistoryRow | SkippedRow]:
@@ -231,20 +303,14 @@ def read_history_csv(
     text = raw.decode(encoding, errors="surrogateescape")
     # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit.
     csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
     try:
         header = next(reader)
     except StopIteration:
         raise TrainingDataError(f"{path} is empty") from None
     except csv.Error as exc:
         raise TrainingDataError(f"{path} is not a CSV file: {exc}") from None
-    names = [h.strip() for h in header]
-    missing = [c for c in mapping.columns() if c not in names]
-    if missing:
-        raise TrainingDataError(
-            f"{path} has no column(s) {', '.join(missing)}; its columns are: {', '.join(names)}"
-        )
-    index = {name: i for i, name in enumerate(names)}
+    index = _column_index(path, [h.strip() for h in header], mapping.columns())
     line = 1
     while True:
         try:

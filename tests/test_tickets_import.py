@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.settings import get_settings
-from classifier.dataset import ColumnMapping, normalise_priority, parse_mapping, read_history_csv
+from classifier.dataset import (
+    ColumnMapping,
+    SkippedRow,
+    normalise_priority,
+    parse_mapping,
+    read_history_csv,
+)
 from classifier.errors import TrainingDataError
 from classifier.history import import_history
 from models import Ticket, TicketStatus, Tier
@@ -174,3 +180,80 @@ def test_cli_reports_an_unreadable_mapping_in_one_sentence(cli_env: CliRunner, t
     )
     assert result.exit_code == 1
     assert "no column(s) nope" in result.output
+
+
+def _export(path: Path, delimiter: str, encoding: str, header: list[str]) -> Path:
+    rows = [
+        ["Café printer", "the printer by the café jams; again", "printing", "P3"],
+        ["VPN", "tunnel drops, every minute", "network", "P2"],
+    ]
+    with path.open("w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+LOOSE_MAPPING = ColumnMapping(text_cols=("title", "body"), category_col="category", priority_col="urgency")
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "encoding", "header"),
+    [
+        (";", "utf-8-sig", ["Title ", "Body", "Category", "URGENCY"]),  # Excel in a comma-decimal locale
+        ("\t", "utf-8", ["title", "body", "category", "urgency"]),
+        ("|", "utf-8", ["title", "body", "category", "urgency"]),
+    ],
+)
+def test_exports_with_other_delimiters_and_header_spellings_read_like_a_plain_csv(
+    tmp_path: Path, delimiter: str, encoding: str, header: list[str]
+) -> None:
+    path = _export(tmp_path / "export.csv", delimiter, encoding, header)
+    rows = list(read_history_csv(path, LOOSE_MAPPING))
+    assert [(r.subject, r.body, r.category, r.priority) for r in rows if not isinstance(r, SkippedRow)] == [
+        ("Café printer", "the printer by the café jams; again", "printing", "medium"),
+        ("VPN", "tunnel drops, every minute", "network", "high"),
+    ]
+
+
+def test_headers_that_read_the_same_loosely_must_match_exactly(tmp_path: Path) -> None:
+    path = _export(tmp_path / "export.csv", ",", "utf-8", ["Title", "title ", "category", "urgency"])
+    mapping = ColumnMapping(text_cols=("TITLE",), category_col="category")
+    with pytest.raises(TrainingDataError, match="no column\\(s\\) TITLE"):
+        list(read_history_csv(path, mapping))
+    exact = ColumnMapping(text_cols=("Title",), category_col="category")
+    assert [r.subject for r in read_history_csv(path, exact)] == ["Café printer", "VPN"]
+
+
+def test_a_windows_1252_export_is_explained_and_imports_with_its_encoding(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path
+) -> None:
+    path = _export(tmp_path / "excel.csv", ",", "cp1252", ["title", "body", "category", "urgency"])
+    args = ["tickets", "import", str(path), "--text-cols", "title,body", "--category-col", "category"]
+    as_utf8 = cli_env.invoke(app, [*args, "--json"])
+    assert as_utf8.exit_code == 0, as_utf8.output
+    report = json.loads(as_utf8.stdout)
+    assert (report["imported"], report["skipped"]) == (1, 1)  # the row without accents
+    assert "--encoding cp1252" in report["hint"]
+    as_cp1252 = cli_env.invoke(app, [*args, "--encoding", "cp1252"])
+    assert as_cp1252.exit_code == 0, as_cp1252.output
+    assert "imported 1 tickets" in as_cp1252.output and "hint" not in as_cp1252.output
+    with db.sessions() as session:
+        assert set(session.scalars(select(Ticket.subject))) == {"Café printer", "VPN"}
+
+
+def test_a_database_without_the_schema_is_explained_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    monkeypatch.setenv("TIERLINE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        path = write_csv(tmp_path / "x.csv", GOOD)
+        args = ["tickets", "import", str(path), "--text-cols", "title,description", "--category-col", "group"]
+        result = CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "no Tierline schema yet" in result.output and "tierline db upgrade" in result.output
+    assert "Traceback" not in result.output

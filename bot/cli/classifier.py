@@ -9,12 +9,13 @@ import typer
 from rich.table import Table
 
 from bot.cli.apps import classifier_app
-from bot.cli.common import console, emit_json, fail, settings, unit_of_work
+from bot.cli.common import console, emit_json, err_console, fail, settings, unit_of_work
 from bot.cli.tickets_import import build_mapping
 from classifier.dataset import (
     ColumnMapping,
     HistoryRow,
     TrainingRows,
+    encoding_hint,
     read_history_csv,
     rows_from_history,
     training_rows_from_db,
@@ -31,16 +32,25 @@ PRIORITY_COL = typer.Option(None, help="Column with the priority (P1..P4, 1..4, 
 PRIORITY_MAP = typer.Option(None, help='Export values to priorities, e.g. "0=critical,1=high".')
 
 
-def _csv_rows(csv_path: Path, mapping: ColumnMapping) -> tuple[TrainingRows, int]:
+ENCODING = typer.Option("utf-8", help="Text encoding of the file (rows with invalid bytes are skipped).")
+
+
+def _csv_rows(csv_path: Path, mapping: ColumnMapping, encoding: str) -> tuple[TrainingRows, int]:
+    """The export's usable rows and how many were skipped (`tickets import` says why)."""
     if not csv_path.is_file():
         fail(f"{csv_path} does not exist")
     good: list[HistoryRow] = []
     skipped = 0
-    for row in read_history_csv(csv_path, mapping):
-        if isinstance(row, HistoryRow):
-            good.append(row)
-        else:
-            skipped += 1
+    try:
+        for row in read_history_csv(csv_path, mapping, encoding=encoding):
+            if isinstance(row, HistoryRow):
+                good.append(row)
+            else:
+                skipped += 1
+    except LookupError:
+        fail(f"unknown encoding {encoding!r}")
+    if skipped and (hint := encoding_hint(csv_path, encoding)):
+        err_console.print(f"[yellow]hint:[/] {hint}")
     return rows_from_history(good, with_priority=mapping.priority_col is not None), skipped
 
 
@@ -53,6 +63,7 @@ def train_command(
     category_col: str = CATEGORY_COL,
     priority_col: str | None = PRIORITY_COL,
     priority_map: str | None = PRIORITY_MAP,
+    encoding: str = ENCODING,
     out: Path | None = typer.Option(
         None, "--out", help="Model directory to create (default: under the models dir)."
     ),
@@ -67,7 +78,7 @@ def train_command(
         with unit_of_work(cfg) as session:
             if csv_path is not None:
                 mapping = build_mapping(text_cols, category_col, priority_col, priority_map=priority_map)
-                rows, skipped = _csv_rows(csv_path, mapping)
+                rows, skipped = _csv_rows(csv_path, mapping, encoding)
                 source = f"csv:{csv_path.name}"
                 if skipped and not as_json:
                     console.print(
@@ -192,6 +203,7 @@ def evaluate_command(
     category_col: str = CATEGORY_COL,
     priority_col: str | None = PRIORITY_COL,
     priority_map: str | None = PRIORITY_MAP,
+    encoding: str = ENCODING,
     corrections: bool = typer.Option(False, "--corrections", help="Evaluate on tickets engineers corrected."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the category confusion matrix to this PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print figures as JSON."),
@@ -204,7 +216,7 @@ def evaluate_command(
     if csv_path is not None:
         mapping = build_mapping(text_cols, category_col, priority_col, priority_map=priority_map)
         try:
-            rows, _skipped = _csv_rows(csv_path, mapping)
+            rows, _skipped = _csv_rows(csv_path, mapping, encoding)
         except ClassifierError as exc:
             fail(str(exc))
         title = csv_path.name
@@ -235,6 +247,7 @@ def corrections_report(as_json: bool = typer.Option(False, "--json")) -> None:
         category_col="",
         priority_col=None,
         priority_map=None,
+        encoding="utf-8",
         corrections=True,
         plot=None,
         as_json=as_json,

@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings, get_settings
@@ -37,10 +38,27 @@ def session_factory(cfg: Settings | None = None) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(cfg: Settings | None = None) -> Iterator[Session]:
-    """A session that commits when the command succeeds and rolls back when it fails."""
+    """A session that commits when the command succeeds and rolls back when it fails.
+
+    A database that is missing its schema or cannot be reached is explained in one sentence
+    instead of a page of SQL and traceback."""
     factory = session_factory(cfg)
-    with factory() as session, session.begin():
-        yield session
+    try:
+        with factory() as session, session.begin():
+            yield session
+    except (OperationalError, ProgrammingError) as exc:
+        fail(database_problem(exc))
+
+
+def database_problem(exc: DBAPIError) -> str:
+    """What went wrong with the database, in words a user can act on."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    missing_table = "no such table" in detail or getattr(exc.orig, "sqlstate", None) == "42P01"
+    if missing_table:
+        return f"the database has no Tierline schema yet ({detail}); run `tierline db upgrade`"
+    if exc.connection_invalidated or "connect" in detail.lower():
+        return f"cannot reach the database ({detail}); check DATABASE_URL"
+    return f"the database refused the command ({detail}); is it on the latest schema (`tierline db upgrade`)?"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from bot.cli.apps import tickets_app
-from bot.cli.common import console, emit_json, fail, settings, unit_of_work
+from bot.cli.common import console, database_problem, emit_json, fail, settings, unit_of_work
 from bot.workflow import operations as ops
 from bot.workflow.access import is_staff
 from bot.workflow.errors import NotFound, PermissionDenied, WorkflowError
@@ -35,7 +35,7 @@ def explained() -> Iterator[None]:
     except WorkflowError as exc:
         fail(str(exc))
     except (OperationalError, ProgrammingError) as exc:
-        fail(f"the database is not ready ({str(exc.orig).strip()}); run `tierline db upgrade`")
+        fail(database_problem(exc))
 
 
 def _actor(session: Session, external_id: str) -> User:
