@@ -259,10 +259,14 @@ def _column_index(path: Path, names: list[str], wanted: list[str]) -> dict[str, 
         else:
             missing.append(column)
     if missing:
-        raise TrainingDataError(
-            f"{path} has no column(s) {', '.join(missing)}; its columns are: {', '.join(names)}"
-        )
+        shown = ", ".join(_printable(name) for name in names)
+        raise TrainingDataError(f"{path} has no column(s) {', '.join(missing)}; its columns are: {shown}")
     return index
+
+
+def _printable(value: str) -> str:
+    """Undecodable bytes shown as the replacement character, not as escape codes."""
+    return "".join("\ufffd" if "\udc80" <= ch <= "\udcff" else ch for ch in value)
 
 
 def encoding_hint(path: Path, encoding: str) -> str | None:

@@ -113,3 +113,30 @@ def test_clear_errors_instead_of_tracebacks(cli: CliRunner, tmp_path: Path) -> N
     assert missing.exit_code == 1 and "does not exist" in said(missing)
     nothing = cli.invoke(app, ["classifier", "rollback"])
     assert nothing.exit_code == 1 and "no active model" in said(nothing)
+
+
+def test_training_on_an_export_in_another_encoding_says_how_to_read_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    excel = tmp_path / "excel.csv"
+    header, body = FIXTURE.read_text(encoding="utf-8").split("\n", 1)
+    excel.write_bytes(f"{header}\n{body.replace('e', 'é')}".encode("cp1252"))
+    wrong = cli.invoke(app, ["classifier", "train", "--csv", str(excel), *MAPPING])
+    assert wrong.exit_code == 1
+    assert "no usable rows in excel.csv" in said(wrong) and "--encoding cp1252" in said(wrong)
+    right = cli.invoke(app, ["classifier", "train", "--csv", str(excel), *MAPPING, "--encoding", "cp1252"])
+    assert right.exit_code == 0, right.output
+    assert "cp1252" not in said(right) and "first model" in said(right)
+
+
+def test_a_header_in_another_encoding_is_named_readably_with_the_fix(cli: CliRunner, tmp_path: Path) -> None:
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("Catégorie,subject,body\nhardware,laptop,screen broken\n".encode("cp1252"))
+    result = cli.invoke(app, ["tickets", "import", str(excel), "--category-col", "Catégorie"])
+    assert result.exit_code == 1
+    assert "Cat\ufffdgorie" in said(result) and "--encoding cp1252" in said(result)
+    assert "udce9" not in said(result)
+    fixed = cli.invoke(
+        app, ["tickets", "import", str(excel), "--category-col", "Catégorie", "--encoding", "cp1252"]
+    )
+    assert fixed.exit_code == 0 and "imported 1 tickets" in said(fixed)

@@ -49,6 +49,9 @@ def _csv_rows(csv_path: Path, mapping: ColumnMapping, encoding: str) -> tuple[Tr
                 skipped += 1
     except LookupError:
         fail(f"unknown encoding {encoding!r}")
+    except ClassifierError as exc:  # a header that does not decode reads as missing columns
+        hint = encoding_hint(csv_path, encoding)
+        fail(f"{exc} ({hint})" if hint else str(exc))
     if skipped and (hint := encoding_hint(csv_path, encoding)):
         err_console.print(f"[yellow]hint:[/] {hint}")
     return rows_from_history(good, with_priority=mapping.priority_col is not None), skipped
@@ -86,6 +89,11 @@ def train_command(
                     )
             else:
                 rows, source = training_rows_from_db(session), "database"
+            if len(rows) == 0 and csv_path is not None:
+                fail(
+                    f"no usable rows in {csv_path.name} ({skipped} skipped;"
+                    f" `tierline tickets import {csv_path}` shows why)"
+                )
             if len(rows) == 0:
                 fail(
                     "no labelled tickets to train on: import history first"

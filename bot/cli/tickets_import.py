@@ -115,7 +115,8 @@ def import_command(
                 session, rows, prefix=cfg.ticket_prefix, progress=lambda n: bar.advance(task, n)
             )
     except ClassifierError as exc:
-        fail(str(exc))
+        hint = encoding_hint(file, encoding)
+        fail(f"{exc} ({hint})" if hint else str(exc))
     except LookupError:
         fail(f"unknown encoding {encoding!r}")
     seconds = time.perf_counter() - started
