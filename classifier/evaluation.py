@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session
 from classifier.dataset import CORRECTION_KINDS, TrainingRows, compose_text
 from classifier.metrics import head_report
 from classifier.model import CATEGORY, PRIORITY, TriageModel
-from classifier.training import OTHER
+from classifier.training import OTHER, label_key
 from models import Ticket, TicketEvent
 
 
 def fold_unknown(truth: list[str], labels: tuple[str, ...]) -> tuple[list[str], int]:
-    """Labels the model never learned count as "other" when it has one; returns how many were unknown."""
+    """Labels the model never learned count as "other" when it has one; returns how many were unknown.
+
+    A label spelled with other case or spacing than the model's is the model's label, as in training.
+    """
     known = set(labels)
+    by_key = {label_key(label): label for label in labels}
+    truth = [t if t in known else by_key.get(label_key(t), t) for t in truth]
     unknown = sum(1 for t in truth if t not in known)
     if OTHER in known:
         truth = [t if t in known else OTHER for t in truth]

@@ -115,6 +115,29 @@ def new_version(hash_: str) -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{hash_[:8]}-{secrets.token_hex(2)}"
 
 
+def label_key(label: str) -> str:
+    """Labels that differ only in case or spacing ("Hardware", "hardware ", "HARDWARE") name the
+    same queue in a hand-typed export."""
+    return " ".join(label.casefold().split())
+
+
+def merge_label_spellings(labels: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Each case/spacing variant becomes the label's most common spelling ("other" for our own
+    catch-all), so one queue is not split into rivals that share its tickets. Returns the labels
+    and {variant: spelling kept}."""
+    counts = Counter(labels)
+    spellings: dict[str, list[str]] = {}
+    for label in counts:
+        spellings.setdefault(label_key(label), []).append(label)
+    merged: dict[str, str] = {}
+    for key, variants in spellings.items():
+        if len(variants) < 2 and not (key == OTHER and variants[0] != OTHER):
+            continue
+        kept = OTHER if key == OTHER else min(variants, key=lambda v: (-counts[v], v))
+        merged.update({v: kept for v in variants if v != kept})
+    return [merged.get(label, label) for label in labels], merged
+
+
 def fold_rare_labels(labels: Sequence[str], minimum: int) -> tuple[list[str], dict[str, int]]:
     """Labels seen fewer than `minimum` times become "other": a model cannot learn them anyway,
     and an explicit "other" keeps their tickets out of the wrong named queue."""
@@ -381,6 +404,10 @@ def train(
     prios_u = [priorities[i] for i in usable] if priorities is not None else None
     hash_ = data_hash(texts_u, cats_u, prios_u)
 
+    cats_u, merged = merge_label_spellings(cats_u)
+    if merged:
+        listed = ", ".join(f"{variant!r} → {kept!r}" for variant, kept in sorted(merged.items()))
+        notes.append(f"category spellings that differ only in case or spacing were merged: {listed}")
     folded, rare = fold_rare_labels(cats_u, config.rare_label_min)
     if rare:
         listed = ", ".join(f"{label} ({n})" for label, n in sorted(rare.items(), key=lambda kv: -kv[1]))
@@ -436,6 +463,7 @@ def train(
         "data": {"hash": hash_, "rows": len(texts_u), "source": source},
         "labels": {name: list(head.classes) for name, head in heads.items()},
         "folded_labels": rare,
+        "merged_labels": merged,
         "metrics": {"cv": cv},
         "config": config_dict(config),
         "warnings": notes,

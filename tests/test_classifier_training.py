@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from classifier.artifact import MANIFEST, MODEL_FILE
-from classifier.dataset import ColumnMapping, HistoryRow, read_history_csv, rows_from_history
+from classifier.dataset import ColumnMapping, HistoryRow, TrainingRows, read_history_csv, rows_from_history
 from classifier.errors import ArtifactError, TrainingDataError
+from classifier.evaluation import evaluate_rows
 from classifier.features import WordCharNgrams
 from classifier.model import CATEGORY, PRIORITY, load_model
 from classifier.training import OTHER, TrainConfig, TrainResult, train
@@ -106,6 +107,28 @@ def test_a_model_built_with_other_library_versions_is_refused(trained: TrainResu
     (other / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match=r"scikit-learn 0\.24\.2"):
         load_model(other)
+
+
+def test_labels_spelled_with_other_case_or_spacing_are_one_queue(tmp_path: Path) -> None:
+    rows = rows_from_history(fixture_rows(), with_priority=False)
+    # A hand-typed export: some printing tickets say "Printing " and a few "PRINTING"; "Other" is
+    # the export's own catch-all.
+    retyped = [
+        ("Printing " if i % 3 == 0 else "PRINTING" if i % 3 == 1 else c) if c == "printing" else c
+        for i, c in enumerate(rows.categories)
+    ]
+    retyped = ["Other" if c == "security" else c for c in retyped]
+    result = train(rows.texts, retyped, None, out_dir=tmp_path / "m", config=TrainConfig(cv_folds=2))
+    model = load_model(result.path)
+    printing = [label for label in model.labels(CATEGORY) if label.strip().lower() == "printing"]
+    assert len(printing) == 1 and printing[0] in {"Printing", "PRINTING", "printing"}
+    assert [label for label in model.labels(CATEGORY) if label.lower() == OTHER] == [OTHER]
+    assert model.predict(["the printer on floor two jams"])[CATEGORY] == printing
+    assert set(result.manifest["merged_labels"].values()) == {printing[0], OTHER}
+    assert any("differ only in case or spacing" in w for w in result.warnings)
+    # Evaluating on the export as it is scores those tickets against the merged label.
+    report = evaluate_rows(model, TrainingRows(rows.texts, retyped, None), {CATEGORY: 0.0})[CATEGORY]
+    assert report["unknown_labels"] == 0 and report["accuracy"] > 0.8
 
 
 def test_training_needs_two_learnable_categories(tmp_path: Path) -> None:
