@@ -16,13 +16,9 @@ import pickle
 import platform
 import shutil
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-
-import joblib
-import numpy
-import scipy
-import sklearn
 
 from classifier.errors import ArtifactError
 
@@ -34,13 +30,10 @@ CHECKED_LIBRARIES = ("scikit-learn", "numpy")
 
 
 def library_versions() -> dict[str, str]:
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "joblib": joblib.__version__,
-    }
+    """Installed versions, read from package metadata: importing scikit-learn just to ask would
+    cost every command that merely lists models most of a second."""
+    libraries = ("scikit-learn", "numpy", "scipy", "joblib")
+    return {"python": platform.python_version(), **{name: version(name) for name in libraries}}
 
 
 def _major_minor(version: str) -> str:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classifier.dataset import CORRECTION_KINDS, TrainingRows, compose_text
+from classifier.labels import OTHER, label_key
 from classifier.metrics import head_report
 from classifier.model import CATEGORY, PRIORITY, TriageModel
-from classifier.training import OTHER, label_key
 from models import Ticket, TicketEvent
 
 

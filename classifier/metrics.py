@@ -1,4 +1,8 @@
-"""Evaluation figures shared by training (cross-validation), the promotion gate and `evaluate`."""
+"""Evaluation figures shared by training (cross-validation), the promotion gate and `evaluate`.
+
+scikit-learn's metrics are imported where they are used: importing them costs most of a second,
+and every CLI command imports this module through the registry.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 
 def expected_calibration_error(
@@ -29,6 +32,8 @@ def expected_calibration_error(
 
 def macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     """Macro-F1 over the labels that occur in the truth, so a model is not rewarded for labels nobody used."""
+    from sklearn.metrics import f1_score
+
     labels = sorted(set(y_true))
     if not labels:
         return 0.0
@@ -42,6 +47,8 @@ def head_report(
     threshold: float,
 ) -> dict[str, Any]:
     """What `evaluate` prints for one head: accuracy, macro-F1, ECE, abstention, per class, confusion."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     truth = list(y_true)
     pred_index = proba.argmax(axis=1)
     pred = [classes[i] for i in pred_index]

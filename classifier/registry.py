@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from classifier.dataset import TrainingRows
 from classifier.errors import ArtifactError, RegistryError
+from classifier.labels import OTHER
 from classifier.metrics import macro_f1
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
-from classifier.training import OTHER, TrainConfig, TrainResult, config_dict, data_hash, new_version, train
+from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version
 from models import ClassifierModel, utcnow
 
 HOLDOUT_BUCKETS = 10  # one bucket in ten is held out: 10% of the history
@@ -221,6 +222,8 @@ def train_and_register(
     train_rows, holdout = split_holdout(rows)
     if len(train_rows) == 0:
         train_rows, holdout = rows, TrainingRows([], [], None)
+    from classifier.training import train  # scikit-learn, only when a model is actually trained
+
     version = new_version(history_hash)
     result = train(
         train_rows.texts,

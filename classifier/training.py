@@ -10,14 +10,12 @@ means the same thing on unseen tickets. The served head averages the fold models
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,115 +33,13 @@ from sklearn.svm import LinearSVC
 from classifier.artifact import write_artifact
 from classifier.errors import TrainingDataError
 from classifier.features import TicketFeatures
+from classifier.labels import OTHER, fold_rare_labels, merge_label_spellings
 from classifier.metrics import expected_calibration_error, macro_f1
 from classifier.model import CATEGORY, PRIORITY, Head, top_label_calibrate
 from classifier.priority import PRIORITIES
+from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version
 
-OTHER = "other"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Knobs of the recipe; stored in the manifest so a model says how it was made."""
-
-    rare_label_min: int = 10
-    cv_folds: int = 5
-    # Up to `c_grid_max_rows` tickets each head fits its folds once per C in `c_grid` and keeps
-    # the C with the best out-of-fold macro-F1: the right amount of regularisation differs between
-    # a clean category head, a noisy priority head and histories of different sizes, and on small
-    # histories the extra fits cost seconds. Larger histories (or an empty grid) use `c`.
-    c: float = 0.5
-    c_grid: tuple[float, ...] = (0.25, 0.5, 1.0)
-    c_grid_max_rows: int = 5_000
-    word_ngrams: tuple[int, int] = (1, 2)
-    word_min_df: int = 2
-    char_ngrams: tuple[int, int] = (2, 5)
-    max_char_features: int = 300_000
-    max_iter: int = 2000
-    # liblinear's dual-gap tolerance: 0.05 gives the same CV macro-F1 and ECE as 0.01 on real
-    # tickets (bench/classifier_bench.py) and stops 15-20% sooner on large histories.
-    tol: float = 5e-2
-    random_state: int = 0
-    # Above `large_rows` tickets only the first `large_fold_fits` of the k folds is fitted: a fifth
-    # of 20k+ tickets is plenty to calibrate and measure on, and it keeps a 50k retrain within 30 s.
-    large_rows: int = 20_000
-    large_fold_fits: int = 1
-    # Class weights are (rows / (classes × count)) ** power: 1.0 is scikit-learn's "balanced",
-    # 0 is unweighted. Full balancing lets a long tail of small queues pull tickets away from
-    # the big ones; the square root keeps most of the small queues' recall without that cost.
-    # 5-fold CV, 0.5 against 1.0, macro-F1 (accuracy): Endava topics 0.843 vs 0.839 (0.840 vs
-    # 0.838); its raw export's sub-category codes 0.385 vs 0.373 (0.646 vs 0.592) and business
-    # services 0.504 vs 0.495 (0.644 vs 0.630); the synthetic tickets' 10 queues 0.247 vs 0.254
-    # (0.370 vs 0.342), the one set where macro-F1 dropped.
-    class_weight_power: float = 0.5
-    # With at least this many classes per core, a fold's one-vs-rest problems are split into
-    # groups fitted in parallel (`_fit_fold`); fewer, and one fit does them all.
-    min_classes_per_group: int = 16
-    n_jobs: int = -1
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    path: Path
-    version: str
-    manifest: dict[str, Any]
-    warnings: tuple[str, ...] = ()
-    seconds: float = 0.0
-    cv_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def config_dict(config: TrainConfig) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
-
-
-def data_hash(
-    texts: Sequence[str], categories: Sequence[str], priorities: Sequence[str | None] | None
-) -> str:
-    """Order-independent hash of the training rows: the same history in any order hashes the same."""
-    prios = priorities if priorities is not None else [None] * len(texts)
-    row_hashes = sorted(
-        hashlib.sha256(f"{t}\x1f{c}\x1f{p or ''}".encode("utf-8", "surrogateescape")).hexdigest()
-        for t, c, p in zip(texts, categories, prios, strict=True)
-    )
-    digest = hashlib.sha256()
-    for h in row_hashes:
-        digest.update(h.encode())
-    return digest.hexdigest()
-
-
-def new_version(hash_: str) -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{hash_[:8]}-{secrets.token_hex(2)}"
-
-
-def label_key(label: str) -> str:
-    """Labels that differ only in case or spacing ("Hardware", "hardware ", "HARDWARE") name the
-    same queue in a hand-typed export."""
-    return " ".join(label.casefold().split())
-
-
-def merge_label_spellings(labels: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Each case/spacing variant becomes the label's most common spelling ("other" for our own
-    catch-all), so one queue is not split into rivals that share its tickets. Returns the labels
-    and {variant: spelling kept}."""
-    counts = Counter(labels)
-    spellings: dict[str, list[str]] = {}
-    for label in counts:
-        spellings.setdefault(label_key(label), []).append(label)
-    merged: dict[str, str] = {}
-    for key, variants in spellings.items():
-        if len(variants) < 2 and not (key == OTHER and variants[0] != OTHER):
-            continue
-        kept = OTHER if key == OTHER else min(variants, key=lambda v: (-counts[v], v))
-        merged.update({v: kept for v in variants if v != kept})
-    return [merged.get(label, label) for label in labels], merged
-
-
-def fold_rare_labels(labels: Sequence[str], minimum: int) -> tuple[list[str], dict[str, int]]:
-    """Labels seen fewer than `minimum` times become "other": a model cannot learn them anyway,
-    and an explicit "other" keeps their tickets out of the wrong named queue."""
-    counts = Counter(labels)
-    rare = {label: n for label, n in counts.items() if n < max(2, minimum) and label != OTHER}
-    return [OTHER if label in rare else label for label in labels], rare
+__all__ = ["OTHER", "TrainConfig", "TrainResult", "train"]
 
 
 def build_features(config: TrainConfig) -> TicketFeatures:
@@ -160,6 +56,22 @@ def sample_weights(labels: NDArray[Any], power: float) -> NDArray[np.float64]:
     per-row weights, which liblinear takes for any label type."""
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     return np.asarray((len(labels) / (len(counts) * counts[inverse])) ** power, dtype=np.float64)
+
+
+@contextmanager
+def quiet_fitting() -> Iterator[None]:
+    """Silence what scikit-learn says about expected situations while a training runs: a class too
+    small for every fold (tiny classes just appear in fewer folds) and liblinear stopping at
+    `max_iter` on noisy labels (the model is still usable and its CV figures say how good).
+
+    Entered once, on the calling thread, around all the parallel fitting: warning filters are
+    process-wide, and `catch_warnings` entered and left by several threads at once restores them
+    out of order, which leaked these warnings and could leave them silenced for good.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
 
 
 def _new_estimator(config: TrainConfig, c: float) -> LinearSVC:
@@ -237,9 +149,7 @@ def _fit_group(
 ) -> dict[str, tuple[NDArray[np.float64], float]]:
     """One-vs-rest models of `members`, each against every other row: (coef, intercept) by label."""
     labels = np.where(np.isin(y, members), y, _REST)  # all classes in one group: no row is rest
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        estimator = _new_estimator(config, c).fit(x, labels, sample_weight=weights)
+    estimator = _new_estimator(config, c).fit(x, labels, sample_weight=weights)
     coef = np.asarray(estimator.coef_, dtype=np.float64)
     intercept = np.asarray(estimator.intercept_, dtype=np.float64)
     if len(estimator.classes_) == 2 and coef.shape[0] == 1:  # binary: one row scores classes_[1]
@@ -320,9 +230,7 @@ def fit_head(
     y_index = np.searchsorted(np.array(classes), y)
     folds = folds_for(labels, config)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.random_state)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        splits = list(splitter.split(np.zeros(len(y)), y))
+    splits = list(splitter.split(np.zeros(len(y)), y))
     if len(labels) >= config.large_rows:
         splits = splits[: config.large_fold_fits]
     candidates = c_candidates(len(labels), config)
@@ -448,9 +356,11 @@ def train(
     else:
         notes.append("no priority labels: priority will come from rules")
     # The heads are independent and liblinear releases the GIL: fit them side by side.
-    fitted = Parallel(n_jobs=min(len(jobs), 2) if config.n_jobs != 1 else 1, prefer="threads")(
-        delayed(fit_head)(name, head_matrix, head_labels, config) for name, head_matrix, head_labels in jobs
-    )
+    with quiet_fitting():
+        fitted = Parallel(n_jobs=min(len(jobs), 2) if config.n_jobs != 1 else 1, prefer="threads")(
+            delayed(fit_head)(name, head_matrix, head_labels, config)
+            for name, head_matrix, head_labels in jobs
+        )
     heads: dict[str, Head] = {}
     cv: dict[str, dict[str, float]] = {}
     for (name, _, _), (head, metrics) in zip(jobs, fitted, strict=True):

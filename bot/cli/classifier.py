@@ -23,8 +23,8 @@ from classifier.dataset import (
 from classifier.errors import ClassifierError
 from classifier.evaluation import corrected_rows, evaluate_rows, plot_confusion
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
+from classifier.recipe import TrainConfig
 from classifier.registry import active_model, list_models, promote, rollback, train_and_register
-from classifier.training import TrainConfig
 
 TEXT_COLS = typer.Option("subject,body", help="Comma-separated text columns; the first is the subject.")
 CATEGORY_COL = typer.Option("category", help="Column with the category.")

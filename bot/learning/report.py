@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.learning import charts
 from bot.learning.figures import Figures, compute_figures
 from bot.learning.health import ArticleHealth, KBGap, article_health, kb_gaps
 from kb_index.encoders import Encoder
@@ -76,6 +75,8 @@ def headline(figures: Figures) -> list[tuple[str, str]]:
 
 def write_report(report: Report, out: Path) -> Path:
     """Write index.html, the PNGs and figures.json into `out`; returns the index path."""
+    from bot.learning import charts  # matplotlib costs every other command a third of a second
+
     out.mkdir(parents=True, exist_ok=True)
     f = report.figures
     images = [

@@ -1,0 +1,39 @@
+"""Label rules shared by training, evaluation and the promotion gate (no scikit-learn needed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+OTHER = "other"
+
+
+def label_key(label: str) -> str:
+    """Labels that differ only in case or spacing ("Hardware", "hardware ", "HARDWARE") name the
+    same queue in a hand-typed export."""
+    return " ".join(label.casefold().split())
+
+
+def merge_label_spellings(labels: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Each case/spacing variant becomes the label's most common spelling ("other" for our own
+    catch-all), so one queue is not split into rivals that share its tickets. Returns the labels
+    and {variant: spelling kept}."""
+    counts = Counter(labels)
+    spellings: dict[str, list[str]] = {}
+    for label in counts:
+        spellings.setdefault(label_key(label), []).append(label)
+    merged: dict[str, str] = {}
+    for key, variants in spellings.items():
+        if len(variants) < 2 and not (key == OTHER and variants[0] != OTHER):
+            continue
+        kept = OTHER if key == OTHER else min(variants, key=lambda v: (-counts[v], v))
+        merged.update({v: kept for v in variants if v != kept})
+    return [merged.get(label, label) for label in labels], merged
+
+
+def fold_rare_labels(labels: Sequence[str], minimum: int) -> tuple[list[str], dict[str, int]]:
+    """Labels seen fewer than `minimum` times become "other": a model cannot learn them anyway,
+    and an explicit "other" keeps their tickets out of the wrong named queue."""
+    counts = Counter(labels)
+    rare = {label: n for label, n in counts.items() if n < max(2, minimum) and label != OTHER}
+    return [OTHER if label in rare else label for label in labels], rare
