@@ -10,6 +10,7 @@ active model's minus a tolerance. Functions take the caller's Session and never 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,7 @@ def train_and_register(
     out_dir: Path | None = None,
     source: str = "database",
     force: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainOutcome:
     """Train on the history minus the held-out slice, register the model, and let the gate decide."""
     config = config or TrainConfig()
@@ -233,7 +235,10 @@ def train_and_register(
         config=config,
         version=version,
         source=source,
+        progress=progress,
     )
+    if progress is not None:
+        progress(f"promotion gate: macro-F1 on {len(holdout)} held-out tickets")
     new_model = load_model(result.path)
     current_model: TriageModel | None = None
     broken: str | None = None

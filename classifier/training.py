@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -290,6 +290,7 @@ def train(
     config: TrainConfig | None = None,
     version: str | None = None,
     source: str = "",
+    progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Fit both heads and write an immutable model directory at `out_dir` (new or empty).
 
@@ -297,7 +298,10 @@ def train(
     Priorities must already be normalised to critical/high/medium/low (None = unknown); levels
     below the minimum are left out of the priority head, which then never outputs them. With fewer
     than two usable priority levels there is no priority head and serving falls back to rules.
+    `progress` hears the name of each phase as it starts (a retrain of a large history takes a
+    while, and an admin should see it is moving).
     """
+    say = progress or (lambda _phase: None)
     config = config or TrainConfig()
     started = time.perf_counter()
     if len(texts) != len(categories) or (priorities is not None and len(priorities) != len(texts)):
@@ -335,6 +339,7 @@ def train(
             f"got {len(texts_u)} usable rows in {len(set(cats_u))} categories"
         )
 
+    say(f"word and character features of {len(texts_u)} tickets")
     features = build_features(config)
     matrix = features.fit_transform(texts_u)
     jobs: list[tuple[str, Any, list[str]]] = [(CATEGORY, matrix, folded)]
@@ -355,6 +360,7 @@ def train(
             notes.append("fewer than two priority levels to learn from: priority will come from rules")
     else:
         notes.append("no priority labels: priority will come from rules")
+    say(" and ".join(name for name, _, _ in jobs) + " heads: cross-validation and calibration")
     # The heads are independent and liblinear releases the GIL: fit them side by side.
     with quiet_fitting():
         fitted = Parallel(n_jobs=min(len(jobs), 2) if config.n_jobs != 1 else 1, prefer="threads")(
@@ -378,6 +384,7 @@ def train(
         "config": config_dict(config),
         "warnings": notes,
     }
+    say("writing the model directory")
     path = write_artifact(Path(out_dir), {"features": features, "heads": heads}, manifest)
     return TrainResult(
         path=path,

@@ -268,3 +268,20 @@ def test_training_prints_no_library_warnings_and_leaves_warning_filters_as_they_
             )
         assert [str(w.message) for w in caught] == []
     assert warnings.filters == before
+
+
+def test_training_tells_each_phase_as_it_starts(tmp_path: Path) -> None:
+    rows = rows_from_history(fixture_rows(), with_priority=True)
+    phases: list[str] = []
+    train(
+        rows.texts,
+        rows.categories,
+        rows.priorities,
+        out_dir=tmp_path / "m",
+        config=TrainConfig(cv_folds=2),
+        progress=phases.append,
+    )
+    assert len(phases) == 3
+    assert f"features of {len(rows)} tickets" in phases[0]
+    assert "category and priority heads" in phases[1]
+    assert "writing" in phases[2]

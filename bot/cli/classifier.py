@@ -99,7 +99,7 @@ def train_command(
                     "no labelled tickets to train on: import history first"
                     " (`tierline tickets import FILE.csv`)"
                 )
-            with console.status(f"training on {len(rows)} tickets…", spinner="dots"):
+            with console.status(f"training on {len(rows)} tickets…", spinner="dots") as status:
                 outcome = train_and_register(
                     session,
                     rows,
@@ -109,6 +109,7 @@ def train_command(
                     out_dir=out,
                     source=source,
                     force=force,
+                    progress=lambda phase: status.update(f"training on {len(rows)} tickets: {phase}…"),
                 )
     except ClassifierError as exc:
         fail(str(exc))
