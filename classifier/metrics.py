@@ -40,6 +40,48 @@ def macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     return float(f1_score(list(y_true), list(y_pred), labels=labels, average="macro", zero_division=0))
 
 
+def macro_f1_difference_interval(
+    y_true: Sequence[str],
+    pred_new: Sequence[str],
+    pred_old: Sequence[str],
+    *,
+    resamples: int = 1000,
+    level: float = 0.9,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Where `macro_f1(new) - macro_f1(old)` falls on `level` of bootstrap resamples of the tickets.
+
+    Both models are scored on the same resampled tickets (a paired bootstrap), so the interval
+    shows how much of a gap between two models the held-out slice can tell from noise: on 50
+    tickets, a few points either way mean nothing. Each resample averages F1 over the labels
+    present in its truth, as `macro_f1` does.
+    """
+    truth = list(y_true)
+    if not truth:
+        return (0.0, 0.0)
+    labels = sorted(set(truth) | set(pred_new) | set(pred_old))
+    index = {label: i for i, label in enumerate(labels)}
+    t = np.array([index[v] for v in truth])
+    rng = np.random.default_rng(seed)
+    # counts[b, i]: how often ticket i is drawn in resample b (a multinomial draw of n tickets).
+    counts = rng.multinomial(len(truth), np.full(len(truth), 1.0 / len(truth)), size=resamples)
+    onehot_true = np.eye(len(labels))[t]  # n x K
+    support = counts @ onehot_true  # B x K
+    diffs = np.zeros(resamples)
+    for sign, pred in ((1.0, pred_new), (-1.0, pred_old)):
+        p = np.array([index[v] for v in pred])
+        onehot_pred = np.eye(len(labels))[p]
+        tp = counts @ (onehot_true * onehot_pred)
+        predicted = counts @ onehot_pred
+        denominator = support + predicted  # F1 = 2 tp / (2 tp + fp + fn) = 2 tp / (support + predicted)
+        f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+        present = support > 0
+        diffs += sign * (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(diffs, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
 def head_report(
     y_true: Sequence[str],
     classes: Sequence[str],

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from classifier.dataset import TrainingRows
 from classifier.errors import ArtifactError, RegistryError
 from classifier.labels import OTHER
-from classifier.metrics import macro_f1
+from classifier.metrics import macro_f1, macro_f1_difference_interval
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
 from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version
 from models import ClassifierModel, utcnow
@@ -121,13 +121,20 @@ def rollback(session: Session) -> tuple[ClassifierModel, ClassifierModel]:
     )
 
 
-def head_macro_f1(model: TriageModel, head: str, texts: list[str], truth: list[str]) -> float | None:
+def head_predictions(model: TriageModel, head: str, texts: list[str]) -> list[str] | None:
     if head not in model.heads or not texts:
         return None
+    return list(model.predict(texts)[head])
+
+
+def fold_to(model: TriageModel, head: str, truth: list[str]) -> list[str]:
+    """Labels the model folded into "other" count as "other" (for every model being compared)."""
     labels = set(model.labels(head))
-    # Labels the new model folded into "other" count as "other" for every model being compared.
-    folded = [t if t in labels or OTHER not in labels else OTHER for t in truth]
-    return macro_f1(folded, model.predict(texts)[head])
+    return [t if t in labels or OTHER not in labels else OTHER for t in truth]
+
+
+# Below this many held-out tickets per head, the gate's verdict is mostly noise and says so.
+FEW_HELDOUT = 200
 
 
 @dataclass(frozen=True)
@@ -158,23 +165,26 @@ def gate(
             if head == CATEGORY
             else [holdout.texts[i] for i, p in enumerate(holdout.priorities or []) if p is not None]
         )
-        new_f1 = head_macro_f1(new, head, texts, truth)
-        if new_f1 is None:
+        new_pred = head_predictions(new, head, texts)
+        if new_pred is None:
             continue
-        old_f1 = head_macro_f1(
-            current,
-            head,
-            texts,
-            [t if t in new.labels(head) or OTHER not in new.labels(head) else OTHER for t in truth],
-        )
+        folded = fold_to(new, head, truth)
+        new_f1 = macro_f1(folded, new_pred)
+        old_pred = head_predictions(current, head, texts)
+        old_f1 = macro_f1(folded, old_pred) if old_pred is not None else None
         scores[head] = {"new_macro_f1": new_f1, "active_macro_f1": old_f1}
-        if old_f1 is None:
+        if old_pred is None or old_f1 is None:
             continue
-        compared.append(f"{head} macro-F1 {new_f1:.3f} vs active {old_f1:.3f}")
+        low, high = macro_f1_difference_interval(folded, new_pred, old_pred)
+        scores[head]["difference_interval_90"] = [low, high]
+        spread = f"difference {new_f1 - old_f1:+.3f}, 90% of resamples {low:+.3f} to {high:+.3f}"
+        if len(texts) < FEW_HELDOUT:
+            spread += f"; only {len(texts)} held-out tickets, so small differences are noise"
+        compared.append(f"{head} macro-F1 {new_f1:.3f} vs active {old_f1:.3f} ({spread})")
         if new_f1 < old_f1 - tolerance:
             worse.append(
                 f"{head} macro-F1 {new_f1:.3f} is below the active model's {old_f1:.3f} "
-                f"by more than the tolerance {tolerance:.3f}"
+                f"by more than the tolerance {tolerance:.3f} ({spread})"
             )
     if worse:
         return GateDecision(

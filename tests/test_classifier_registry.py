@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from classifier.dataset import (
 from classifier.errors import RegistryError
 from classifier.evaluation import corrected_rows, evaluate_rows
 from classifier.history import import_history
+from classifier.metrics import macro_f1, macro_f1_difference_interval
 from classifier.model import CATEGORY
 from classifier.registry import activate, active_model, list_models, promote, rollback, train_and_register
 from classifier.training import TrainConfig
@@ -102,6 +104,14 @@ def test_a_worse_model_is_kept_but_not_activated(db: TestDatabase, tmp_path: Pat
         session.commit()
         assert outcome.status == "kept"
         assert "not promoted" in outcome.message and "macro-F1" in outcome.message
+        # The admin also sees how far the held-out slice can be trusted: it is small here.
+        assert (
+            "90% of resamples" in outcome.message
+            and "held-out tickets, so small differences" in outcome.message
+        )
+        low, high = outcome.row.metrics["gate"][CATEGORY]["difference_interval_90"]  # type: ignore[union-attr]
+        gap = outcome.row.metrics["gate"][CATEGORY]  # type: ignore[union-attr]
+        assert low <= gap["new_macro_f1"] - gap["active_macro_f1"] <= high and low < 0
         assert active_model(session) is not None and active_model(session).version == good.version  # type: ignore[union-attr]
 
 
@@ -241,3 +251,24 @@ def test_only_one_model_is_ever_active(db: TestDatabase, tmp_path: Path) -> None
         assert [
             r.version for r in session.scalars(select(ClassifierModel).where(ClassifierModel.active))
         ] == ["manual"]
+
+
+def test_the_gate_interval_narrows_with_more_held_out_tickets_and_is_zero_for_equal_models() -> None:
+    rng = random.Random(7)
+    labels = ["access", "email", "network", "printing"]
+
+    def models_on(n: int) -> tuple[list[str], list[str], list[str]]:
+        truth = [rng.choice(labels) for _ in range(n)]
+        better = [t if rng.random() < 0.85 else rng.choice(labels) for t in truth]
+        worse = [t if rng.random() < 0.75 else rng.choice(labels) for t in truth]
+        return truth, better, worse
+
+    truth, better, worse = models_on(50)
+    small = macro_f1_difference_interval(truth, better, worse)
+    truth, better, worse = models_on(5000)
+    large = macro_f1_difference_interval(truth, better, worse)
+    assert small[0] < large[0] <= large[1] < small[1]
+    assert large[0] > 0  # with 5000 tickets an 8-point gap is no longer noise
+    point = macro_f1(truth, better) - macro_f1(truth, worse)
+    assert large[0] <= point <= large[1]
+    assert macro_f1_difference_interval(truth, better, better) == (0.0, 0.0)
