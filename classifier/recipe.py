@@ -55,6 +55,10 @@ class TrainConfig:
     n_jobs: int = -1
 
 
+# (confidence threshold, share of tickets at or above it, accuracy on those tickets)
+AbstentionPoint = tuple[float, float, float]
+
+
 @dataclass(frozen=True)
 class TrainResult:
     path: Path
@@ -63,6 +67,18 @@ class TrainResult:
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
     cv_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Per head, out of fold: (threshold, coverage, selective accuracy) on `ABSTENTION_GRID`.
+    abstention: dict[str, list[AbstentionPoint]] = field(default_factory=dict)
+
+
+# Confidence thresholds at which training reports coverage and accuracy, so an admin can see what
+# a threshold setting will do before choosing it.
+ABSTENTION_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def abstention_at(curve: list[AbstentionPoint], threshold: float) -> AbstentionPoint | None:
+    """The grid point nearest to `threshold` (the grid is every 0.05)."""
+    return min(curve, key=lambda point: abs(point[0] - threshold), default=None)
 
 
 def config_dict(config: TrainConfig) -> dict[str, Any]:

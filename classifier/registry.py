@@ -268,6 +268,7 @@ def train_and_register(
         rows=len(rows),
         metrics={
             "cv": result.cv_metrics,
+            "abstention": result.abstention,
             "gate": decision.scores,
             "config": config_dict(config),
             "trained_rows": len(train_rows),

@@ -37,7 +37,7 @@ from classifier.labels import OTHER, fold_rare_labels, merge_label_spellings
 from classifier.metrics import expected_calibration_error, macro_f1
 from classifier.model import CATEGORY, PRIORITY, Head, top_label_calibrate
 from classifier.priority import PRIORITIES
-from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version
+from classifier.recipe import ABSTENTION_GRID, TrainConfig, TrainResult, config_dict, data_hash, new_version
 
 __all__ = ["OTHER", "TrainConfig", "TrainResult", "train"]
 
@@ -110,20 +110,37 @@ def fit_calibration(
     return temperature, tuple(map(float, iso.X_thresholds_)), tuple(map(float, iso.y_thresholds_))
 
 
-def cross_fitted_ece(scores: NDArray[np.float64], y_index: NDArray[np.int64], seed: int) -> float:
-    """ECE of the calibration measured on halves it was not fitted on (fitting and scoring on the
-    same out-of-fold rows would flatter it)."""
+def cross_fitted_confidence(
+    scores: NDArray[np.float64], y_index: NDArray[np.int64], seed: int
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Calibrated top-label confidence and correctness of each out-of-fold row, with the
+    calibration fitted on the other half of the rows: fitting and scoring calibration on the same
+    rows would flatter both the ECE and the coverage figures."""
     order = np.random.default_rng(seed).permutation(len(y_index))
     halves = (order[: len(order) // 2], order[len(order) // 2 :])
-    errors = []
+    confidence = np.zeros(len(y_index))
+    correct = np.zeros(len(y_index), dtype=bool)
     for fit_idx, test_idx in (halves, halves[::-1]):
         if len(fit_idx) == 0 or len(test_idx) == 0:
             continue
         t, xs, ys = fit_calibration(scores[fit_idx], y_index[fit_idx])
         probs = top_label_calibrate(softmax(scores[test_idx] / t, axis=1), xs, ys)
-        correct = probs.argmax(axis=1) == y_index[test_idx]
-        errors.append(expected_calibration_error(probs.max(axis=1), correct) * len(test_idx))
-    return float(sum(errors) / len(y_index)) if errors else 0.0
+        confidence[test_idx] = probs.max(axis=1)
+        correct[test_idx] = probs.argmax(axis=1) == y_index[test_idx]
+    return confidence, correct
+
+
+def abstention_curve(
+    confidence: NDArray[np.float64], correct: NDArray[np.bool_]
+) -> list[tuple[float, float, float]]:
+    """(threshold, share of tickets at or above it, accuracy on those) for each grid threshold."""
+    curve = []
+    for threshold in ABSTENTION_GRID:
+        answered = confidence >= threshold
+        coverage = float(answered.mean()) if len(answered) else 0.0
+        accuracy = float(correct[answered].mean()) if answered.any() else 0.0
+        curve.append((threshold, coverage, accuracy))
+    return curve
 
 
 # Stands for "every class outside this group" when a fold's classes are fitted in groups; NUL
@@ -215,8 +232,8 @@ def folds_for(labels: Sequence[str], config: TrainConfig) -> int:
 
 def fit_head(
     name: str, features: Any, labels: Sequence[str], config: TrainConfig
-) -> tuple[Head, dict[str, float]]:
-    """A calibrated head plus its cross-validated accuracy, macro-F1 and ECE.
+) -> tuple[Head, dict[str, float], list[tuple[float, float, float]]]:
+    """A calibrated head, its cross-validated accuracy, macro-F1 and ECE, and its abstention curve.
 
     k stratified folds are fitted in parallel (liblinear releases the GIL, so threads suffice).
     Their out-of-fold scores give the CV metrics and the calibration temperature; the served head
@@ -266,6 +283,7 @@ def fit_head(
     )
     proba = head.calibrate(oof)
     pred = [classes[i] for i in proba.argmax(axis=1)]
+    confidence, cross_correct = cross_fitted_confidence(oof, y_index, config.random_state)
     correct = proba.argmax(axis=1) == y_index
     metrics = {
         "folds": float(folds),
@@ -273,12 +291,12 @@ def fit_head(
         "rows_scored": float(len(covered)),
         "accuracy": float(correct.mean()),
         "macro_f1": macro_f1(list(y_seen), pred),
-        "ece": cross_fitted_ece(oof, y_index, config.random_state),
+        "ece": expected_calibration_error(confidence, cross_correct),
         "temperature": temperature,
         "c": chosen_c,
         "c_candidates": float(len(candidates)),
     }
-    return head, metrics
+    return head, metrics, abstention_curve(confidence, cross_correct)
 
 
 def train(
@@ -369,8 +387,9 @@ def train(
         )
     heads: dict[str, Head] = {}
     cv: dict[str, dict[str, float]] = {}
-    for (name, _, _), (head, metrics) in zip(jobs, fitted, strict=True):
-        heads[name], cv[name] = head, metrics
+    abstention: dict[str, list[tuple[float, float, float]]] = {}
+    for (name, _, _), (head, metrics, curve) in zip(jobs, fitted, strict=True):
+        heads[name], cv[name], abstention[name] = head, metrics, curve
 
     version = version or new_version(hash_)
     manifest = {
@@ -380,7 +399,7 @@ def train(
         "labels": {name: list(head.classes) for name, head in heads.items()},
         "folded_labels": rare,
         "merged_labels": merged,
-        "metrics": {"cv": cv},
+        "metrics": {"cv": cv, "abstention": abstention},
         "config": config_dict(config),
         "warnings": notes,
     }
@@ -393,4 +412,5 @@ def train(
         warnings=tuple(notes),
         seconds=time.perf_counter() - started,
         cv_metrics=cv,
+        abstention=abstention,
     )

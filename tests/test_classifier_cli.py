@@ -56,6 +56,10 @@ def test_import_train_evaluate_and_manage_models(cli: CliRunner, db: TestDatabas
     )
     first = json.loads(run(cli, "classifier", "train", "--json"))
     assert first["status"] == "promoted" and any("folded into 'other'" in w for w in first["warnings"])
+    # What the configured thresholds (0.45 category, 0.40 priority by default) will do, out of fold.
+    assert first["at_threshold"]["category"]["threshold"] == 0.45
+    assert 0 < first["at_threshold"]["category"]["coverage"] <= 1
+    assert 0 < first["at_threshold"]["category"]["selective_accuracy"] <= 1
     again = json.loads(run(cli, "classifier", "train", "--json"))
     assert again["status"] == "unchanged" and again["version"] == first["version"]
 
@@ -77,6 +81,8 @@ def test_import_train_evaluate_and_manage_models(cli: CliRunner, db: TestDatabas
     assert "rolled back" in run(cli, "classifier", "rollback")
     listed = json.loads(run(cli, "classifier", "list", "--json"))
     assert [m["version"] for m in listed if m["active"]] == [first["version"]]
+    told = " ".join(run(cli, "classifier", "train", "--csv", str(FIXTURE), *MAPPING, "--force").split())
+    assert "at its threshold 0.45" in told and "the rest go to L1 triage" in told
 
 
 def test_corrections_by_engineers_only_and_reported(cli: CliRunner, db: TestDatabase) -> None:

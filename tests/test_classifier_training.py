@@ -16,6 +16,7 @@ from classifier.errors import ArtifactError, TrainingDataError
 from classifier.evaluation import evaluate_rows
 from classifier.features import WordCharNgrams
 from classifier.model import CATEGORY, PRIORITY, load_model
+from classifier.recipe import abstention_at
 from classifier.training import OTHER, TrainConfig, TrainResult, train
 
 FIXTURE = Path(__file__).parent / "fixtures" / "classifier" / "tickets.csv"
@@ -285,3 +286,18 @@ def test_training_tells_each_phase_as_it_starts(tmp_path: Path) -> None:
     assert f"features of {len(rows)} tickets" in phases[0]
     assert "category and priority heads" in phases[1]
     assert "writing" in phases[2]
+
+
+def test_training_reports_what_each_abstention_threshold_would_do(trained: TrainResult) -> None:
+    for head in (CATEGORY, PRIORITY):
+        curve = trained.abstention[head]
+        thresholds = [t for t, _, _ in curve]
+        coverage = [c for _, c, _ in curve]
+        assert thresholds == sorted(thresholds) and 0.45 in thresholds
+        assert coverage == sorted(coverage, reverse=True)  # a higher bar answers fewer tickets
+        assert all(0 <= a <= 1 for _, _, a in curve)
+    # Confident answers are the more accurate ones: the lowest bar answers everything, less well.
+    low, high = trained.abstention[CATEGORY][0], abstention_at(trained.abstention[CATEGORY], 0.6)
+    assert low[1] == 1.0 and high is not None and high[2] >= low[2]
+    stored = json.loads((trained.path / MANIFEST).read_text())["metrics"]["abstention"]
+    assert stored[CATEGORY][0] == list(low)

@@ -23,7 +23,7 @@ from classifier.dataset import (
 from classifier.errors import ClassifierError
 from classifier.evaluation import corrected_rows, evaluate_rows, plot_confusion
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
-from classifier.recipe import TrainConfig
+from classifier.recipe import TrainConfig, abstention_at
 from classifier.registry import active_model, list_models, promote, rollback, train_and_register
 
 TEXT_COLS = typer.Option("subject,body", help="Comma-separated text columns; the first is the subject.")
@@ -114,6 +114,12 @@ def train_command(
     except ClassifierError as exc:
         fail(str(exc))
     result = outcome.result
+    thresholds = {CATEGORY: cfg.category_threshold, PRIORITY: cfg.priority_threshold}
+    at_threshold = {
+        head: point
+        for head, curve in (result.abstention.items() if result else [])
+        if (point := abstention_at(curve, thresholds.get(head, 0.0))) is not None
+    }
     if as_json:
         emit_json(
             {
@@ -122,6 +128,10 @@ def train_command(
                 "version": outcome.row.version if outcome.row else None,
                 "path": outcome.row.path if outcome.row else None,
                 "cv": result.cv_metrics if result else None,
+                "at_threshold": {
+                    head: {"threshold": t, "coverage": cov, "selective_accuracy": acc}
+                    for head, (t, cov, acc) in at_threshold.items()
+                },
                 "warnings": list(result.warnings) if result else [],
                 "seconds": round(result.seconds, 2) if result else 0.0,
             }
@@ -137,6 +147,13 @@ def train_command(
                 f"{head}: {scheme} accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
                 f"ECE {m['ece']:.3f} ({int(m.get('rows_scored', 0))} tickets scored out of fold)"
             )
+            if head in at_threshold:
+                t, coverage, accuracy = at_threshold[head]
+                rest = "go to L1 triage" if head == CATEGORY else "get the default priority"
+                console.print(
+                    f"  at its threshold {t:.2f} (TIERLINE_{head.upper()}_THRESHOLD): {coverage:.0%} of"
+                    f" tickets get the model's {head}, {accuracy:.0%} of those right; the rest {rest}"
+                )
         console.print(
             f"model {outcome.row.version if outcome.row else '?'} trained in {result.seconds:.1f} s "
             f"→ {result.path}"
