@@ -7,6 +7,7 @@ row is either a `HistoryRow` or a `SkippedRow` with the reason in words.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classifier.errors import TrainingDataError
+from classifier.labels import label_key
 from classifier.priority import PRIORITIES
 from classifier.types import NEEDS_TRIAGE
 from models import Ticket, TicketEvent, TicketStatus
@@ -238,24 +240,20 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def _column_key(name: str) -> str:
-    return " ".join(name.casefold().split())
-
-
 def _column_index(path: Path, names: list[str], wanted: list[str]) -> dict[str, int]:
     """Where each mapped column is: an exact header match, else one that differs only in case or
     spacing ("Title " for "title"), as long as no two headers read the same that way."""
     exact = {name: i for i, name in enumerate(names)}
-    loose: dict[str, list[int]] = {}
+    loose: dict[str, list[int]] = {}  # header names read like labels: case and spacing aside
     for i, name in enumerate(names):
-        loose.setdefault(_column_key(name), []).append(i)
+        loose.setdefault(label_key(name), []).append(i)
     index: dict[str, int] = {}
     missing: list[str] = []
     for column in wanted:
         if column in exact:
             index[column] = exact[column]
-        elif len(loose.get(_column_key(column), [])) == 1:
-            index[column] = loose[_column_key(column)][0]
+        elif len(loose.get(label_key(column), [])) == 1:
+            index[column] = loose[label_key(column)][0]
         else:
             missing.append(column)
     if missing:
@@ -269,29 +267,42 @@ def _printable(value: str) -> str:
     return "".join("\ufffd" if "\udc80" <= ch <= "\udcff" else ch for ch in value)
 
 
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name in {"utf-8", "utf-8-sig"}
+    except LookupError:
+        return False
+
+
 def encoding_hint(path: Path, encoding: str) -> str | None:
     """A suggestion when a file read as UTF-8 is not UTF-8 but is valid Windows-1252 text.
 
     Excel on Windows saves CSV in the system code page; such a file is otherwise imported with
     every row that has an accented letter skipped as "bad encoding", which reads like bad data.
     """
-    if encoding.lower().replace("-", "").replace("_", "") not in {"utf8", "utf8sig"}:
-        return None
     try:
         raw = Path(path).read_bytes()
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            raw.decode("cp1252")
-        except UnicodeDecodeError:
-            return None
-        return (
-            f"{Path(path).name} is not UTF-8 text; exports saved by Excel on Windows usually are "
-            "Windows-1252: try --encoding cp1252"
-        )
     except OSError:
         return None
-    return None
+    return _encoding_hint(raw, Path(path).name, encoding)
+
+
+def _encoding_hint(raw: bytes, name: str, encoding: str) -> str | None:
+    if not _is_utf8(encoding):
+        return None
+    try:
+        raw.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    try:
+        raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    return (
+        f"{name} is not UTF-8 text; exports saved by Excel on Windows usually are Windows-1252:"
+        " try --encoding cp1252"
+    )
 
 
 def read_history_csv(
@@ -302,9 +313,9 @@ def read_history_csv(
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if encoding.lower().replace("-", "") in {"utf8", "utf8sig"} and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    text = raw.decode(encoding, errors="surrogateescape")
+    text = raw.removeprefix(b"\xef\xbb\xbf" if _is_utf8(encoding) else b"").decode(
+        encoding, errors="surrogateescape"
+    )
     # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit.
     csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
@@ -314,7 +325,11 @@ def read_history_csv(
         raise TrainingDataError(f"{path} is empty") from None
     except csv.Error as exc:
         raise TrainingDataError(f"{path} is not a CSV file: {exc}") from None
-    index = _column_index(path, [h.strip() for h in header], mapping.columns())
+    try:
+        index = _column_index(path, [h.strip() for h in header], mapping.columns())
+    except TrainingDataError as exc:  # a header that does not decode reads as missing columns
+        hint = _encoding_hint(raw, Path(path).name, encoding) if any(map(_has_bad_bytes, header)) else None
+        raise TrainingDataError(f"{exc} ({hint})" if hint else str(exc)) from None
     line = 1
     while True:
         try:

@@ -171,10 +171,11 @@ def gate(
         folded = fold_to(new, head, truth)
         new_f1 = macro_f1(folded, new_pred)
         old_pred = head_predictions(current, head, texts)
-        old_f1 = macro_f1(folded, old_pred) if old_pred is not None else None
-        scores[head] = {"new_macro_f1": new_f1, "active_macro_f1": old_f1}
-        if old_pred is None or old_f1 is None:
+        if old_pred is None:
+            scores[head] = {"new_macro_f1": new_f1, "active_macro_f1": None}
             continue
+        old_f1 = macro_f1(folded, old_pred)
+        scores[head] = {"new_macro_f1": new_f1, "active_macro_f1": old_f1}
         low, high = macro_f1_difference_interval(folded, new_pred, old_pred)
         scores[head]["difference_interval_90"] = [low, high]
         spread = f"difference {new_f1 - old_f1:+.3f}, 90% of resamples {low:+.3f} to {high:+.3f}"

@@ -49,9 +49,6 @@ def _csv_rows(csv_path: Path, mapping: ColumnMapping, encoding: str) -> tuple[Tr
                 skipped += 1
     except LookupError:
         fail(f"unknown encoding {encoding!r}")
-    except ClassifierError as exc:  # a header that does not decode reads as missing columns
-        hint = encoding_hint(csv_path, encoding)
-        fail(f"{exc} ({hint})" if hint else str(exc))
     if skipped and (hint := encoding_hint(csv_path, encoding)):
         err_console.print(f"[yellow]hint:[/] {hint}")
     return rows_from_history(good, with_priority=mapping.priority_col is not None), skipped

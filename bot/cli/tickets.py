@@ -8,11 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from bot.cli.apps import tickets_app
-from bot.cli.common import console, database_problem, emit_json, fail, settings, unit_of_work
+from bot.cli.common import console, emit_json, fail, settings, unit_of_work
 from bot.workflow import operations as ops
 from bot.workflow.access import is_staff
 from bot.workflow.errors import NotFound, PermissionDenied, WorkflowError
@@ -29,13 +28,12 @@ AS_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 @contextmanager
 def explained() -> Iterator[None]:
-    """Refusals and database problems become one sentence at the edge (no traceback)."""
+    """Refusals become one sentence at the edge (no traceback); `unit_of_work` does the same for
+    database problems."""
     try:
         yield
     except WorkflowError as exc:
         fail(str(exc))
-    except (OperationalError, ProgrammingError) as exc:
-        fail(database_problem(exc))
 
 
 def _actor(session: Session, external_id: str) -> User:

@@ -115,8 +115,7 @@ def import_command(
                 session, rows, prefix=cfg.ticket_prefix, progress=lambda n: bar.advance(task, n)
             )
     except ClassifierError as exc:
-        hint = encoding_hint(file, encoding)
-        fail(f"{exc} ({hint})" if hint else str(exc))
+        fail(str(exc))
     except LookupError:
         fail(f"unknown encoding {encoding!r}")
     seconds = time.perf_counter() - started
