@@ -24,7 +24,6 @@ import numpy as np
 from joblib import Parallel, cpu_count, delayed
 from numpy.typing import NDArray
 from scipy.optimize import minimize_scalar
-from scipy.special import softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold
@@ -35,7 +34,7 @@ from classifier.errors import TrainingDataError
 from classifier.features import TicketFeatures
 from classifier.labels import OTHER, fold_rare_labels, merge_label_spellings
 from classifier.metrics import expected_calibration_error, macro_f1
-from classifier.model import CATEGORY, PRIORITY, Head, top_label_calibrate
+from classifier.model import CATEGORY, PRIORITY, Head, softmax_rows, top_label_calibrate
 from classifier.priority import PRIORITIES
 from classifier.recipe import ABSTENTION_GRID, TrainConfig, TrainResult, config_dict, data_hash, new_version
 
@@ -87,7 +86,7 @@ def fit_temperature(scores: NDArray[np.float64], y_index: NDArray[np.int64]) -> 
     """The softmax temperature that minimises log loss of out-of-fold scores."""
 
     def nll(t: float) -> float:
-        p = softmax(scores / t, axis=1)
+        p = softmax_rows(scores / t)
         return float(-np.log(p[np.arange(len(y_index)), y_index] + 1e-12).mean())
 
     result = minimize_scalar(nll, bounds=(1e-3, 20.0), method="bounded")
@@ -104,7 +103,7 @@ def fit_calibration(
     temperature = fit_temperature(scores, y_index)
     if len(y_index) < MIN_ISOTONIC_ROWS:
         return temperature, (), ()
-    probs = softmax(scores / temperature, axis=1)
+    probs = softmax_rows(scores / temperature)
     correct = (probs.argmax(axis=1) == y_index).astype(np.float64)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(probs.max(axis=1), correct)
     return temperature, tuple(map(float, iso.X_thresholds_)), tuple(map(float, iso.y_thresholds_))
@@ -124,7 +123,7 @@ def cross_fitted_confidence(
         if len(fit_idx) == 0 or len(test_idx) == 0:
             continue
         t, xs, ys = fit_calibration(scores[fit_idx], y_index[fit_idx])
-        probs = top_label_calibrate(softmax(scores[test_idx] / t, axis=1), xs, ys)
+        probs = top_label_calibrate(softmax_rows(scores[test_idx] / t), xs, ys)
         confidence[test_idx] = probs.max(axis=1)
         correct[test_idx] = probs.argmax(axis=1) == y_index[test_idx]
     return confidence, correct
