@@ -7,12 +7,13 @@ row is either a `HistoryRow` or a `SkippedRow` with the reason in words.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,6 +193,54 @@ class HistoryRow:
 class SkippedRow:
     line: int
     reason: str
+
+
+# How a row with a priority or tier value nobody mapped is reported; `mapping_hints` reads it back.
+_UNKNOWN_VALUE_PATTERN = re.compile(r"^unknown label: (?:empty (priority)|(priority|tier) (.+))$")
+# kind → (its map flag, a label for the example, what it takes, its column flag)
+_MAP_FLAGS = {
+    "priority": (
+        "--priority-map",
+        "medium",
+        "critical, high, medium or low, and spellings such as P1-P4, 1-4 or sev1-sev4",
+        "--priority-col",
+    ),
+    "tier": ("--tier-map", "L1", "L1, L2 or L3, and spellings such as 1-3 or tier 1", "--tier-col"),
+}
+
+
+def _unknown_value(kind: str, raw: str) -> str:
+    return f"unknown label: empty {kind}" if not raw else f"unknown label: {kind} {raw!r}"
+
+
+def mapping_hints(reasons: Iterable[str]) -> list[str]:
+    """What to pass so that rows skipped for an unknown priority or tier value get imported.
+
+    Such rows are skipped rather than given a guessed priority, which the next training would
+    learn as if someone had set it; an admin who sees only "unknown label: priority '0'" may not
+    know that the export's own codes can be mapped.
+    """
+    values: dict[str, list[str]] = {}
+    for reason in reasons:
+        match = _UNKNOWN_VALUE_PATTERN.match(reason)
+        if match:
+            empty_kind, kind, quoted = match.groups()
+            values.setdefault(empty_kind or kind, []).append(ast.literal_eval(quoted) if quoted else "")
+    hints = []
+    for kind, raw in values.items():
+        flag, example, known, column = _MAP_FLAGS[kind]
+        shown = ", ".join(repr(v) if v else "(empty)" for v in raw[:5]) + (", …" if len(raw) > 5 else "")
+        subject, verb, which = (
+            (f"{kind} value", "means", "it means")
+            if len(raw) == 1
+            else (f"{kind} values", "mean", "each means")
+        )
+        hints.append(
+            f"{subject} {shown} {verb} nothing to Tierline (it takes {known}): say what {which}"
+            f' with {flag} "{raw[0]}={example}" (comma-separated VALUE=LABEL pairs), or leave out'
+            f" {column} to import those rows without their {kind}"
+        )
+    return hints
 
 
 def _has_bad_bytes(value: str) -> bool:
@@ -375,14 +424,14 @@ def _parse_row(
         raw_priority = get(m.priority_col)
         priority = normalise_priority(raw_priority, m.priority_map)
         if priority is None:
-            return SkippedRow(line, f"unknown label: priority {raw_priority!r}")
+            return SkippedRow(line, _unknown_value("priority", raw_priority))
     tier: str | None = None
     if m.tier_col:
         raw_tier = get(m.tier_col)
         if raw_tier:
             tier = m.tier_map.get(raw_tier.lower()) or normalise_tier(raw_tier)
             if tier not in {"L1", "L2", "L3"}:
-                return SkippedRow(line, f"unknown label: tier {raw_tier!r}")
+                return SkippedRow(line, _unknown_value("tier", raw_tier))
     status = STATUS_ALIASES.get(get(m.status_col).lower()) if m.status_col else None
     resolution = get(m.resolution_col) or None
     return HistoryRow(

@@ -146,3 +146,20 @@ def test_a_header_in_another_encoding_is_named_readably_with_the_fix(cli: CliRun
         app, ["tickets", "import", str(excel), "--category-col", "Catégorie", "--encoding", "cp1252"]
     )
     assert fixed.exit_code == 0 and "imported 1 tickets" in said(fixed)
+
+
+def test_training_on_an_export_with_its_own_priority_codes_names_the_map_that_reads_them(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    header, body = FIXTURE.read_text(encoding="utf-8").split("\n", 1)
+    codes = {",high,": ",A,", ",medium,": ",B,", ",low,": ",C,"}
+    for word, code in codes.items():
+        body = body.replace(word, code)
+    export = tmp_path / "codes.csv"
+    export.write_text(f"{header}\n{body}", encoding="utf-8")
+    wrong = cli.invoke(app, ["classifier", "train", "--csv", str(export), *MAPPING])
+    assert "'A'" in said(wrong) and "'C'" in said(wrong) and "--priority-map" in said(wrong)
+    mapped = "A=high,B=medium,C=low"
+    right = cli.invoke(app, ["classifier", "train", "--csv", str(export), *MAPPING, "--priority-map", mapped])
+    assert right.exit_code == 0, right.output
+    assert "skipped" not in said(right) and "--priority-map" not in said(right)

@@ -242,6 +242,41 @@ def test_a_windows_1252_export_is_explained_and_imports_with_its_encoding(
         assert set(session.scalars(select(Ticket.subject))) == {"Café printer", "VPN"}
 
 
+def test_unknown_priority_codes_come_with_the_flag_that_maps_them_and_following_it_loses_no_row(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path
+) -> None:
+    path = tmp_path / "codes.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["title", "category", "urgency"])
+        writer.writerows(
+            [
+                ["mail server down for the whole office", "email", "0"],
+                ["printer toner low", "printing", "3"],
+                ["new laptop for an intern", "hardware", ""],
+            ]
+        )
+    args = ["tickets", "import", str(path), "--text-cols", "title", "--priority-col", "urgency"]
+    first = cli_env.invoke(app, [*args, "--json"])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert (report["imported"], report["skipped"]) == (1, 2)
+    assert set(report["reasons"]) == {"unknown label: priority '0'", "unknown label: empty priority"}
+    (hint,) = report["hints"]
+    assert "'0'" in hint and "(empty)" in hint and '--priority-map "0=' in hint and "--priority-col" in hint
+
+    shown = cli_env.invoke(app, args)
+    assert "hint:" in shown.output and "--priority-map" in shown.output
+
+    mapped = cli_env.invoke(app, [*args, "--priority-map", "0=critical,=medium", "--json"])
+    assert mapped.exit_code == 0, mapped.output
+    again = json.loads(mapped.stdout)
+    assert again["imported"] == 2 and again["hints"] == []
+    with db.sessions() as session:
+        stored = dict(session.execute(select(Ticket.category, Ticket.priority)).tuples().all())
+    assert stored == {"email": "critical", "printing": "medium", "hardware": "medium"}
+
+
 def test_a_database_without_the_schema_is_explained_in_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

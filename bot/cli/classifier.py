@@ -16,6 +16,7 @@ from classifier.dataset import (
     HistoryRow,
     TrainingRows,
     encoding_hint,
+    mapping_hints,
     read_history_csv,
     rows_from_history,
     training_rows_from_db,
@@ -40,6 +41,7 @@ def _csv_rows(csv_path: Path, mapping: ColumnMapping, encoding: str) -> tuple[Tr
     if not csv_path.is_file():
         fail(f"{csv_path} does not exist")
     good: list[HistoryRow] = []
+    reasons: set[str] = set()
     skipped = 0
     try:
         for row in read_history_csv(csv_path, mapping, encoding=encoding):
@@ -47,9 +49,11 @@ def _csv_rows(csv_path: Path, mapping: ColumnMapping, encoding: str) -> tuple[Tr
                 good.append(row)
             else:
                 skipped += 1
+                reasons.add(row.reason)
     except LookupError:
         fail(f"unknown encoding {encoding!r}")
-    if skipped and (hint := encoding_hint(csv_path, encoding)):
+    hints = [encoding_hint(csv_path, encoding) if skipped else None, *mapping_hints(sorted(reasons))]
+    for hint in filter(None, hints):
         err_console.print(f"[yellow]hint:[/] {hint}")
     return rows_from_history(good, with_priority=mapping.priority_col is not None), skipped
 

@@ -13,7 +13,13 @@ from sqlalchemy import select
 from bot.cli.apps import tickets_app
 from bot.cli.common import console, emit_json, fail, settings, unit_of_work
 from bot.triage import TriageError, correct_ticket
-from classifier.dataset import ColumnMapping, encoding_hint, parse_mapping, read_history_csv
+from classifier.dataset import (
+    ColumnMapping,
+    encoding_hint,
+    mapping_hints,
+    parse_mapping,
+    read_history_csv,
+)
 from classifier.errors import ClassifierError
 from classifier.history import import_history
 from models import Ticket, User
@@ -121,8 +127,9 @@ def import_command(
     seconds = time.perf_counter() - started
     bad_bytes = any(reason.startswith("bad encoding") for reason in report.skipped)
     hint = encoding_hint(file, encoding) if bad_bytes else None
+    hints = [h for h in (hint, *mapping_hints(report.skipped)) if h]
     if as_json:
-        emit_json({**report.as_dict(), "seconds": round(seconds, 2), "hint": hint})
+        emit_json({**report.as_dict(), "seconds": round(seconds, 2), "hint": hint, "hints": hints})
         return
     console.print(
         f"imported [bold]{report.imported}[/] tickets, skipped [bold]{report.skipped_total}[/] "
@@ -133,8 +140,8 @@ def import_command(
         for reason, n in report.skipped.most_common():
             table.add_row(reason, str(n), ", ".join(map(str, report.examples.get(reason, []))))
         console.print(table)
-    if hint:
-        console.print(f"[yellow]hint:[/] {hint}")
+    for line in hints:
+        console.print(f"[yellow]hint:[/] {line}")
 
 
 @tickets_app.command("correct")
