@@ -54,8 +54,9 @@ class WordCharNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def words(doc: str) -> list[str]:
         return _WHITESPACE.sub(" ", strip_accents_unicode(doc.lower())).split()
 
-    def _slice(self, words: Sequence[str], vocabulary: dict[str, int]) -> sp.csr_matrix:
-        """words × n-grams counts, keeping only n-grams in `vocabulary`."""
+    def _slice(self, words: Sequence[str], vocabulary: dict[str, int], grow: bool = False) -> sp.csr_matrix:
+        """words × n-grams counts over `vocabulary`; n-grams outside it are dropped, or added to it
+        (in order of first appearance) when `grow` — fitting slices every word just once."""
         indptr = [0]
         indices: list[int] = []
         data: list[int] = []
@@ -64,8 +65,11 @@ class WordCharNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             counts: dict[int, int] = {}
             for gram in word_ngrams(word, lo, hi):
                 j = vocabulary.get(gram)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
+                if j is None:
+                    if not grow:
+                        continue
+                    j = vocabulary[gram] = len(vocabulary)
+                counts[j] = counts.get(j, 0) + 1
             indices.extend(counts)
             data.extend(counts.values())
             indptr.append(len(indices))
@@ -105,13 +109,8 @@ class WordCharNgrams(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         word_index: dict[str, int] = {}
         doc_words, _new = self._doc_word_counts(raw_documents, word_index, grow=True)
         words = sorted(word_index, key=word_index.__getitem__)
-        lo, hi = self.ngram_range
         gram_index: dict[str, int] = {}
-        for word in words:
-            for gram in word_ngrams(word, lo, hi):
-                if gram not in gram_index:
-                    gram_index[gram] = len(gram_index)
-        word_grams = self._slice(words, gram_index)
+        word_grams = self._slice(words, gram_index, grow=True)
         counts = sp.csr_matrix(doc_words @ word_grams)
         # Document frequency straight from the column indices (a product has one entry per
         # (row, column)): the same numbers as (counts > 0).sum(0) without a boolean copy.
