@@ -212,13 +212,16 @@ class SlackNotifier:
         """Re-render the ticket's current card from the row as it is now in this transaction.
 
         The re-read matters: another request may have changed another column since we loaded the
-        ticket, and the card must show both changes.
+        ticket, and the card must show both changes. It locks the row (PostgreSQL; SQLite already
+        serialises writers) until this transaction ends: a click handler updates the card before
+        it commits, and without the lock an outbox delivery running meanwhile could read the
+        previous state and post it after, leaving the card one change behind for good.
         """
         card = store.latest_card(session, ticket)
         if card is None:
             return
         session.flush()
-        session.refresh(ticket)
+        session.refresh(ticket, with_for_update=True)
         text, body = self.card(ticket, headline=_headline(ticket), session=session)
         self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
 
