@@ -227,16 +227,21 @@ def correct_ticket(
             raise InvalidCorrectionError(
                 f"{priority!r} is not a priority; use one of {', '.join(p.value for p in Priority)}"
             )
-        if value != ticket.priority:
+        if value != ticket.priority or not ticket.priority_known:
             events.append(
                 TicketEvent(
                     kind="priority_changed",
                     actor_id=actor.id,
                     text=note,
-                    data={"from": ticket.priority, "to": value, "model_version": ticket.model_version},
+                    data={
+                        "from": ticket.priority if ticket.priority_known else None,
+                        "to": value,
+                        "model_version": ticket.model_version,
+                    },
                 )
             )
             ticket.priority = value
+            ticket.priority_known = True
     for event in events:
         ticket.events.append(event)
     session.flush()

@@ -423,7 +423,9 @@ def _parse_row(
     if m.priority_col:
         raw_priority = get(m.priority_col)
         priority = normalise_priority(raw_priority, m.priority_map)
-        if priority is None:
+        # A blank cell is no priority (the ticket still teaches its category); a value nobody
+        # mapped is skipped, so that a re-import with the right --priority-map brings it in.
+        if priority is None and (raw_priority or "" in m.priority_map):
             return SkippedRow(line, _unknown_value("priority", raw_priority))
     tier: str | None = None
     if m.tier_col:
@@ -479,7 +481,9 @@ def training_rows_from_db(session: Session) -> TrainingRows:
     """Current labels of every ticket a person stands behind (see above); corrections included."""
     corrected = select(TicketEvent.ticket_id).where(TicketEvent.kind.in_(CORRECTION_KINDS))
     query = (
-        select(Ticket.id, Ticket.subject, Ticket.body, Ticket.category, Ticket.priority)
+        select(
+            Ticket.id, Ticket.subject, Ticket.body, Ticket.category, Ticket.priority, Ticket.priority_known
+        )
         .where(Ticket.category != NEEDS_TRIAGE, Ticket.needs_triage.is_(False))
         .where((Ticket.source == "import") | Ticket.status.in_(_SETTLED) | Ticket.id.in_(corrected))
         .order_by(Ticket.id)
@@ -488,12 +492,12 @@ def training_rows_from_db(session: Session) -> TrainingRows:
     texts: list[str] = []
     cats: list[str] = []
     prios: list[str | None] = []
-    for ticket_id, subject, body, category, priority in session.execute(query):
+    for ticket_id, subject, body, category, priority, priority_known in session.execute(query):
         text = compose_text(subject or "", body or "")
         if not text:
             continue
         ids.append(ticket_id)
         texts.append(text)
         cats.append(category)
-        prios.append(priority if priority in PRIORITIES else None)
+        prios.append(priority if priority_known and priority in PRIORITIES else None)
     return TrainingRows(texts, cats, prios if any(p is not None for p in prios) else None, ids)

@@ -62,6 +62,7 @@ def _values(row: HistoryRow) -> dict[str, Any]:
         "body": row.body,
         "category": row.category,
         "priority": row.priority or "medium",
+        "priority_known": row.priority is not None,
         "tier": Tier(row.tier) if row.tier else Tier.L1,
         "status": status,
         "source": "import",

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -52,6 +53,9 @@ class Ticket(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(100))
     priority: Mapped[str] = mapped_column(String(20), default=Priority.MEDIUM.value)
+    # False for imported history whose export gave no priority: the row still says medium (SLA
+    # code needs one), but training must not learn that stand-in as a label someone chose.
+    priority_known: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     tier: Mapped[Tier] = mapped_column(Enum(Tier, native_enum=False, length=4), default=Tier.L1)
     status: Mapped[TicketStatus] = mapped_column(
         Enum(TicketStatus, native_enum=False, length=20), default=TicketStatus.NEW

@@ -14,16 +14,20 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.settings import get_settings
+from bot.triage import correct_ticket
 from classifier.dataset import (
     ColumnMapping,
     SkippedRow,
     normalise_priority,
     parse_mapping,
     read_history_csv,
+    training_rows_from_db,
 )
 from classifier.errors import TrainingDataError
+from classifier.evaluation import corrected_rows
 from classifier.history import import_history
-from models import Ticket, TicketStatus, Tier
+from models import Role, Ticket, TicketStatus, Tier, User
+from models.db import transaction
 from tests.conftest import TestDatabase, shared_path
 
 HEADER = ["title", "description", "group", "urgency", "level", "opened", "closed", "fix"]
@@ -260,21 +264,53 @@ def test_unknown_priority_codes_come_with_the_flag_that_maps_them_and_following_
     first = cli_env.invoke(app, [*args, "--json"])
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
-    assert (report["imported"], report["skipped"]) == (1, 2)
-    assert set(report["reasons"]) == {"unknown label: priority '0'", "unknown label: empty priority"}
+    # the blank cell is no priority, not a bad row: that ticket still teaches its category
+    assert (report["imported"], report["skipped"]) == (2, 1)
+    assert set(report["reasons"]) == {"unknown label: priority '0'"}
     (hint,) = report["hints"]
-    assert "'0'" in hint and "(empty)" in hint and '--priority-map "0=' in hint and "--priority-col" in hint
+    assert "'0'" in hint and '--priority-map "0=' in hint and "--priority-col" in hint
 
     shown = cli_env.invoke(app, args)
     assert "hint:" in shown.output and "--priority-map" in shown.output
 
-    mapped = cli_env.invoke(app, [*args, "--priority-map", "0=critical,=medium", "--json"])
+    mapped = cli_env.invoke(app, [*args, "--priority-map", "0=critical", "--json"])
     assert mapped.exit_code == 0, mapped.output
     again = json.loads(mapped.stdout)
-    assert again["imported"] == 2 and again["hints"] == []
+    assert again["imported"] == 1 and again["hints"] == []
     with db.sessions() as session:
-        stored = dict(session.execute(select(Ticket.category, Ticket.priority)).tuples().all())
-    assert stored == {"email": "critical", "printing": "medium", "hardware": "medium"}
+        training = training_rows_from_db(session)
+    assert training.priorities is not None
+    learned = dict(zip(training.categories, training.priorities, strict=True))
+    # 3 reads as medium (1-4 scale); the blank one is not trained on as the stored stand-in
+    assert learned == {"email": "critical", "printing": "medium", "hardware": None}
+
+
+def test_a_priority_given_to_imported_history_without_one_is_a_correction_the_next_training_reads(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    export = tmp_path / "no_priority.csv"
+    export.write_text("title,group\nnew laptop for an intern,hardware\n", encoding="utf-8")
+    rows = list(read_history_csv(export, ColumnMapping(text_cols=("title",), category_col="group")))
+    with transaction(db.sessions) as session:
+        import_history(session, rows, prefix="IT")
+    with transaction(db.sessions) as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.priority == "medium" and not ticket.priority_known  # a stand-in, not a label
+        engineer = User(external_id="cli:eve", display_name="Eve", role=Role.ENGINEER)
+        session.add(engineer)
+        session.flush()
+        correct_ticket(session, ticket, actor=engineer, category="laptops")
+    with db.sessions() as session:  # a category correction says nothing about the priority
+        assert corrected_rows(session).priorities == [None]
+        assert training_rows_from_db(session).priorities is None
+    with transaction(db.sessions) as session:
+        ticket = session.scalars(select(Ticket)).one()
+        engineer = session.scalars(select(User).where(User.external_id == "cli:eve")).one()
+        events = correct_ticket(session, ticket, actor=engineer, priority="medium")
+        assert [e.kind for e in events] == ["priority_changed"]  # same value, but now someone said so
+    with db.sessions() as session:
+        assert training_rows_from_db(session).priorities == ["medium"]
+        assert corrected_rows(session).priorities == ["medium"]
 
 
 def test_a_database_without_the_schema_is_explained_in_one_sentence(

@@ -594,11 +594,12 @@ def change_priority(
         ) from None
     if ticket.status == S.CLOSED:
         raise IllegalTransition(f"{ticket.number} is closed")
-    if new.value == ticket.priority:
+    if new.value == ticket.priority and ticket.priority_known:
         return ticket
     at = clock(ticket, now)
-    old = ticket.priority
+    old = ticket.priority if ticket.priority_known else None
     ticket.priority = new.value
+    ticket.priority_known = True
     timers.apply_targets(ticket, routing)
     timers.schedule(ticket, routing)
     event = record(
@@ -614,7 +615,7 @@ def change_priority(
         ticket,
         "priority_changed",
         cause=event,
-        text=f"{ticket.number} is now {new.value} (was {old}).",
+        text=f"{ticket.number} is now {new.value} (was {old or 'not set'}).",
     )
     return ticket
 
