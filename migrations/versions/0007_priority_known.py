@@ -18,9 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Existing rows keep meaning what they meant: their priority was set by someone.
-    with op.batch_alter_table("tickets") as batch:
-        batch.add_column(sa.Column("priority_known", sa.Boolean(), server_default=sa.true(), nullable=False))
+    # Existing rows keep meaning what they meant: their priority was set by someone. A plain ADD
+    # COLUMN (not batch mode): on SQLite, batch mode would rebuild the table that every ticket
+    # event, outbox row and thread link refers to.
+    op.add_column("tickets", sa.Column("priority_known", sa.Boolean(), server_default=sa.true(), nullable=False))
 
 
 def downgrade() -> None:
