@@ -7,13 +7,12 @@ row is either a `HistoryRow` or a `SkippedRow` with the reason in words.
 
 from __future__ import annotations
 
-import ast
 import codecs
 import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,10 +192,10 @@ class HistoryRow:
 class SkippedRow:
     line: int
     reason: str
+    # (kind, value) when the row was skipped for a priority or tier value nobody mapped.
+    unmapped: tuple[str, str] | None = None
 
 
-# How a row with a priority or tier value nobody mapped is reported; `mapping_hints` reads it back.
-_UNKNOWN_VALUE_PATTERN = re.compile(r"^unknown label: (?:empty (priority)|(priority|tier) (.+))$")
 # kind → (its map flag, a label for the example, what it takes, its column flag)
 _MAP_FLAGS = {
     "priority": (
@@ -209,25 +208,23 @@ _MAP_FLAGS = {
 }
 
 
-def _unknown_value(kind: str, raw: str) -> str:
-    return f"unknown label: empty {kind}" if not raw else f"unknown label: {kind} {raw!r}"
+def _unmapped(line: int, kind: str, raw: str) -> SkippedRow:
+    reason = f"unknown label: empty {kind}" if not raw else f"unknown label: {kind} {raw!r}"
+    return SkippedRow(line, reason, (kind, raw))
 
 
-def mapping_hints(reasons: Iterable[str]) -> list[str]:
-    """What to pass so that rows skipped for an unknown priority or tier value get imported.
+def mapping_hints(unmapped: Mapping[str, Collection[str]]) -> list[str]:
+    """What to pass so that rows skipped for unmapped priority or tier values (by kind) get imported.
 
     Such rows are skipped rather than given a guessed priority, which the next training would
     learn as if someone had set it; an admin who sees only "unknown label: priority '0'" may not
     know that the export's own codes can be mapped.
     """
-    values: dict[str, list[str]] = {}
-    for reason in reasons:
-        match = _UNKNOWN_VALUE_PATTERN.match(reason)
-        if match:
-            empty_kind, kind, quoted = match.groups()
-            values.setdefault(empty_kind or kind, []).append(ast.literal_eval(quoted) if quoted else "")
     hints = []
-    for kind, raw in values.items():
+    for kind, values in unmapped.items():
+        if not values:
+            continue
+        raw = sorted(values)
         flag, example, known, column = _MAP_FLAGS[kind]
         shown = ", ".join(repr(v) if v else "(empty)" for v in raw[:5]) + (", …" if len(raw) > 5 else "")
         subject, verb, which = (
@@ -426,14 +423,14 @@ def _parse_row(
         # A blank cell is no priority (the ticket still teaches its category); a value nobody
         # mapped is skipped, so that a re-import with the right --priority-map brings it in.
         if priority is None and (raw_priority or "" in m.priority_map):
-            return SkippedRow(line, _unknown_value("priority", raw_priority))
+            return _unmapped(line, "priority", raw_priority)
     tier: str | None = None
     if m.tier_col:
         raw_tier = get(m.tier_col)
         if raw_tier:
             tier = m.tier_map.get(raw_tier.lower()) or normalise_tier(raw_tier)
             if tier not in {"L1", "L2", "L3"}:
-                return SkippedRow(line, _unknown_value("tier", raw_tier))
+                return _unmapped(line, "tier", raw_tier)
     status = STATUS_ALIASES.get(get(m.status_col).lower()) if m.status_col else None
     resolution = get(m.resolution_col) or None
     return HistoryRow(

@@ -27,11 +27,15 @@ class ImportReport:
     imported: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # Priority or tier values nobody mapped, by kind (see `classifier.dataset.mapping_hints`).
+    unmapped: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
-    def skip(self, line: int, reason: str) -> None:
+    def skip(self, line: int, reason: str, unmapped: tuple[str, str] | None = None) -> None:
         self.skipped[reason] += 1
         if len(self.examples[reason]) < 5:
             self.examples[reason].append(line)
+        if unmapped is not None:
+            self.unmapped[unmapped[0]].add(unmapped[1])
 
     @property
     def skipped_total(self) -> int:
@@ -113,7 +117,7 @@ def import_history(
 
     for row in rows:
         if isinstance(row, SkippedRow):
-            report.skip(row.line, row.reason)
+            report.skip(row.line, row.reason, row.unmapped)
             if progress is not None:
                 progress(1)
             continue

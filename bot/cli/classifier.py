@@ -23,6 +23,7 @@ from classifier.dataset import (
 )
 from classifier.errors import ClassifierError
 from classifier.evaluation import corrected_rows, evaluate_rows, plot_confusion
+from classifier.history import ImportReport
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
 from classifier.recipe import TrainConfig, abstention_at
 from classifier.registry import active_model, list_models, promote, rollback, train_and_register
@@ -41,18 +42,17 @@ def _csv_rows(csv_path: Path, mapping: ColumnMapping, encoding: str) -> tuple[Tr
     if not csv_path.is_file():
         fail(f"{csv_path} does not exist")
     good: list[HistoryRow] = []
-    reasons: set[str] = set()
-    skipped = 0
+    skips = ImportReport()  # the import's own bookkeeping of what was skipped and why
     try:
         for row in read_history_csv(csv_path, mapping, encoding=encoding):
             if isinstance(row, HistoryRow):
                 good.append(row)
             else:
-                skipped += 1
-                reasons.add(row.reason)
+                skips.skip(row.line, row.reason, row.unmapped)
     except LookupError:
         fail(f"unknown encoding {encoding!r}")
-    hints = [encoding_hint(csv_path, encoding) if skipped else None, *mapping_hints(sorted(reasons))]
+    skipped = skips.skipped_total
+    hints = [encoding_hint(csv_path, encoding) if skipped else None, *mapping_hints(skips.unmapped)]
     for hint in filter(None, hints):
         err_console.print(f"[yellow]hint:[/] {hint}")
     return rows_from_history(good, with_priority=mapping.priority_col is not None), skipped

@@ -127,7 +127,7 @@ def import_command(
     seconds = time.perf_counter() - started
     bad_bytes = any(reason.startswith("bad encoding") for reason in report.skipped)
     hint = encoding_hint(file, encoding) if bad_bytes else None
-    hints = [h for h in (hint, *mapping_hints(report.skipped)) if h]
+    hints = [h for h in (hint, *mapping_hints(report.unmapped)) if h]
     if as_json:
         emit_json({**report.as_dict(), "seconds": round(seconds, 2), "hint": hint, "hints": hints})
         return
