@@ -328,3 +328,28 @@ def test_a_database_without_the_schema_is_explained_in_one_sentence(
     assert result.exit_code == 1
     assert "no Tierline schema yet" in result.output and "tierline db upgrade" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_imported_ticket_without_a_priority_is_shown_as_not_recorded_until_someone_sets_one(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path
+) -> None:
+    export = tmp_path / "history.csv"
+    export.write_text("title,group,urgency\nnew laptop for an intern,hardware,\n", encoding="utf-8")
+    args = ["tickets", "import", str(export), "--text-cols", "title", "--category-col", "group"]
+    imported = cli_env.invoke(app, [*args, "--priority-col", "urgency"])
+    assert imported.exit_code == 0, imported.output
+    with transaction(db.sessions) as session:
+        session.add(User(external_id="cli:ada", display_name="Ada", role=Role.ADMIN))
+        number = session.scalars(select(Ticket.number)).one()
+
+    shown = cli_env.invoke(app, ["tickets", "show", number, "--as", "cli:ada"])
+    assert shown.exit_code == 0, shown.output
+    assert "priority not recorded" in shown.output and "medium" not in shown.output
+    as_json = json.loads(cli_env.invoke(app, ["tickets", "show", number, "--as", "cli:ada", "--json"]).stdout)
+    assert as_json["priority_known"] is False
+
+    changed = cli_env.invoke(app, ["tickets", "correct", number, "--priority", "medium", "--as", "cli:ada"])
+    assert changed.exit_code == 0, changed.output
+    assert "priority not recorded → medium" in changed.output
+    shown = cli_env.invoke(app, ["tickets", "show", number, "--as", "cli:ada"])
+    assert "priority not recorded" not in shown.output and "· medium ·" in shown.output

@@ -57,6 +57,8 @@ def ticket_dict(ticket: Ticket, *, with_events: bool = False, staff: bool = True
         "tier": ticket.tier.value,
         "category": ticket.category,
         "priority": ticket.priority,
+        # False for history imported without one: `priority` then holds only the SLA stand-in
+        "priority_known": ticket.priority_known,
         "needs_triage": ticket.needs_triage,
         "requester": ticket.requester.external_id if ticket.requester else None,
         "assignee": ticket.assignee.external_id if ticket.assignee else None,
@@ -84,6 +86,11 @@ def ticket_dict(ticket: Ticket, *, with_events: bool = False, staff: bool = True
             if staff or not e.internal
         ]
     return out
+
+
+def _priority_label(row: dict[str, Any], unknown: str = "priority not recorded") -> str:
+    """The priority as people should read it: an imported ticket's stand-in is not shown as fact."""
+    return str(row["priority"]) if row["priority_known"] else unknown
 
 
 def _run(number: str, actor_id: str, as_json: bool, action: Callable[[Session, Ticket, User], str]) -> None:
@@ -131,7 +138,7 @@ def tickets_list(
     for r in rows:
         due = (r["response_due"] or "")[:16].replace("T", " ") if not r["first_response_at"] else ""
         console.print(
-            f"{r['number']:<9} {r['priority']:<8} {r['tier']:<3} {r['status']:<15} "
+            f"{r['number']:<9} {_priority_label(r, '-'):<8} {r['tier']:<3} {r['status']:<15} "
             f"{(r['assignee'] or '-'):<14} {due:<16} {r['subject'][:60]}"
         )
 
@@ -151,7 +158,7 @@ def tickets_show(number: str, actor_id: str = AS_USER, as_json: bool = AS_JSON) 
         return
     console.print(f"[bold]{out['number']}[/] {out['subject']}")
     console.print(
-        f"{out['status']} · {out['tier']} · {out['category']} · {out['priority']} · "
+        f"{out['status']} · {out['tier']} · {out['category']} · {_priority_label(out)} · "
         f"assignee {out['assignee'] or '-'} · requester {out['requester']}"
     )
     console.print(f"response due {out['response_due']} · resolution due {out['resolution_due']}")

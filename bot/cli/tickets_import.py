@@ -173,4 +173,5 @@ def correct_command(
             return
         for event in events:
             what = event.kind.removesuffix("_changed")
-            console.print(f"{number}: {what} {event.data['from']} → [bold]{event.data['to']}[/]")
+            before = event.data["from"] or "not recorded"  # history imported without a priority
+            console.print(f"{number}: {what} {before} → [bold]{event.data['to']}[/]")
