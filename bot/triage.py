@@ -227,21 +227,20 @@ def correct_ticket(
             raise InvalidCorrectionError(
                 f"{priority!r} is not a priority; use one of {', '.join(p.value for p in Priority)}"
             )
-        if value != ticket.priority or not ticket.priority_known:
+        if value != ticket.recorded_priority:
             events.append(
                 TicketEvent(
                     kind="priority_changed",
                     actor_id=actor.id,
                     text=note,
                     data={
-                        "from": ticket.priority if ticket.priority_known else None,
+                        "from": ticket.recorded_priority,
                         "to": value,
                         "model_version": ticket.model_version,
                     },
                 )
             )
-            ticket.priority = value
-            ticket.priority_known = True
+            ticket.set_priority(value)
     for event in events:
         ticket.events.append(event)
     session.flush()

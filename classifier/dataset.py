@@ -422,7 +422,7 @@ def _parse_row(
         priority = normalise_priority(raw_priority, m.priority_map)
         # A blank cell is no priority (the ticket still teaches its category); a value nobody
         # mapped is skipped, so that a re-import with the right --priority-map brings it in.
-        if priority is None and (raw_priority or "" in m.priority_map):
+        if priority is None and (raw_priority or ("" in m.priority_map)):
             return _unmapped(line, "priority", raw_priority)
     tier: str | None = None
     if m.tier_col:

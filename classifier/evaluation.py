@@ -63,7 +63,7 @@ def corrected_rows(session: Session) -> TrainingRows:
     for t in tickets:
         texts.append(compose_text(t.subject, t.body))
         cats.append(t.category)
-        prios.append(t.priority if t.priority_known else None)  # a stand-in is no truth to score
+        prios.append(t.recorded_priority)  # a stand-in is no truth to score
         ids.append(t.id)
     return TrainingRows(texts, cats, list(prios), ids)
 

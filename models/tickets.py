@@ -106,6 +106,15 @@ class Ticket(Base):
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
 
+    @property
+    def recorded_priority(self) -> str | None:
+        """The priority someone set, or None where only the medium stand-in is stored."""
+        return self.priority if self.priority_known else None
+
+    def set_priority(self, value: str) -> None:
+        """A priority someone chose: from now on it is a label, even where it equals the stand-in."""
+        self.priority, self.priority_known = value, True
+
 
 class TicketEvent(Base):
     """Append-only audit record: one row per change, never updated."""

@@ -594,12 +594,11 @@ def change_priority(
         ) from None
     if ticket.status == S.CLOSED:
         raise IllegalTransition(f"{ticket.number} is closed")
-    if new.value == ticket.priority and ticket.priority_known:
+    if new.value == ticket.recorded_priority:
         return ticket
     at = clock(ticket, now)
-    old = ticket.priority if ticket.priority_known else None
-    ticket.priority = new.value
-    ticket.priority_known = True
+    old = ticket.recorded_priority
+    ticket.set_priority(new.value)
     timers.apply_targets(ticket, routing)
     timers.schedule(ticket, routing)
     event = record(
