@@ -269,6 +269,8 @@ def _row_ref(values: list[str]) -> str:
 # Spreadsheet exports in many locales separate with ";" (the comma is their decimal mark); ticket
 # tools also offer tab- and pipe-separated files.
 DELIMITERS = (",", ";", "\t", "|")
+# Old Mac exports end lines with a bare carriage return; the csv reader knows all three endings.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def detect_delimiter(text: str) -> str:
@@ -277,7 +279,7 @@ def detect_delimiter(text: str) -> str:
     Only the header is looked at: it is short and never holds free text, whereas a sniffer fed
     ticket bodies is misled by the commas and semicolons people type.
     """
-    header = text.split("\n", 1)[0]
+    header = _LINE_END.split(text, maxsplit=1)[0]
     best, best_count = ",", 1
     for delimiter in DELIMITERS:
         count = len(next(csv.reader([header], delimiter=delimiter), []))
@@ -320,6 +322,49 @@ def _is_utf8(encoding: str) -> bool:
         return False
 
 
+# Byte-order marks and the codec that reads past each. UTF-32's little-endian mark begins with
+# UTF-16's, so it is tried first.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def file_encoding(raw: bytes, encoding: str) -> str:
+    """The encoding to read an export with: the one asked for, except that a byte-order mark
+    overrides the UTF-8 default. Excel's "Unicode Text" export is UTF-16 with a mark; read as
+    UTF-8 it is noise from the first byte, and nobody should need to know to pass --encoding."""
+    if _is_utf8(encoding):
+        for mark, name in _BYTE_ORDER_MARKS:
+            if raw.startswith(mark):
+                return name
+    return encoding
+
+
+def _mark_bad_bytes(error: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: each undecodable byte becomes U+DCFF, which `_has_bad_bytes` flags."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "\udcff" * (error.end - error.start), error.end
+
+
+codecs.register_error("tierline-bad-bytes", _mark_bad_bytes)
+
+
+def decode_export(raw: bytes, encoding: str) -> str:
+    """The export's text; bytes that are not valid in `encoding` are kept as markers, so their
+    rows are skipped as "bad encoding" instead of the whole file failing. surrogateescape keeps
+    them byte for byte but only exists for bytes ≥ 0x80; a broken UTF-16 or UTF-32 unit can be
+    any bytes, and gets the plain marker."""
+    try:
+        return raw.decode(encoding, errors="surrogateescape")
+    except UnicodeDecodeError:
+        return raw.decode(encoding, errors="tierline-bad-bytes")
+
+
 def encoding_hint(path: Path, encoding: str) -> str | None:
     """A suggestion when a file read as UTF-8 is not UTF-8 but is valid Windows-1252 text.
 
@@ -334,7 +379,7 @@ def encoding_hint(path: Path, encoding: str) -> str | None:
 
 
 def _encoding_hint(raw: bytes, name: str, encoding: str) -> str | None:
-    if not _is_utf8(encoding):
+    if not _is_utf8(file_encoding(raw, encoding)):
         return None
     try:
         raw.decode("utf-8")
@@ -359,13 +404,12 @@ def read_history_csv(
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    text = raw.removeprefix(b"\xef\xbb\xbf" if _is_utf8(encoding) else b"").decode(
-        encoding, errors="surrogateescape"
-    )
+    encoding = file_encoding(raw, encoding)
+    text = decode_export(raw.removeprefix(codecs.BOM_UTF8 if _is_utf8(encoding) else b""), encoding)
     # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit.
     csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
     try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
         header = next(reader)
     except StopIteration:
         raise TrainingDataError(f"{path} is empty") from None

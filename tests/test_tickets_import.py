@@ -186,13 +186,13 @@ def test_cli_reports_an_unreadable_mapping_in_one_sentence(cli_env: CliRunner, t
     assert "no column(s) nope" in result.output
 
 
-def _export(path: Path, delimiter: str, encoding: str, header: list[str]) -> Path:
+def _export(path: Path, delimiter: str, encoding: str, header: list[str], line_end: str = "\r\n") -> Path:
     rows = [
         ["Café printer", "the printer by the café jams; again", "printing", "P3"],
         ["VPN", "tunnel drops, every minute", "network", "P2"],
     ]
     with path.open("w", newline="", encoding=encoding) as handle:
-        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator=line_end)
         writer.writerow(header)
         writer.writerows(rows)
     return path
@@ -202,17 +202,22 @@ LOOSE_MAPPING = ColumnMapping(text_cols=("title", "body"), category_col="categor
 
 
 @pytest.mark.parametrize(
-    ("delimiter", "encoding", "header"),
+    ("delimiter", "encoding", "header", "line_end"),
     [
-        (";", "utf-8-sig", ["Title ", "Body", "Category", "URGENCY"]),  # Excel in a comma-decimal locale
-        ("\t", "utf-8", ["title", "body", "category", "urgency"]),
-        ("|", "utf-8", ["title", "body", "category", "urgency"]),
+        (";", "utf-8-sig", ["Title ", "Body", "Category", "URGENCY"], "\r\n"),  # Excel, comma-decimal locale
+        ("\t", "utf-16", ["Title", "Body", "Category", "Urgency"], "\r\n"),  # Excel's "Unicode Text"
+        (",", "utf-32", ["title", "body", "category", "urgency"], "\n"),
+        ("\t", "utf-8", ["title", "body", "category", "urgency"], "\n"),
+        ("|", "utf-8", ["title", "body", "category", "urgency"], "\r\n"),
+        (",", "utf-8", ["title", "body", "category", "urgency"], "\r"),  # classic Mac line ends
     ],
 )
-def test_exports_with_other_delimiters_and_header_spellings_read_like_a_plain_csv(
-    tmp_path: Path, delimiter: str, encoding: str, header: list[str]
+def test_exports_with_other_delimiters_encodings_and_header_spellings_read_like_a_plain_csv(
+    tmp_path: Path, delimiter: str, encoding: str, header: list[str], line_end: str
 ) -> None:
-    path = _export(tmp_path / "export.csv", delimiter, encoding, header)
+    """Files in any of these shapes import without flags: the UTF-16 and UTF-32 ones are
+    recognised by their byte-order mark, without --encoding."""
+    path = _export(tmp_path / "export.csv", delimiter, encoding, header, line_end)
     rows = list(read_history_csv(path, LOOSE_MAPPING))
     assert [(r.subject, r.body, r.category, r.priority) for r in rows if not isinstance(r, SkippedRow)] == [
         ("Café printer", "the printer by the café jams; again", "printing", "medium"),
@@ -242,6 +247,23 @@ def test_a_windows_1252_export_is_explained_and_imports_with_its_encoding(
     as_cp1252 = cli_env.invoke(app, [*args, "--encoding", "cp1252"])
     assert as_cp1252.exit_code == 0, as_cp1252.output
     assert "imported 1 tickets" in as_cp1252.output and "hint" not in as_cp1252.output
+    with db.sessions() as session:
+        assert set(session.scalars(select(Ticket.subject))) == {"Café printer", "VPN"}
+
+
+def test_a_utf16_export_cut_off_mid_character_keeps_every_whole_row(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path
+) -> None:
+    path = _export(tmp_path / "unicode.txt", "\t", "utf-16", ["title", "body", "category", "urgency"])
+    path.write_bytes(path.read_bytes() + "Disk full\tC: is full\tstorage".encode("utf-16-le") + b"\x00")
+    args = ["tickets", "import", str(path), "--text-cols", "title,body", "--category-col", "category"]
+    result = cli_env.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["imported"], report["skipped"]) == (2, 1)
+    bad = "bad encoding (bytes that are not valid text in the file's encoding)"
+    assert report["reasons"][bad]["rows"] == 1
+    assert report["hint"] is None  # no advice to read a UTF-16 file as Windows-1252
     with db.sessions() as session:
         assert set(session.scalars(select(Ticket.subject))) == {"Café printer", "VPN"}
 
