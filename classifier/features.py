@@ -154,7 +154,7 @@ class TicketFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def __init__(
         self,
         word_ngrams: tuple[int, int] = (1, 2),
-        char_ngrams: tuple[int, int] = (2, 5),
+        char_ngrams: tuple[int, int] = (3, 5),
         char_min_df: int = 2,
         max_char_features: int | None = None,
         word_min_df: int = 1,

@@ -1,7 +1,7 @@
 """Training: shared TF-IDF features, one calibrated linear head per label kind, honest CV metrics.
 
 Pure (no database): callers hand in texts and labels and get a model directory back. The recipe:
-word 1–2-gram and char_wb 2–5-gram TF-IDF (sublinear tf) feed a class-weighted LinearSVC per head
+word 1–2-gram and char_wb 3–5-gram TF-IDF (sublinear tf) feed a class-weighted LinearSVC per head
 (on small histories each head picks its C from a small grid by out-of-fold macro-F1).
 Stratified k-fold models give out-of-fold decision scores, which yield both the cross-validated
 metrics in the manifest and the data to fit a softmax temperature (calibration), so confidence
