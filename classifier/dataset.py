@@ -7,6 +7,7 @@ row is either a `HistoryRow` or a `SkippedRow` with the reason in words.
 
 from __future__ import annotations
 
+import _csv
 import codecs
 import csv
 import hashlib
@@ -14,12 +15,13 @@ import io
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from classifier.dates import DEFAULT_DATE_ORDER, DateOrder, OrderEvidence, TimestampReader, infer_date_order
 from classifier.errors import TrainingDataError
 from classifier.labels import label_key
 from classifier.priority import PRIORITIES
@@ -156,6 +158,12 @@ class ColumnMapping:
     status_col: str | None = None
     priority_map: dict[str, str] = field(default_factory=dict)
     tier_map: dict[str, str] = field(default_factory=dict)
+    # Day/month order of numeric dates; None: as the file's own values prove (`date_evidence`).
+    date_order: DateOrder | None = None
+
+    @property
+    def date_cols(self) -> list[str]:
+        return [c for c in (self.created_col, self.resolved_col) if c]
 
     def columns(self) -> list[str]:
         optional = (
@@ -182,6 +190,9 @@ class HistoryRow:
     created_at: datetime | None
     resolved_at: datetime | None
     status: TicketStatus | None
+    # A created/resolved value that is not a timestamp in any known form: the row still imports
+    # (its text and labels are what training needs) and the report lists it.
+    unreadable_date: str | None = None
 
     @property
     def text(self) -> str:
@@ -242,24 +253,6 @@ def mapping_hints(unmapped: Mapping[str, Collection[str]]) -> list[str]:
 
 def _has_bad_bytes(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
-
-
-def parse_datetime(value: str) -> datetime | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        for fmt in ("%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d.%m.%Y %H:%M", "%d/%m/%Y", "%Y/%m/%d %H:%M:%S"):
-            try:
-                parsed = datetime.strptime(value, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _row_ref(values: list[str]) -> str:
@@ -396,10 +389,57 @@ def _encoding_hint(raw: bytes, name: str, encoding: str) -> str | None:
     )
 
 
+def date_evidence(path: Path, mapping: ColumnMapping, encoding: str = "utf-8") -> OrderEvidence:
+    """What the export's created/resolved values say about their day/month order (one extra
+    pass over the file; an import calls it once, to decide and to tell the admin)."""
+    if not mapping.date_cols:
+        return OrderEvidence(None)
+    return infer_date_order(
+        value for row in _column_values(path, mapping.date_cols, encoding) for value in row
+    )
+
+
+def _column_values(path: Path, columns: list[str], encoding: str) -> Iterator[list[str]]:
+    """The values of `columns` in every well-formed row."""
+    reader, index = _open_csv(path, columns, encoding)
+    positions = [index[c] for c in columns]
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            continue
+        yield [values[i] for i in positions if i < len(values)]
+
+
 def read_history_csv(
     path: Path, mapping: ColumnMapping, encoding: str = "utf-8"
 ) -> Iterator[HistoryRow | SkippedRow]:
     """Every data row of the export, parsed or skipped with a reason; raises only for a missing column."""
+    reader, index = _open_csv(path, mapping.columns(), encoding)
+    order = mapping.date_order
+    if order is None and mapping.date_cols:
+        order = date_evidence(path, mapping, encoding).order
+    timestamps = TimestampReader(order or DEFAULT_DATE_ORDER)
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num
+            yield SkippedRow(line, f"malformed CSV ({exc})")
+            continue
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        yield _parse_row(line, values, index, mapping, timestamps)
+
+
+def _open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[_csv.Reader, dict[str, int]]:
+    """A csv reader positioned after the header, and where each wanted column is."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -416,28 +456,15 @@ def read_history_csv(
     except csv.Error as exc:
         raise TrainingDataError(f"{path} is not a CSV file: {exc}") from None
     try:
-        index = _column_index(path, [h.strip() for h in header], mapping.columns())
+        index = _column_index(path, [h.strip() for h in header], wanted)
     except TrainingDataError as exc:  # a header that does not decode reads as missing columns
         hint = _encoding_hint(raw, Path(path).name, encoding) if any(map(_has_bad_bytes, header)) else None
         raise TrainingDataError(f"{exc} ({hint})" if hint else str(exc)) from None
-    line = 1
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line = reader.line_num
-            yield SkippedRow(line, f"malformed CSV ({exc})")
-            continue
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue  # blank line
-        yield _parse_row(line, values, index, mapping)
+    return reader, index
 
 
 def _parse_row(
-    line: int, values: list[str], index: dict[str, int], m: ColumnMapping
+    line: int, values: list[str], index: dict[str, int], m: ColumnMapping, timestamps: TimestampReader
 ) -> HistoryRow | SkippedRow:
     def get(col: str | None) -> str:
         if col is None:
@@ -477,6 +504,16 @@ def _parse_row(
                 return _unmapped(line, "tier", raw_tier)
     status = STATUS_ALIASES.get(get(m.status_col).lower()) if m.status_col else None
     resolution = get(m.resolution_col) or None
+    created_raw, resolved_raw = get(m.created_col), get(m.resolved_col)
+    created_at, resolved_at = timestamps.parse(created_raw), timestamps.parse(resolved_raw)
+    unreadable = next(
+        (
+            raw
+            for raw, parsed in ((created_raw, created_at), (resolved_raw, resolved_at))
+            if raw and not parsed
+        ),
+        None,
+    )
     return HistoryRow(
         line=line,
         ref=_row_ref(values),
@@ -486,9 +523,10 @@ def _parse_row(
         priority=priority,
         tier=tier,
         resolution=resolution,
-        created_at=parse_datetime(get(m.created_col)) if m.created_col else None,
-        resolved_at=parse_datetime(get(m.resolved_col)) if m.resolved_col else None,
+        created_at=created_at,
+        resolved_at=resolved_at,
         status=status,
+        unreadable_date=unreadable,
     )
 
 

@@ -29,6 +29,10 @@ class ImportReport:
     examples: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     # Priority or tier values nobody mapped, by kind (see `classifier.dataset.mapping_hints`).
     unmapped: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Imported rows whose created/resolved value is not a readable timestamp, and a few
+    # (line, value) examples: they are dated at import time, which reports should not hide.
+    unreadable_dates: int = 0
+    unreadable_examples: list[tuple[int, str]] = field(default_factory=list)
 
     def skip(self, line: int, reason: str, unmapped: tuple[str, str] | None = None) -> None:
         self.skipped[reason] += 1
@@ -49,6 +53,10 @@ class ImportReport:
                 reason: {"rows": n, "example_lines": self.examples.get(reason, [])}
                 for reason, n in self.skipped.most_common()
             },
+            "unreadable_dates": {
+                "rows": self.unreadable_dates,
+                "examples": [{"line": line, "value": value} for line, value in self.unreadable_examples],
+            },
         }
 
 
@@ -58,7 +66,7 @@ def ticket_number(prefix: str, ticket_id: int) -> str:
 
 def _values(row: HistoryRow) -> dict[str, Any]:
     now = utcnow()
-    created = row.created_at or now
+    created = row.created_at or now  # a history row without a readable date is dated today
     resolved_at = row.resolved_at
     status = row.status or (TicketStatus.RESOLVED if (resolved_at or row.resolution) else TicketStatus.CLOSED)
     return {
@@ -105,6 +113,10 @@ def import_history(
                 report.skip(row.line, "already imported")
             else:
                 fresh.append(_values(row))
+                if row.unreadable_date is not None:
+                    report.unreadable_dates += 1
+                    if len(report.unreadable_examples) < 3:
+                        report.unreadable_examples.append((row.line, row.unreadable_date))
         if fresh:
             ids = list(
                 session.scalars(insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), fresh)

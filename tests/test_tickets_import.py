@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -266,6 +267,66 @@ def test_a_utf16_export_cut_off_mid_character_keeps_every_whole_row(
     assert report["hint"] is None  # no advice to read a UTF-16 file as Windows-1252
     with db.sessions() as session:
         assert set(session.scalars(select(Ticket.subject))) == {"Café printer", "VPN"}
+
+
+def _dated_export(path: Path) -> Path:
+    path.write_text(
+        "title,category,opened,closed\n"
+        "printer jam,hardware,03/04/2025 10:00,03/05/2025 09:30\n"
+        "new laptop,hardware,3/25/2025 9:00 AM,soon\n"
+        'vpn broken,network,"Dec 1, 2025 2:05 PM",\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+DATED_ARGS = ["--text-cols", "title", "--category-col", "category", "--created-col", "opened"]
+
+
+def test_a_us_export_is_dated_month_first_because_its_own_dates_say_so_and_bad_dates_are_reported(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path
+) -> None:
+    path = _dated_export(tmp_path / "us.csv")
+    args = ["tickets", "import", str(path), *DATED_ARGS, "--resolved-col", "closed"]
+    result = cli_env.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["imported"], report["skipped"], report["date_order"]) == (3, 0, "mdy")
+    assert report["unreadable_dates"] == {"rows": 1, "examples": [{"line": 3, "value": "soon"}]}
+    assert "dates read month first, as '3/25/2025 9:00 AM' shows" in report["hints"]
+    assert any("not a readable timestamp (line 3: 'soon')" in h for h in report["hints"])
+    with db.sessions() as session:
+        dated = {t.subject: t for t in session.scalars(select(Ticket))}
+    assert dated["printer jam"].created_at.replace(tzinfo=None) == datetime(2025, 3, 4, 10, 0)
+    resolved = dated["printer jam"].resolved_at
+    assert resolved is not None and resolved.replace(tzinfo=None) == datetime(2025, 3, 5, 9, 30)
+    assert dated["new laptop"].resolved_at is None  # "soon" is no date, and the row is not lost
+    assert dated["vpn broken"].created_at.replace(tzinfo=None) == datetime(2025, 12, 1, 14, 5)
+
+
+def test_dates_nothing_in_the_file_disambiguates_follow_date_order_and_the_default_is_said(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path
+) -> None:
+    path = tmp_path / "eu.csv"
+    path.write_text("title,category,opened\nprinter jam,hardware,03/04/2025 10:00\n", encoding="utf-8")
+    default = cli_env.invoke(app, ["tickets", "import", str(path), *DATED_ARGS])
+    assert default.exit_code == 0, default.output
+    assert "no date in the file tells day from month" in default.output
+    assert "--date-order mdy" in default.output
+    with db.sessions() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.created_at.replace(tzinfo=None) == datetime(2025, 4, 3, 10, 0)  # 3 April
+    other = tmp_path / "us.csv"
+    other.write_text("title,category,opened\nmail down,email,03/04/2025 10:00\n", encoding="utf-8")
+    told = cli_env.invoke(app, ["tickets", "import", str(other), *DATED_ARGS, "--date-order", "mdy"])
+    assert told.exit_code == 0, told.output
+    assert "tells day from month" not in told.output
+    with db.sessions() as session:
+        mail = session.scalars(select(Ticket).where(Ticket.subject == "mail down")).one()
+        assert mail.created_at.replace(tzinfo=None) == datetime(2025, 3, 4, 10, 0)
+    wrong = cli_env.invoke(app, ["tickets", "import", str(other), *DATED_ARGS, "--date-order", "ymd"])
+    assert wrong.exit_code == 1
+    assert "--date-order takes dmy (day first) or mdy (month first), not 'ymd'" in wrong.output
 
 
 def test_unknown_priority_codes_come_with_the_flag_that_maps_them_and_following_it_loses_no_row(

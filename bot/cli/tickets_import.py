@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -15,11 +16,13 @@ from bot.cli.common import console, emit_json, fail, settings, unit_of_work
 from bot.triage import TriageError, correct_ticket
 from classifier.dataset import (
     ColumnMapping,
+    date_evidence,
     encoding_hint,
     mapping_hints,
     parse_mapping,
     read_history_csv,
 )
+from classifier.dates import DATE_ORDERS, DEFAULT_DATE_ORDER, DateOrder, OrderEvidence
 from classifier.errors import ClassifierError
 from classifier.history import import_history
 from models import Ticket, User
@@ -58,6 +61,30 @@ def build_mapping(
         fail(str(exc))
 
 
+_ORDER_WORDS = {"dmy": "day first", "mdy": "month first"}
+
+
+def date_order_notes(evidence: OrderEvidence, given: DateOrder | None) -> tuple[DateOrder, list[str]]:
+    """The day/month order to read the file with, and what to tell the admin about it."""
+    if given is not None:
+        return given, []
+    if evidence.contradictory:
+        return DEFAULT_DATE_ORDER, [
+            f"the file's dates disagree: {evidence.day_first_example!r} reads only day first, "
+            f"{evidence.month_first_example!r} only month first; read {_ORDER_WORDS[DEFAULT_DATE_ORDER]} "
+            "(the others are reported as unreadable): pass --date-order mdy if most are month first"
+        ]
+    if evidence.order is not None:
+        example = evidence.day_first_example or evidence.month_first_example
+        return evidence.order, [f"dates read {_ORDER_WORDS[evidence.order]}, as {example!r} shows"]
+    if evidence.ambiguous_example is not None:
+        return DEFAULT_DATE_ORDER, [
+            f"no date in the file tells day from month (such as {evidence.ambiguous_example!r}); read "
+            f"{_ORDER_WORDS[DEFAULT_DATE_ORDER]}: pass --date-order mdy if the export writes the month first"
+        ]
+    return DEFAULT_DATE_ORDER, []
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as handle:
         return max(0, sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1)
@@ -73,8 +100,10 @@ def import_command(
     priority_col: str | None = typer.Option(None, help="Column with the priority (P1..P4, 1..4, words)."),
     tier_col: str | None = typer.Option(None, help="Column with the tier that handled it (L1/L2/L3, 1/2/3)."),
     resolution_col: str | None = typer.Option(None, help="Column with the resolution text."),
-    created_col: str | None = typer.Option(None, help="Column with the creation time (ISO 8601)."),
-    resolved_col: str | None = typer.Option(None, help="Column with the resolution time (ISO 8601)."),
+    created_col: str | None = typer.Option(
+        None, help="Column with the creation time (ISO 8601, or as spreadsheets and ticket tools write it)."
+    ),
+    resolved_col: str | None = typer.Option(None, help="Column with the resolution time (same forms)."),
     status_col: str | None = typer.Option(None, help="Column with the final status (closed/resolved...)."),
     priority_map: str | None = typer.Option(
         None, help='Export values to priorities, e.g. "0=critical,1=high".'
@@ -83,9 +112,15 @@ def import_command(
     encoding: str = typer.Option(
         "utf-8", help="Text encoding of the file (rows with invalid bytes are skipped)."
     ),
+    date_order: str | None = typer.Option(
+        None,
+        help="Day/month order of dates such as 03/04/2025: dmy or mdy (default: as the file's dates show).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import ticket history; bad rows are skipped and reported, never abort the import."""
+    if date_order is not None and date_order not in DATE_ORDERS:
+        fail(f"--date-order takes dmy (day first) or mdy (month first), not {date_order!r}")
     cfg = settings()
     mapping = build_mapping(
         text_cols,
@@ -103,6 +138,9 @@ def import_command(
         fail(f"{file} does not exist")
     started = time.perf_counter()
     try:
+        evidence = date_evidence(file, mapping, encoding) if date_order is None else OrderEvidence(None)
+        order, date_notes = date_order_notes(evidence, date_order)
+        mapping = replace(mapping, date_order=order)
         rows = read_history_csv(file, mapping, encoding=encoding)
         with (
             unit_of_work(cfg) as session,
@@ -127,9 +165,24 @@ def import_command(
     seconds = time.perf_counter() - started
     bad_bytes = any(reason.startswith("bad encoding") for reason in report.skipped)
     hint = encoding_hint(file, encoding) if bad_bytes else None
-    hints = [h for h in (hint, *mapping_hints(report.unmapped)) if h]
+    if report.unreadable_dates:
+        at_line, value = report.unreadable_examples[0]
+        date_notes.append(
+            f"{report.unreadable_dates} imported rows have a date that is not a readable timestamp "
+            f"(line {at_line}: {value!r}): a creation time falls back to the import time, "
+            "a resolution time stays empty"
+        )
+    hints = [h for h in (hint, *mapping_hints(report.unmapped), *date_notes) if h]
     if as_json:
-        emit_json({**report.as_dict(), "seconds": round(seconds, 2), "hint": hint, "hints": hints})
+        emit_json(
+            {
+                **report.as_dict(),
+                "date_order": order if mapping.date_cols else None,
+                "seconds": round(seconds, 2),
+                "hint": hint,
+                "hints": hints,
+            }
+        )
         return
     console.print(
         f"imported [bold]{report.imported}[/] tickets, skipped [bold]{report.skipped_total}[/] "
