@@ -438,6 +438,35 @@ def read_history_csv(
         yield _parse_row(line, values, index, mapping, timestamps)
 
 
+# Files admins pick by mistake instead of the CSV export, by their first bytes, with what to do.
+_SAVE_AS_CSV = "save the sheet as CSV (in Excel: File → Save As → CSV UTF-8) and import that"
+_NOT_CSV = (
+    (b"PK\x03\x04", f"a zip archive, not a CSV file (an Excel .xlsx workbook is one): {_SAVE_AS_CSV}"),
+    (b"\xd0\xcf\x11\xe0", f"a legacy Excel workbook (.xls), not a CSV file: {_SAVE_AS_CSV}"),
+    (b"\x1f\x8b", "gzip-compressed: decompress it (gunzip) and import the CSV inside"),
+    (b"%PDF", "a PDF document, not a CSV file: export the tickets from the ticket tool as CSV"),
+)
+
+
+def not_csv_reason(raw: bytes, encoding: str) -> str | None:
+    """Why `raw` cannot be a CSV export, and what to do instead; None when it can be.
+
+    Text holds NUL bytes only in UTF-16 and UTF-32, or as the odd stray byte a ticket tool let
+    through (those rows import with it removed); a file whose start is a tenth NULs is binary,
+    and its "header" would otherwise be reported as a line of noise."""
+    for magic, reason in _NOT_CSV:
+        if raw.startswith(magic):
+            return reason
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    start = raw[:4096]
+    if not wide and start.count(0) * 10 > len(start):
+        return (
+            "a binary file, not a CSV export (if it is UTF-16 text without a byte-order mark,"
+            " pass --encoding utf-16)"
+        )
+    return None
+
+
 def _open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[_csv.Reader, dict[str, int]]:
     """A csv reader positioned after the header, and where each wanted column is."""
     try:
@@ -445,6 +474,9 @@ def _open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[_csv.Reader
     except OSError as exc:
         raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from None
     encoding = file_encoding(raw, encoding)
+    reason = not_csv_reason(raw, encoding)
+    if reason is not None:
+        raise TrainingDataError(f"{path} is {reason}")
     text = decode_export(raw.removeprefix(codecs.BOM_UTF8 if _is_utf8(encoding) else b""), encoding)
     # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit.
     csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -267,6 +269,59 @@ def test_a_utf16_export_cut_off_mid_character_keeps_every_whole_row(
     assert report["hint"] is None  # no advice to read a UTF-16 file as Windows-1252
     with db.sessions() as session:
         assert set(session.scalars(select(Ticket.subject))) == {"Café printer", "VPN"}
+
+
+def _workbook(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as book:  # the shape of an .xlsx: a zip of XML parts
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        (
+            "tickets.xlsx",
+            None,
+            "is a zip archive, not a CSV file (an Excel .xlsx workbook is one): save the sheet as CSV",
+        ),
+        (
+            "tickets.xls",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
+            "is a legacy Excel workbook (.xls)",
+        ),
+        (
+            "tickets.csv.gz",
+            gzip.compress(b"title,category\nvpn,network\n"),
+            "is gzip-compressed: decompress it",
+        ),
+        ("tickets.csv", "title,category\nvpn,network\n".encode("utf-16-le"), "pass --encoding utf-16"),
+    ],
+)
+def test_a_workbook_archive_or_binary_file_is_named_for_what_it_is_and_nothing_is_imported(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path, name: str, content: bytes | None, says: str
+) -> None:
+    path = tmp_path / name
+    if content is None:
+        _workbook(path)
+    else:
+        path.write_bytes(content)
+    for command in (["tickets", "import"], ["classifier", "train", "--csv"]):
+        result = cli_env.invoke(
+            app, [*command, str(path), "--text-cols", "title", "--category-col", "category"]
+        )
+        assert result.exit_code == 1, result.output
+        assert says in " ".join(result.output.split())
+        assert "its columns are" not in result.output  # no line of binary noise read as a header
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
+def test_a_folder_given_instead_of_the_export_is_called_a_folder(cli_env: CliRunner, tmp_path: Path) -> None:
+    result = cli_env.invoke(app, ["tickets", "import", str(tmp_path), "--text-cols", "title"])
+    assert result.exit_code == 1
+    assert "is a folder; give the path of the CSV export inside it" in " ".join(result.output.split())
 
 
 def _dated_export(path: Path) -> Path:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bot.cli.apps import classifier_app
 from bot.cli.common import console, emit_json, err_console, fail, settings, unit_of_work
-from bot.cli.tickets_import import build_mapping
+from bot.cli.tickets_import import build_mapping, require_export_file
 from classifier.dataset import (
     ColumnMapping,
     HistoryRow,
@@ -39,8 +39,7 @@ ENCODING = typer.Option("utf-8", help="Text encoding of the file (rows with inva
 
 def _csv_rows(csv_path: Path, mapping: ColumnMapping, encoding: str) -> tuple[TrainingRows, int]:
     """The export's usable rows and how many were skipped (`tickets import` says why)."""
-    if not csv_path.is_file():
-        fail(f"{csv_path} does not exist")
+    require_export_file(csv_path)
     good: list[HistoryRow] = []
     skips = ImportReport()  # the import's own bookkeeping of what was skipped and why
     try:

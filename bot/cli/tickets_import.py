@@ -85,6 +85,14 @@ def date_order_notes(evidence: OrderEvidence, given: DateOrder | None) -> tuple[
     return DEFAULT_DATE_ORDER, []
 
 
+def require_export_file(path: Path) -> None:
+    """Stop with a sentence when `path` is not a file to read (shared by import, train, evaluate)."""
+    if path.is_dir():
+        fail(f"{path} is a folder; give the path of the CSV export inside it")
+    if not path.is_file():
+        fail(f"{path} does not exist")
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as handle:
         return max(0, sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1)
@@ -134,8 +142,7 @@ def import_command(
         priority_map,
         tier_map,
     )
-    if not file.is_file():
-        fail(f"{file} does not exist")
+    require_export_file(file)
     started = time.perf_counter()
     try:
         evidence = date_evidence(file, mapping, encoding) if date_order is None else OrderEvidence(None)
