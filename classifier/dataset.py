@@ -7,11 +7,8 @@ row is either a `HistoryRow` or a `SkippedRow` with the reason in words.
 
 from __future__ import annotations
 
-import _csv
-import codecs
 import csv
 import hashlib
-import io
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from classifier.dates import DEFAULT_DATE_ORDER, DateOrder, OrderEvidence, TimestampReader, infer_date_order
 from classifier.errors import TrainingDataError
-from classifier.labels import label_key
+from classifier.export_file import column_values, has_bad_bytes, open_csv
 from classifier.priority import PRIORITIES
 from classifier.types import NEEDS_TRIAGE
 from models import Ticket, TicketEvent, TicketStatus
@@ -251,142 +248,8 @@ def mapping_hints(unmapped: Mapping[str, Collection[str]]) -> list[str]:
     return hints
 
 
-def _has_bad_bytes(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
-
-
 def _row_ref(values: list[str]) -> str:
     return "import:" + hashlib.sha256("\x1f".join(values).encode("utf-8", "surrogateescape")).hexdigest()[:48]
-
-
-# Spreadsheet exports in many locales separate with ";" (the comma is their decimal mark); ticket
-# tools also offer tab- and pipe-separated files.
-DELIMITERS = (",", ";", "\t", "|")
-# Old Mac exports end lines with a bare carriage return; the csv reader knows all three endings.
-_LINE_END = re.compile(r"\r\n|\r|\n")
-
-
-def detect_delimiter(text: str) -> str:
-    """The delimiter that splits the header line into the most columns (the comma on a tie).
-
-    Only the header is looked at: it is short and never holds free text, whereas a sniffer fed
-    ticket bodies is misled by the commas and semicolons people type.
-    """
-    header = _LINE_END.split(text, maxsplit=1)[0]
-    best, best_count = ",", 1
-    for delimiter in DELIMITERS:
-        count = len(next(csv.reader([header], delimiter=delimiter), []))
-        if count > best_count:
-            best, best_count = delimiter, count
-    return best
-
-
-def _column_index(path: Path, names: list[str], wanted: list[str]) -> dict[str, int]:
-    """Where each mapped column is: an exact header match, else one that differs only in case or
-    spacing ("Title " for "title"), as long as no two headers read the same that way."""
-    exact = {name: i for i, name in enumerate(names)}
-    loose: dict[str, list[int]] = {}  # header names read like labels: case and spacing aside
-    for i, name in enumerate(names):
-        loose.setdefault(label_key(name), []).append(i)
-    index: dict[str, int] = {}
-    missing: list[str] = []
-    for column in wanted:
-        if column in exact:
-            index[column] = exact[column]
-        elif len(loose.get(label_key(column), [])) == 1:
-            index[column] = loose[label_key(column)][0]
-        else:
-            missing.append(column)
-    if missing:
-        shown = ", ".join(_printable(name) for name in names)
-        raise TrainingDataError(f"{path} has no column(s) {', '.join(missing)}; its columns are: {shown}")
-    return index
-
-
-def _printable(value: str) -> str:
-    """Undecodable bytes shown as the replacement character, not as escape codes."""
-    return "".join("\ufffd" if "\udc80" <= ch <= "\udcff" else ch for ch in value)
-
-
-def _is_utf8(encoding: str) -> bool:
-    try:
-        return codecs.lookup(encoding).name in {"utf-8", "utf-8-sig"}
-    except LookupError:
-        return False
-
-
-# Byte-order marks and the codec that reads past each. UTF-32's little-endian mark begins with
-# UTF-16's, so it is tried first.
-_BYTE_ORDER_MARKS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def file_encoding(raw: bytes, encoding: str) -> str:
-    """The encoding to read an export with: the one asked for, except that a byte-order mark
-    overrides the UTF-8 default. Excel's "Unicode Text" export is UTF-16 with a mark; read as
-    UTF-8 it is noise from the first byte, and nobody should need to know to pass --encoding."""
-    if _is_utf8(encoding):
-        for mark, name in _BYTE_ORDER_MARKS:
-            if raw.startswith(mark):
-                return name
-    return encoding
-
-
-def _mark_bad_bytes(error: UnicodeError) -> tuple[str, int]:
-    """Decode error handler: each undecodable byte becomes U+DCFF, which `_has_bad_bytes` flags."""
-    if not isinstance(error, UnicodeDecodeError):
-        raise error
-    return "\udcff" * (error.end - error.start), error.end
-
-
-codecs.register_error("tierline-bad-bytes", _mark_bad_bytes)
-
-
-def decode_export(raw: bytes, encoding: str) -> str:
-    """The export's text; bytes that are not valid in `encoding` are kept as markers, so their
-    rows are skipped as "bad encoding" instead of the whole file failing. surrogateescape keeps
-    them byte for byte but only exists for bytes ≥ 0x80; a broken UTF-16 or UTF-32 unit can be
-    any bytes, and gets the plain marker."""
-    try:
-        return raw.decode(encoding, errors="surrogateescape")
-    except UnicodeDecodeError:
-        return raw.decode(encoding, errors="tierline-bad-bytes")
-
-
-def encoding_hint(path: Path, encoding: str) -> str | None:
-    """A suggestion when a file read as UTF-8 is not UTF-8 but is valid Windows-1252 text.
-
-    Excel on Windows saves CSV in the system code page; such a file is otherwise imported with
-    every row that has an accented letter skipped as "bad encoding", which reads like bad data.
-    """
-    try:
-        raw = Path(path).read_bytes()
-    except OSError:
-        return None
-    return _encoding_hint(raw, Path(path).name, encoding)
-
-
-def _encoding_hint(raw: bytes, name: str, encoding: str) -> str | None:
-    if not _is_utf8(file_encoding(raw, encoding)):
-        return None
-    try:
-        raw.decode("utf-8")
-        return None
-    except UnicodeDecodeError:
-        pass
-    try:
-        raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return None
-    return (
-        f"{name} is not UTF-8 text; exports saved by Excel on Windows usually are Windows-1252:"
-        " try --encoding cp1252"
-    )
 
 
 def date_evidence(path: Path, mapping: ColumnMapping, encoding: str = "utf-8") -> OrderEvidence:
@@ -395,29 +258,15 @@ def date_evidence(path: Path, mapping: ColumnMapping, encoding: str = "utf-8") -
     if not mapping.date_cols:
         return OrderEvidence(None)
     return infer_date_order(
-        value for row in _column_values(path, mapping.date_cols, encoding) for value in row
+        value for row in column_values(path, mapping.date_cols, encoding) for value in row
     )
-
-
-def _column_values(path: Path, columns: list[str], encoding: str) -> Iterator[list[str]]:
-    """The values of `columns` in every well-formed row."""
-    reader, index = _open_csv(path, columns, encoding)
-    positions = [index[c] for c in columns]
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            continue
-        yield [values[i] for i in positions if i < len(values)]
 
 
 def read_history_csv(
     path: Path, mapping: ColumnMapping, encoding: str = "utf-8"
 ) -> Iterator[HistoryRow | SkippedRow]:
     """Every data row of the export, parsed or skipped with a reason; raises only for a missing column."""
-    reader, index = _open_csv(path, mapping.columns(), encoding)
+    reader, index = open_csv(path, mapping.columns(), encoding)
     order = mapping.date_order
     if order is None and mapping.date_cols:
         order = date_evidence(path, mapping, encoding).order
@@ -438,63 +287,6 @@ def read_history_csv(
         yield _parse_row(line, values, index, mapping, timestamps)
 
 
-# Files admins pick by mistake instead of the CSV export, by their first bytes, with what to do.
-_SAVE_AS_CSV = "save the sheet as CSV (in Excel: File → Save As → CSV UTF-8) and import that"
-_NOT_CSV = (
-    (b"PK\x03\x04", f"a zip archive, not a CSV file (an Excel .xlsx workbook is one): {_SAVE_AS_CSV}"),
-    (b"\xd0\xcf\x11\xe0", f"a legacy Excel workbook (.xls), not a CSV file: {_SAVE_AS_CSV}"),
-    (b"\x1f\x8b", "gzip-compressed: decompress it (gunzip) and import the CSV inside"),
-    (b"%PDF", "a PDF document, not a CSV file: export the tickets from the ticket tool as CSV"),
-)
-
-
-def not_csv_reason(raw: bytes, encoding: str) -> str | None:
-    """Why `raw` cannot be a CSV export, and what to do instead; None when it can be.
-
-    Text holds NUL bytes only in UTF-16 and UTF-32, or as the odd stray byte a ticket tool let
-    through (those rows import with it removed); a file whose start is a tenth NULs is binary,
-    and its "header" would otherwise be reported as a line of noise."""
-    for magic, reason in _NOT_CSV:
-        if raw.startswith(magic):
-            return reason
-    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
-    start = raw[:4096]
-    if not wide and start.count(0) * 10 > len(start):
-        return (
-            "a binary file, not a CSV export (if it is UTF-16 text without a byte-order mark,"
-            " pass --encoding utf-16)"
-        )
-    return None
-
-
-def _open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[_csv.Reader, dict[str, int]]:
-    """A csv reader positioned after the header, and where each wanted column is."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    encoding = file_encoding(raw, encoding)
-    reason = not_csv_reason(raw, encoding)
-    if reason is not None:
-        raise TrainingDataError(f"{path} is {reason}")
-    text = decode_export(raw.removeprefix(codecs.BOM_UTF8 if _is_utf8(encoding) else b""), encoding)
-    # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit.
-    csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
-        header = next(reader)
-    except StopIteration:
-        raise TrainingDataError(f"{path} is empty") from None
-    except csv.Error as exc:
-        raise TrainingDataError(f"{path} is not a CSV file: {exc}") from None
-    try:
-        index = _column_index(path, [h.strip() for h in header], wanted)
-    except TrainingDataError as exc:  # a header that does not decode reads as missing columns
-        hint = _encoding_hint(raw, Path(path).name, encoding) if any(map(_has_bad_bytes, header)) else None
-        raise TrainingDataError(f"{exc} ({hint})" if hint else str(exc)) from None
-    return reader, index
-
-
 def _parse_row(
     line: int, values: list[str], index: dict[str, int], m: ColumnMapping, timestamps: TimestampReader
 ) -> HistoryRow | SkippedRow:
@@ -504,7 +296,7 @@ def _parse_row(
         i = index[col]
         return values[i].strip() if i < len(values) else ""
 
-    if any(_has_bad_bytes(v) for v in values):
+    if any(has_bad_bytes(v) for v in values):
         return SkippedRow(line, "bad encoding (bytes that are not valid text in the file's encoding)")
     values = [v.replace("\x00", "") for v in values]  # PostgreSQL text cannot hold NUL characters
     texts = [get(c) for c in m.text_cols]

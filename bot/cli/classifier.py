@@ -15,7 +15,6 @@ from classifier.dataset import (
     ColumnMapping,
     HistoryRow,
     TrainingRows,
-    encoding_hint,
     mapping_hints,
     read_history_csv,
     rows_from_history,
@@ -23,6 +22,7 @@ from classifier.dataset import (
 )
 from classifier.errors import ClassifierError
 from classifier.evaluation import corrected_rows, evaluate_rows, plot_confusion
+from classifier.export_file import encoding_hint
 from classifier.history import ImportReport
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
 from classifier.recipe import TrainConfig, abstention_at

@@ -17,13 +17,13 @@ from bot.triage import TriageError, correct_ticket
 from classifier.dataset import (
     ColumnMapping,
     date_evidence,
-    encoding_hint,
     mapping_hints,
     parse_mapping,
     read_history_csv,
 )
 from classifier.dates import DATE_ORDERS, DEFAULT_DATE_ORDER, DateOrder, OrderEvidence
 from classifier.errors import ClassifierError
+from classifier.export_file import encoding_hint
 from classifier.history import import_history
 from models import Ticket, User
 
