@@ -27,7 +27,8 @@ from bot.slack.commands import CommandListeners
 from bot.slack.config import ChannelMode
 from bot.slack.engineer import EngineerListeners
 from bot.slack.learning_actions import LearningListeners
-from bot.slack.requester import MENTION, RequesterListeners
+from bot.slack.requester import RequesterListeners
+from bot.slack.text import from_slack, with_attachments
 
 __all__ = ["SlackServices", "TierlineSlack", "build_app", "is_human_post"]
 
@@ -91,11 +92,12 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
         thread_ts = event.get("thread_ts")
         user = str(event["user"])
         text = str(event.get("text") or "")
+        bot_user = context.bot_user_id or ""
         if self.s.config.tier_of_channel(channel) is not None:
             if thread_ts and thread_ts != ts:
-                self.on_card_thread_reply(channel, ts, str(thread_ts), user, text)
+                said = with_attachments(from_slack(text, bot_user), event.get("files"))
+                self.on_card_thread_reply(channel, ts, str(thread_ts), user, said)
             return
-        bot_user = context.bot_user_id or ""
         mentioned = event.get("type") == "app_mention" or (bool(bot_user) and f"<@{bot_user}>" in text)
         is_dm = event.get("channel_type") == "im" or channel.startswith("D")
         top_level = not thread_ts or thread_ts == ts
@@ -106,7 +108,7 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
                 return  # never answer in a channel we were not configured for
             if top_level and mode is ChannelMode.MENTION and not mentioned:
                 return
-        question = MENTION.sub("", text).strip()
+        question = with_attachments(from_slack(text, bot_user), event.get("files"))
         try:
             relayed = self._handle_post(
                 channel, ts, user, key, question, top_level=top_level, mentioned=mentioned

@@ -123,17 +123,32 @@ class ListenerBase:
         user = queries.ensure_user(session, user_id)  # race-free: insert-if-absent
         if user_id in self.s.config.admins and user.role is not Role.ADMIN:
             user.role = Role.ADMIN
+        # A tier mapped to a user group takes its members from the group, both ways: someone
+        # removed from the group in Slack loses the tier here within a minute (the cache).
         for tier, group in self.s.config.tier_usergroups.items():
-            if tier not in user.tiers and user_id in self._group_members(group):
+            members = self._group_members(group)
+            if members is None:
+                continue  # group not readable right now: leave the tier as it is
+            if user_id in members and tier not in user.tiers:
                 queries.grant_tier(session, user, tier)
+            elif user_id not in members and tier in user.tiers:
+                queries.revoke_tier(session, user, tier)
         return user
 
-    def _group_members(self, group: str) -> frozenset[str]:
+    def _group_members(self, group: str) -> frozenset[str] | None:
+        """The group's members (cached for a minute); None when Slack will not list them — a
+        mistyped group id must not turn every message into an error."""
         with self._groups_lock:
             cached = self._groups.get(group)
             if cached and time.monotonic() - cached[0] < USERGROUP_CACHE_SECONDS:
                 return cached[1]
-        users: list[str] = self.s.client.usergroups_users_list(usergroup=group).get("users", [])
+        try:
+            users: list[str] = self.s.client.usergroups_users_list(usergroup=group).get("users", [])
+        except SlackApiError as exc:
+            log.warning(
+                "cannot list user group %s (%s); its tier is left as it is", group, exc.response.get("error")
+            )
+            return cached[1] if cached else None
         members = frozenset(users)
         with self._groups_lock:
             self._groups[group] = (time.monotonic(), members)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.engine import Feedback, Outcome
+from bot.slack.text import escape
 
 Block = dict[str, Any]
 
@@ -134,7 +135,7 @@ def outcome_message(outcome: Outcome) -> tuple[str, list[Block]]:
     """Any engine outcome as (fallback text, blocks) for the requester's thread."""
     if outcome.kind == "answer":
         return answer_message(outcome)
-    blocks: list[Block] = [section(outcome.text)]
+    blocks: list[Block] = [section(escape(outcome.text))]
     if outcome.ticket is not None:
         ticket = outcome.ticket
         due = f" · respond by {_when(ticket.sla_response_due)}" if ticket.sla_response_due else ""
@@ -152,7 +153,7 @@ def outcome_message(outcome: Outcome) -> tuple[str, list[Block]]:
     feedback = [f for f in outcome.actions if f in FEEDBACK_ACTIONS]
     if feedback:
         blocks.append(_feedback_actions(outcome.conversation_key, feedback))
-    return fallback(outcome.text), fit(blocks)
+    return fallback(escape(outcome.text)), fit(blocks)
 
 
 def _fact_choice_buttons(number: str, missing: Iterable[str]) -> list[dict[str, Any]]:
@@ -168,15 +169,15 @@ def _fact_choice_buttons(number: str, missing: Iterable[str]) -> list[dict[str, 
 def answer_message(outcome: Outcome) -> tuple[str, list[Block]]:
     top = outcome.sources[0] if outcome.sources else None
     link = top.url if top else None
-    passage = outcome.passage or outcome.text
+    passage = escape(outcome.passage or outcome.text)
     blocks: list[Block] = [section(passage, link=link)]
     if top is not None:
-        title = f"<{top.url}|{top.title}>" if top.url else f"*{top.title}*"
-        where = f" › {top.section}" if top.section else ""
+        title = f"<{top.url}|{escape(top.title)}>" if top.url else f"*{escape(top.title)}*"
+        where = f" › {escape(top.section)}" if top.section else ""
         words = confidence_words(outcome.confidence)
         blocks.append(context(f"From {title}{where}" + (f" · {words}" if words else "")))
     blocks.append(_feedback_actions(outcome.conversation_key, outcome.actions or tuple(FEEDBACK_ACTIONS)))
-    title_text = f" (from {top.title})" if top else ""
+    title_text = f" (from {escape(top.title)})" if top else ""
     return fallback(passage + title_text), fit(blocks)
 
 
@@ -190,6 +191,8 @@ def _feedback_actions(conversation_key: str, choices: Iterable[Feedback]) -> Blo
 
 
 def notice_message(text: str) -> tuple[str, list[Block]]:
+    """A notice whose words come from people or the workflow: escaped, so `<` and `&` show as typed."""
+    text = escape(text)
     return fallback(text), [section(text)]
 
 
@@ -234,12 +237,14 @@ def ticket_card(
     ]
     blocks: list[Block] = [
         {"type": "header", "text": plain(f"{headline}: {number}", 150)},
-        section(f"*{subject}*\n{clip(body, 1_500)}"),
+        section(f"*{escape(subject)}*\n{escape(clip(body, 1_500))}"),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields[:10]]},
     ]
     known = {k: v for k, v in (facts or {}).items() if v and k in FACT_LABELS}
     if known:
-        blocks.append(context(*(f"*{k.replace('_', ' ')}*: {clip(str(v), 200)}" for k, v in known.items())))
+        blocks.append(
+            context(*(f"*{k.replace('_', ' ')}*: {escape(clip(str(v), 200))}" for k, v in known.items()))
+        )
     category_menu = {
         "type": "static_select",
         "action_id": CORRECT_CATEGORY,
@@ -269,7 +274,7 @@ def ticket_card(
     blocks.append(
         context("Reply in this thread to talk to the requester. Start with `!note` to keep it internal.")
     )
-    text = f"{headline}: {number} — {subject} ({category}, {priority}, {tier})"
+    text = escape(f"{headline}: {number} — {subject} ({category}, {priority}, {tier})")
     return fallback(text), fit(blocks)
 
 
@@ -278,9 +283,9 @@ def similar_blocks(number: str, similar: Sequence[dict[str, Any]]) -> list[Block
     out: list[Block] = [context("*Similar tickets* — check their fixes before starting:")]
     for row in similar[:3]:
         state = str(row["status"]).replace("_", " ")
-        fix = f"\n_Fix:_ {clip(str(row['resolution']), 300)}" if row.get("resolution") else ""
+        fix = f"\n_Fix:_ {escape(clip(str(row['resolution']), 300))}" if row.get("resolution") else ""
         line = (
-            f"*{row['number']}* {clip(str(row['subject']), 120)} — {state} · {row['tier']}"
+            f"*{row['number']}* {escape(clip(str(row['subject']), 120))} — {state} · {row['tier']}"
             f" · {float(row['similarity']):.0%} similar{fix}"
         )
         block = section(line)
@@ -298,14 +303,14 @@ def spike_alert_message(
     incident" and "Not an incident" buttons (the listeners check the clicker is L3 or an admin).
     Once decided, `outcome` replaces the buttons with who decided what.
     """
-    text = str(payload.get("text") or "")
+    text = escape(str(payload.get("text") or ""))
     body: list[Block] = [section(text)]
     tickets = payload.get("tickets") or []
     lines = []
     for item in tickets[:15]:
         if isinstance(item, dict):
             lines.append(
-                f"• *{item.get('number')}* {clip(str(item.get('subject') or ''), 100)}"
+                f"• *{item.get('number')}* {escape(clip(str(item.get('subject') or ''), 100))}"
                 f" · {item.get('priority') or '—'} · {item.get('tier') or ''}"
             )
         else:

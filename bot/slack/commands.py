@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, Respond
 from sqlalchemy.orm import Session
 
 from bot.slack import blocks
 from bot.slack.base import ListenerBase
 from bot.slack.home import default_stats, home_for
+from bot.slack.text import escape, from_slack
 from bot.workflow import access, queries
 from models import Ticket
 from models.db import transaction
@@ -31,43 +33,56 @@ COMMAND_HELP = (
 class CommandListeners(ListenerBase):
     """The slash command and App Home: self-service views for every role."""
 
-    def on_command(self, ack: Ack, command: dict[str, Any]) -> None:
+    def on_command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        """Answers go through the command's `response_url` (`respond`) rather than
+        `chat.postEphemeral`: a slash command works in any conversation, including DMs between
+        people and channels the bot is not in, where the Web API answers `channel_not_found`."""
         sub, _, rest = str(command.get("text") or "").strip().partition(" ")
         sub = sub.lower()
-        user, channel = command["user_id"], command["channel_id"]
+        user, channel = command["user_id"], command.get("channel_id")
         ack()
+
+        def say(text: str) -> None:
+            if command.get("response_url"):
+                try:
+                    sent = respond(
+                        text=text,
+                        blocks=[blocks.section(text)],
+                        response_type="ephemeral",
+                        replace_original=False,
+                    )
+                    if sent.status_code == 200:
+                        return
+                    log.info("response_url answered %s; telling %s another way", sent.status_code, user)
+                except (OSError, ValueError) as exc:
+                    log.info("response_url failed (%s); telling %s another way", exc, user)
+            self.refuse(channel, user, text)  # ephemeral where they typed it, else a DM
+
         if sub == "report":
             meta = json.dumps({"channel": None})
-            view = blocks.report_modal(initial_text=rest.strip(), private_metadata=meta)
+            view = blocks.report_modal(initial_text=from_slack(rest), private_metadata=meta)
             self.s.client.views_open(trigger_id=command["trigger_id"], view=view)
         elif sub == "status":
-            self._status(channel, user)
+            self._status(user, say)
         elif sub == "stats":
-            self._stats(channel, user)
+            self._stats(user, say)
         elif sub == "retrain":
-            self._retrain(channel, user)
+            self._retrain(user, say)
         else:
-            self.s.client.chat_postEphemeral(channel=channel, user=user, text=COMMAND_HELP)
+            say(COMMAND_HELP)
 
-    def _status(self, channel: str, user: str) -> None:
+    def _status(self, user: str, say: Callable[[str], None]) -> None:
         with transaction(self.s.sessions) as session:
             tickets = queries.tickets_for_requester(session, self.actor(session, user))
             lines = [ticket_line(t) for t in tickets[:20]]
-        text = (
-            "*Your tickets*\n" + "\n".join(lines) if lines else "You have no tickets. Ask me anything here."
-        )
-        self.s.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=[blocks.section(text)])
+        say("*Your tickets*\n" + "\n".join(lines) if lines else "You have no tickets. Ask me anything here.")
 
-    def _stats(self, channel: str, user: str) -> None:
+    def _stats(self, user: str, say: Callable[[str], None]) -> None:
         with transaction(self.s.sessions) as session:
             actor = self.actor(session, user)
             allowed = access.is_staff(actor)
             lines = self._stats_lines(session) if allowed else []
-        if not allowed:
-            self.refuse(channel, user, "/tierline stats is for IT staff.")
-            return
-        text = "*Tierline metrics*\n" + "\n".join(lines)
-        self.s.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=[blocks.section(text)])
+        say("*Tierline metrics*\n" + "\n".join(lines) if allowed else "/tierline stats is for IT staff.")
 
     def _stats_lines(self, session: Session) -> list[str]:
         """The desk's metrics, then the learning loop's (alerts, incidents, drafts waiting)."""
@@ -76,18 +91,17 @@ class CommandListeners(ListenerBase):
             lines = [*lines, *self.s.learning.dashboard_lines(session)]
         return lines
 
-    def _retrain(self, channel: str, user: str) -> None:
+    def _retrain(self, user: str, say: Callable[[str], None]) -> None:
+        """Runs in the background and answers through the same response_url (valid for 30 minutes)."""
         with transaction(self.s.sessions) as session:
             is_admin = access.is_admin(self.actor(session, user))
         if not is_admin:
-            self.refuse(channel, user, "Only admins can retrain the classifier.")
+            say("Only admins can retrain the classifier.")
             return
         if self.s.retrain is None:
-            self.refuse(channel, user, "Retraining is not available in this deployment.")
+            say("Retraining is not available in this deployment.")
             return
-        self.s.client.chat_postEphemeral(
-            channel=channel, user=user, text="Retraining started; I'll post the result here when it's done."
-        )
+        say("Retraining started; I'll tell you here when it's done.")
         retrain = self.s.retrain
 
         def run() -> None:
@@ -96,8 +110,7 @@ class CommandListeners(ListenerBase):
             except Exception as exc:  # report any failure to the admin who asked, then log it
                 log.exception("retraining failed")
                 summary = f"Retraining failed: {exc}"
-            text = f"<@{user}> {summary}"
-            self.s.client.chat_postMessage(channel=channel, text=text, blocks=[blocks.section(text)])
+            say(f"<@{user}> {summary}")
 
         threading.Thread(target=run, name="tierline-retrain", daemon=True).start()
 
@@ -112,7 +125,8 @@ class CommandListeners(ListenerBase):
 
 def ticket_line(ticket: Ticket) -> str:
     who = f" · with <@{ticket.assignee.external_id}>" if ticket.assignee else ""
+    subject = escape(blocks.clip(ticket.subject, 80))
     return (
-        f"• *{ticket.number}* {blocks.clip(ticket.subject, 80)} — {ticket.status.value.replace('_', ' ')}"
+        f"• *{ticket.number}* {subject} — {ticket.status.value.replace('_', ' ')}"
         f" · {ticket.priority} · {ticket.tier.value}{who}"
     )

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from bot.slack import blocks, store
 from bot.slack.base import ListenerBase, UserError, view_values
-from bot.slack.requester import MENTION
 from bot.workflow import access, operations, queries
 from models import Ticket, User
 from models.db import transaction
@@ -33,7 +32,7 @@ class EngineerListeners(ListenerBase):
                 if ticket is None:
                     return
                 actor = self.actor(session, user)
-                body = MENTION.sub("", text).strip()
+                body = text.strip()
                 if body.lower().startswith(NOTE_PREFIX):
                     operations.add_internal_note(
                         session, ticket, actor=actor, text=body[len(NOTE_PREFIX) :].strip()
@@ -120,16 +119,20 @@ class EngineerListeners(ListenerBase):
             ack(response_action="errors", errors={field: "This cannot be empty."})
             return
         user = body["user"]["id"]
+        number = str(view["private_metadata"])
         try:
-            with self.unit() as session:
-                ticket = queries.find_ticket(session, view["private_metadata"])
-                run(session, ticket, self.actor(session, user), value)
-                session.flush()
-                self.s.notifier.refresh_card(session, ticket)
+            # The change commits before the ack (a refusal shows in the modal), but the Web API
+            # calls — the card, the outbox — wait until after it: with a rate-limited Slack they
+            # could take longer than the 3 s Slack gives a view submission.
+            with transaction(self.s.sessions) as session:
+                run(session, queries.find_ticket(session, number), self.actor(session, user), value)
         except UserError as exc:
             ack(response_action="errors", errors={field: str(exc)[:150]})
             return
         ack()
+        with transaction(self.s.sessions) as session:
+            self.s.notifier.refresh_card(session, queries.find_ticket(session, number))
+        self.flush_outbox()
 
     def on_escalate_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         def run(session: Session, ticket: Ticket, actor: User, reason: str) -> None:

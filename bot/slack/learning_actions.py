@@ -183,7 +183,8 @@ class LearningListeners(ListenerBase):
         alert_text, _, where = str(view["private_metadata"]).partition("|")
         alert_id = int(alert_text)
         try:
-            with self.unit() as session:
+            # Not `unit()`: telling every requester happens after the ack, not inside Slack's 3 s.
+            with transaction(self.s.sessions) as session:
                 incident = self.s.learning.declare(
                     session,
                     alert_id,
@@ -196,6 +197,7 @@ class LearningListeners(ListenerBase):
             ack(response_action="errors", errors={"message": str(exc)[:150]})
             return
         ack()
+        self.flush_outbox()
         log.info("%s declared %s", user, label)
         channel, _, ts = where.partition("|")
         if channel and ts:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
@@ -22,6 +23,7 @@ from bot.slack import blocks, store
 from bot.slack.client import make_web_client
 from bot.slack.config import SlackConfig, parse_tier_map
 from bot.slack.learning import LearningHooks
+from bot.slack.text import escape
 from bot.workflow.routing import Routing, load_routing
 from models import OutboxMessage, Ticket, TicketStatus, Tier
 from models.db import make_engine, make_session_factory, transaction
@@ -37,6 +39,13 @@ def mention_ids(text: str) -> str:
     return BARE_USER_ID.sub(r"<@\1>", text)
 
 
+CARD_REFRESH = "card_refresh"
+# chat.update errors after which retrying cannot help: the card was deleted or its channel is gone.
+CARD_GONE = frozenset(
+    {"message_not_found", "cant_update_message", "channel_not_found", "is_archived", "not_in_channel"}
+)
+# chat.postMessage errors that mean the bot cannot write in that thread (but may DM the person).
+THREAD_UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "thread_not_found"})
 CARD_KINDS = frozenset({"ticket_created", "ticket_escalated", "ticket_reopened", "ticket_deescalated"})
 
 
@@ -86,7 +95,10 @@ class SlackNotifier:
             ticket = session.get(Ticket, message.ticket_id) if message.ticket_id is not None else None
             if message.kind == "ticket_opened" and ticket is not None and ticket.conversation_id is not None:
                 return  # the engine's handoff reply in the same thread already said this
-            if message.kind == "slack_reply":
+            if message.kind == CARD_REFRESH:
+                if ticket is not None:
+                    self.refresh_card(session, ticket, strict=True)
+            elif message.kind == "slack_reply":
                 self._post(
                     payload["channel"],
                     payload.get("text", ""),
@@ -114,10 +126,22 @@ class SlackNotifier:
         if message.kind in {"csat_request", "ticket_resolved_csat"}:
             text, body = blocks.csat_message(number)
             if payload.get("text"):
-                text, body = payload["text"] + "\n" + text, [blocks.section(payload["text"]), *body]
+                said = escape(str(payload["text"]))
+                text, body = said + "\n" + text, [blocks.section(said), *body]
         else:
             text, body = blocks.notice_message(self._requester_text(ticket, message))
-        ts = self._post(channel, text, body, thread_ts or None)
+        try:
+            ts = self._post(channel, text, body, thread_ts or None)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if not thread_ts or error not in THREAD_UNREACHABLE:
+                raise
+            # e.g. "Report to IT" on a message in a channel the bot is not in: the requester is
+            # told in a DM instead, which becomes the ticket's thread for everything after.
+            log.info("requester thread of %s unreachable (%s); using a DM", ticket.number, error)
+            store.unlink_thread(session, channel, thread_ts)
+            channel, thread_ts = self._open_dm(message.recipient), ""
+            ts = self._post(channel, text, body)
         if not thread_ts:  # a DM we just opened becomes the ticket's requester thread
             store.link_thread(session, ticket, store.REQUESTER, channel, ts)
         if message.kind != "relay":
@@ -208,8 +232,11 @@ class SlackNotifier:
             can_draft=self.learning is not None and resolved,
         )
 
-    def refresh_card(self, session: Session, ticket: Ticket) -> None:
+    def refresh_card(self, session: Session, ticket: Ticket, *, strict: bool = False) -> None:
         """Re-render the ticket's current card from the row as it is now in this transaction.
+
+        A card that Slack cannot update right now is retried later from the outbox (`strict`, used
+        by that retry, raises instead); one that is gone (deleted, archived channel) is left alone.
 
         The re-read matters: another request may have changed another column since we loaded the
         ticket, and the card must show both changes. It locks the row (PostgreSQL; SQLite already
@@ -223,7 +250,30 @@ class SlackNotifier:
         session.flush()
         session.refresh(ticket, with_for_update=True)
         text, body = self.card(ticket, headline=_headline(ticket), session=session)
-        self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
+        try:
+            self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in CARD_GONE:
+                log.warning("the card of %s can no longer be updated (%s)", ticket.number, error)
+                return
+            if strict:
+                raise
+            self._refresh_later(session, ticket, error)
+        except OSError as exc:  # connection refused, reset, timed out: Slack unreachable for now
+            if strict:
+                raise
+            self._refresh_later(session, ticket, str(exc))
+
+    def _refresh_later(self, session: Session, ticket: Ticket, why: str) -> None:
+        """The card is how the change looks, not the change: a failed update must not undo a claim
+        or make a notice be posted twice, so it becomes an outbox row the worker retries."""
+        log.warning("the card of %s was not updated (%s); retrying later", ticket.number, why)
+        session.add(
+            OutboxMessage(
+                audience="tier_queue", recipient=ticket.tier.value, kind=CARD_REFRESH, ticket_id=ticket.id
+            )
+        )
 
     # ------------------------------------------------------------------ Web API
     def _post(self, channel: str, text: str, body: Any = None, thread_ts: str | None = None) -> str:

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, BoltContext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import observability
 from bot.engine import Inquiry
 from bot.slack import blocks, store
 from bot.slack.base import ListenerBase, UserError, view_values
+from bot.slack.text import from_slack
 from bot.workflow import operations, queries
 from bot.workflow.facts import apply_facts, missing_facts
 from bot.workflow.intake import open_ticket
 from classifier.types import Facts
-from models import Conversation, ConversationState
+from models import Conversation, ConversationState, Ticket
 from models.db import transaction
-
-MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
 class RequesterListeners(ListenerBase):
@@ -36,8 +35,12 @@ class RequesterListeners(ListenerBase):
         with self.unit() as session:
             store.claim_post(session, store.post_key(channel, ts))
             conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
-            if not top_level and conversation is None and not mentioned:
-                return False  # someone else's thread that we were never part of
+            if not top_level and conversation is None:
+                linked = self._relay_in_ticket_thread(session, key, user, question)
+                if linked is not None:
+                    return linked
+                if not mentioned:
+                    return False  # someone else's thread that we were never part of
             if conversation is not None and conversation.requester.external_id != user:
                 return False  # a colleague chatting in the requester's thread: theirs, not a question to us
             relayed = conversation is not None and conversation.state is ConversationState.HANDED_OFF
@@ -52,6 +55,23 @@ class RequesterListeners(ListenerBase):
                 relayed = False
                 self.reply_outcome(session, outcome, user)
         return relayed
+
+    def _relay_in_ticket_thread(self, session: Session, key: str, user: str, text: str) -> bool | None:
+        """A reply in a thread that belongs to a ticket but not to a conversation with the engine —
+        the receipt of `/tierline report` or "Report to IT", or the DM a notice was sent in — goes
+        to the engineer like any handed-off reply. True: relayed; False: someone else's words in
+        that thread (not ours to pass on); None: not a ticket's thread."""
+        where = store.parse_conversation_key(key)
+        thread = store.thread_at(session, *where) if where else None
+        if thread is None or thread.role != store.REQUESTER:
+            return None
+        ticket = session.get(Ticket, thread.ticket_id)
+        if ticket is None or ticket.requester is None or ticket.requester.external_id != user:
+            return False
+        operations.add_message(
+            session, ticket, actor=self.actor(session, user), text=text, routing=self.s.routing
+        )
+        return True
 
     def on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -156,12 +176,15 @@ class RequesterListeners(ListenerBase):
                 channel=channel, ts=message_ts, text=thanks, blocks=[blocks.section(thanks)]
             )
 
-    def on_report_shortcut(self, ack: Ack, body: dict[str, Any], shortcut: dict[str, Any]) -> None:
+    def on_report_shortcut(
+        self, ack: Ack, body: dict[str, Any], shortcut: dict[str, Any], context: BoltContext
+    ) -> None:
         ack()
         message = shortcut.get("message") or {}
         channel = (shortcut.get("channel") or {}).get("id")
         meta = json.dumps({"channel": channel, "ts": message.get("thread_ts") or message.get("ts")})
-        view = blocks.report_modal(initial_text=str(message.get("text") or ""), private_metadata=meta)
+        said = from_slack(str(message.get("text") or ""), context.bot_user_id)
+        view = blocks.report_modal(initial_text=said, private_metadata=meta)
         self.s.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
 
     def on_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

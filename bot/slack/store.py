@@ -64,6 +64,14 @@ def link_thread(
     return thread
 
 
+def unlink_thread(session: Session, channel: str, ts: str) -> None:
+    """Forget a thread we can no longer post in (the ticket then gets a DM thread instead)."""
+    thread = thread_at(session, channel, ts)
+    if thread is not None:
+        session.delete(thread)
+        session.flush()
+
+
 def thread_at(session: Session, channel: str, ts: str) -> SlackThread | None:
     return session.scalars(
         select(SlackThread).where(SlackThread.channel == channel, SlackThread.ts == ts)

@@ -61,6 +61,16 @@ def grant_tier(session: Session, user: User, tier: Tier) -> User:
     return user
 
 
+def revoke_tier(session: Session, user: User, tier: Tier) -> User:
+    """Take `tier` away; an engineer left with no tier is a requester again (admins keep their role)."""
+    for membership in [m for m in user.memberships if m.tier == tier]:
+        user.memberships.remove(membership)
+    if not user.memberships and user.role == Role.ENGINEER:
+        user.role = Role.REQUESTER
+    session.flush()
+    return user
+
+
 def _priority_rank() -> object:
     return case({p.value: i for i, p in enumerate(Priority)}, value=Ticket.priority, else_=len(Priority))
 

@@ -28,9 +28,16 @@ class SlackDriver:
     """Builds Events API envelopes, interactivity payloads and slash commands, signs and posts them."""
 
     def __init__(
-        self, base_url: str, signing_secret: str, envelope_schema: dict[str, Any] | None = None
+        self,
+        base_url: str,
+        signing_secret: str,
+        envelope_schema: dict[str, Any] | None = None,
+        *,
+        response_base: str = "https://hooks.invalid/",
     ) -> None:
+        """`response_base`: where `response_url`s point (the fake Slack's, so replies are recorded)."""
         self.base = urlsplit(base_url)
+        self.response_base = response_base
         self.secret = signing_secret
         self.schema = envelope_schema
         self._ts = itertools.count(1)
@@ -222,7 +229,7 @@ class SlackDriver:
                 "message_ts": message.get("ts"),
                 "trigger_id": f"trigger-{self.next_ts()}",
                 "token": "legacy-verification-token",
-                "response_url": "https://hooks.invalid/x",
+                "response_url": f"{self.response_base}{user}/{channel}/{self.next_ts()}",
             }
         )
 
@@ -239,7 +246,7 @@ class SlackDriver:
                 "command": "/tierline",
                 "text": text,
                 "api_app_id": API_APP_ID,
-                "response_url": "https://hooks.invalid/commands/x",
+                "response_url": f"{self.response_base}{user}/{channel}/{self.next_ts()}",
                 "trigger_id": f"trigger-{self.next_ts()}",
             }
         ).encode()

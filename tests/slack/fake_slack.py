@@ -30,6 +30,7 @@ TEAM_ID = "T0TIERLINE"
 # Methods newer than the frozen spec, or that slack_sdk calls on its own (see ../shared/README.md).
 NOT_IN_SPEC = frozenset({"apps.connections.open"})
 JSON_ARGS = ("blocks", "view", "attachments")
+RESPONSE_PATH = "response"
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Failure:
     status: int
     remaining: int
     retry_after: int = 1
+    error: str = "internal_error"
+    channel: str | None = None  # only calls to this channel fail
 
 
 class SpecCatalogue:
@@ -97,7 +100,12 @@ def validate_blocks(method: str, args: dict[str, Any]) -> list[str]:
                     problems.append(f"{method}: section text {len(text)} chars (max 3000)")
             except (SlackObjectFormationError, KeyError, TypeError, ValueError) as exc:
                 problems.append(f"{method}: invalid block {raw.get('type')}: {exc}")
-        if method in {"chat.postMessage", "chat.update", "chat.postEphemeral"} and not args.get("text"):
+        if method in {
+            "chat.postMessage",
+            "chat.update",
+            "chat.postEphemeral",
+            "response_url",
+        } and not args.get("text"):
             problems.append(f"{method}: blocks without a plain-text fallback `text`")
     raw_view = args.get("view")
     if raw_view:
@@ -143,10 +151,26 @@ class FakeSlack:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
 
+    @property
+    def response_base(self) -> str:
+        """Prefix for `response_url`s: `<base><user>/<channel>/<n>`; posts there are recorded as
+        calls to the pseudo-method "response_url" with the user and channel among their args."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{RESPONSE_PATH}/"
+
+    def responses_to(self, user: str) -> list[str]:
+        """Texts sent to `user` through response_urls (slash-command and shortcut replies)."""
+        return [str(c.args.get("text")) for c in self.calls_to("response_url") if c.args.get("user") == user]
+
     # ------------------------------------------------------------------ test controls
     def fail_next(self, method: str, status: int, times: int = 1, retry_after: int = 1) -> None:
         with self._lock:
             self.failures[method] = Failure(status, times, retry_after)
+
+    def refuse_next(self, method: str, error: str, *, channel: str | None = None, times: int = 1) -> None:
+        """Answer `{"ok": false, "error": error}` (HTTP 200, as Slack does), e.g. `not_in_channel`."""
+        with self._lock:
+            self.failures[method] = Failure(200, times, error=error, channel=channel)
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -199,8 +223,12 @@ class FakeSlack:
         method, args = call.method, call.args
         with self._lock:
             failure = self.failures.get(method)
+            if failure is not None and failure.channel not in (None, args.get("channel")):
+                failure = None
             if failure is not None and failure.remaining > 0:
                 failure.remaining -= 1
+                if failure.status == 200:
+                    return 200, {"ok": False, "error": failure.error}, {}
                 if failure.status == 429:
                     return (
                         429,
@@ -274,7 +302,11 @@ class _Handler(BaseHTTPRequestHandler):
         return args
 
     def _serve(self) -> None:
-        method = self.path.partition("?")[0].removeprefix("/api/")
+        path = self.path.partition("?")[0]
+        if path.startswith(f"/{RESPONSE_PATH}/"):
+            self._serve_response_url(path)
+            return
+        method = path.removeprefix("/api/")
         auth = self.headers.get("Authorization") or ""
         args = self._args()
         token = auth.removeprefix("Bearer ").strip() or args.pop("token", None)
@@ -285,6 +317,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _serve_response_url(self, path: str) -> None:
+        """A post to a response_url: no token (the URL is the secret); Slack answers 200 "ok"."""
+        user, _, rest = path.removeprefix(f"/{RESPONSE_PATH}/").partition("/")
+        channel = rest.partition("/")[0]
+        args = {**self._args(), "user": user, "channel": channel}
+        problems = validate_blocks("response_url", args)
+        if problems:
+            with self.fake._lock:
+                self.fake.problems.extend(problems)
+        call = Call("response_url", args, None, response={"ok": not problems})
+        with self.fake._changed:
+            self.fake.calls.append(call)
+            self.fake._changed.notify_all()
+        data = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
