@@ -51,9 +51,14 @@ def file_sha256(path: Path) -> str:
 def write_artifact(out_dir: Path, payload: dict[str, Any], manifest: dict[str, Any]) -> Path:
     """Write payload and manifest into a new directory `out_dir`; it must not exist or be empty."""
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ArtifactError(f"{out_dir} is a file; give a new directory for the model")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ArtifactError(f"{out_dir} already holds files; models are immutable, choose a new directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArtifactError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         # The C pickler: joblib's pure-Python pickler spent ~15 s on a 50k-ticket vocabulary.
@@ -89,12 +94,17 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
         raise ArtifactError(f"{model_dir} has no {MANIFEST}; it is not a model directory") from None
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"{path} cannot be read ({exc}); the model is corrupted") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(
+            f"{path} holds a JSON {_json_type(manifest)}, not a model manifest; the model is corrupted"
+        )
     if manifest.get("format") != FORMAT:
         raise ArtifactError(
             f"{model_dir} has model format {manifest.get('format')!r}; this version reads {FORMAT}"
         )
-    files = manifest.get("files")
-    if not isinstance(files, dict) or MODEL_FILE not in files:
+    _check_shape(path, manifest)
+    files = manifest["files"]
+    if MODEL_FILE not in files:
         raise ArtifactError(f"{path} lists no model files; the model is corrupted")
     for name, expected in files.items():
         file = model_dir / name
@@ -102,7 +112,7 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
             raise ArtifactError(f"{model_dir} is missing {name}; the model is incomplete")
         if file_sha256(file) != expected:
             raise ArtifactError(f"{file} does not match the hash in its manifest; the model is corrupted")
-    built = manifest.get("libraries", {})
+    built = manifest["libraries"]
     running = library_versions()
     for lib in CHECKED_LIBRARIES:
         if _major_minor(str(built.get(lib, "?"))) != _major_minor(running[lib]):
@@ -111,6 +121,38 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
                 f"{running[lib]}; retrain the model (`tierline classifier train`)"
             )
     return manifest
+
+
+# Manifest keys every reader relies on (required, optional), and the JSON type each must have.
+_REQUIRED: dict[str, type] = {"version": str, "files": dict, "libraries": dict, "labels": dict}
+_OPTIONAL: dict[str, type] = {"data": dict, "folded_labels": dict, "merged_labels": dict}
+
+
+def _check_shape(path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest that is valid JSON but not one we wrote (a key set to null, labels as a
+    list): every reader would otherwise fail on it with a traceback instead of a sentence."""
+    for key in _REQUIRED:
+        if key not in manifest:
+            raise ArtifactError(f"{path} has no {key!r}; the model is corrupted")
+    for key, kind in {**_REQUIRED, **_OPTIONAL}.items():
+        if key in manifest and not isinstance(manifest[key], kind):
+            raise ArtifactError(
+                f"{path}: {key!r} is a JSON {_json_type(manifest[key])}, not a JSON "
+                f"{_json_type(kind())}; the model is corrupted"
+            )
+    if not all(
+        isinstance(labels, list) and all(isinstance(label, str) for label in labels)
+        for labels in manifest["labels"].values()
+    ):
+        raise ArtifactError(f"{path}: 'labels' must give each head a list of labels; the model is corrupted")
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, as a person who opens the file sees it."""
+    if value is None:
+        return "null"
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def read_payload(model_dir: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from classifier.dates import DEFAULT_DATE_ORDER, DateOrder, OrderEvidence, Times
 from classifier.errors import TrainingDataError
 from classifier.export_file import column_values, has_bad_bytes, open_csv
 from classifier.priority import PRIORITIES
+from classifier.recipe import normalise_text
 from classifier.types import NEEDS_TRIAGE
 from models import Ticket, TicketEvent, TicketStatus
 
@@ -65,7 +66,12 @@ PRIORITY_ALIASES: dict[str, str] = {
     "sev 4": "low",
     "severity 4": "low",
 }
-_PRIORITY_PREFIX = re.compile(r"^(p\d)\b|^(\d)\s*[-–:]\s*\w+")  # "P2 - High", "2 - High"
+# A code with a label after it: "P2 - High", "p2 high", "2 - High", "0: Critical".
+_CODED_PRIORITY = re.compile(r"^(p\d)\b\s*[-–:]?\s*(.+)$|^(\d)\s*[-–:]\s*(.+)$")
+# A bare code: "2", "p2". Its meaning depends on where the export's scale starts.
+_PRIORITY_CODE = re.compile(r"^p?\d$")
+# Spellings that are names, not codes: a name says what it means whatever the export's scale.
+_NAMED_PRIORITIES = {k: v for k, v in PRIORITY_ALIASES.items() if not _PRIORITY_CODE.match(k)}
 
 TIER_ALIASES: dict[str, str] = {
     "l1": "L1",
@@ -115,21 +121,93 @@ def parse_mapping(spec: str | None) -> dict[str, str]:
     return out
 
 
-def normalise_priority(value: str, overrides: Mapping[str, str] | None = None) -> str | None:
-    """critical/high/medium/low for a raw export value, or None when it means nothing we know."""
+def read_priority_map(spec: str | None) -> dict[str, str]:
+    """--priority-map read and checked: each target spelled any way the import itself reads
+    ("0=urgent", "p1=P1"), resolved to critical/high/medium/low now, so that a target nobody can
+    read is refused before the file is touched instead of skipping every row it was meant for."""
+    out: dict[str, str] = {}
+    for key, target in parse_mapping(spec).items():
+        resolved = normalise_priority(target)
+        if resolved is None:
+            raise TrainingDataError(
+                f"--priority-map {key}={target}: {target!r} is not a priority"
+                f" (use critical, high, medium or low, or a spelling such as P1-P4, urgent or sev2)"
+            )
+        out[key] = resolved
+    return out
+
+
+def read_tier_map(spec: str | None) -> dict[str, str]:
+    """--tier-map read and checked like `read_priority_map` ("desk=1", "ops=tier 2")."""
+    out: dict[str, str] = {}
+    for key, target in parse_mapping(spec).items():
+        resolved = normalise_tier(target)
+        if resolved is None:
+            raise TrainingDataError(
+                f"--tier-map {key}={target}: {target!r} is not a tier"
+                f" (use L1, L2 or L3, or a spelling such as 1-3, tier 2 or service desk)"
+            )
+        out[key] = resolved
+    return out
+
+
+def _named_priority(text: str, *, any_name: bool = False) -> str | None:
+    """The priority a name stands for ("urgent", "Sev-2", "severity: 2"), or a priority word
+    inside ("Low (SLA 5d)"). With `any_name` (the label after a code, "P3 (Moderate)") every
+    one-word name counts too; on its own a value such as "not urgent" must not read as urgent."""
+    spaced = " ".join(re.split(r"[\s\-_:]+", text)).strip()
+    for spelling in (text, spaced):
+        if spelling in _NAMED_PRIORITIES:
+            return _NAMED_PRIORITIES[spelling]
+    words = [word for word in re.split(r"[\s\-_/():]+", text) if word]
+    named = _NAMED_PRIORITIES if any_name else {p: p for p in PRIORITIES}
+    return next((named[word] for word in words if word in named), None)
+
+
+def _code_priority(code: str, zero_based: Collection[str]) -> str | None:
+    """A code read on the usual 1-based scale (P1/1 = critical), unless this column's scale of
+    that kind ("p" or bare digits, in `zero_based`) starts at 0: then 1 may mean high, and no
+    guess is made."""
+    if ("p" if code.startswith("p") else "") in zero_based:
+        return None
+    return PRIORITY_ALIASES.get(code)
+
+
+def normalise_priority(
+    value: str, overrides: Mapping[str, str] | None = None, zero_based: Collection[str] = ()
+) -> str | None:
+    """critical/high/medium/low for a raw export value, or None when it means nothing we know.
+
+    `overrides` (from `read_priority_map`) come first. When a code and a name disagree ("3 - Low"),
+    the name wins: the export's own codes may count from 0 or run the other way, its words do not.
+    """
     raw = value.strip().lower()
     if overrides and raw in overrides:
         mapped = overrides[raw].strip().lower()
         return mapped if mapped in PRIORITIES else None
-    if raw in PRIORITY_ALIASES:
-        return PRIORITY_ALIASES[raw]
-    match = _PRIORITY_PREFIX.match(raw)
-    if match:
-        return PRIORITY_ALIASES.get(match.group(1) or match.group(2))
-    for word in re.split(r"[\s\-_/()]+", raw):
-        if word in PRIORITIES:
-            return word
-    return None
+    coded = _CODED_PRIORITY.match(raw)
+    if coded:
+        code, name = (coded.group(1), coded.group(2)) if coded.group(1) else (coded.group(3), coded.group(4))
+        return _named_priority(name.strip(), any_name=True) or _code_priority(code, zero_based)
+    if _PRIORITY_CODE.match(raw):
+        return _code_priority(raw, zero_based)
+    return _named_priority(raw)
+
+
+def zero_based_codes(values: Iterable[str]) -> set[str]:
+    """Which kinds of priority code ("" bare digits, "p" P-codes) count from 0 in these values.
+
+    An export whose urgency column holds 0 (or P0) next to 1-3 numbers its levels from 0, so its
+    3 is not our medium; guessing would give every such ticket a wrong label that looks right.
+    """
+    kinds: set[str] = set()
+    for value in values:
+        raw = value.strip().lower()
+        coded = _CODED_PRIORITY.match(raw)
+        code = (coded.group(1) or coded.group(3)) if coded else raw
+        if code in {"0", "p0"}:
+            kinds.add(code[:-1])
+    return kinds
 
 
 def normalise_tier(value: str) -> str | None:
@@ -139,6 +217,10 @@ def normalise_tier(value: str) -> str | None:
 def compose_text(subject: str, body: str) -> str:
     """The text a model sees: subject and body on separate lines (either may be empty)."""
     return "\n".join(part for part in (subject.strip(), body.strip()) if part)
+
+
+# Tickets.subject holds 500 characters; a longer first text column is a body, not a subject.
+SUBJECT_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -177,7 +259,7 @@ class ColumnMapping:
 @dataclass(frozen=True)
 class HistoryRow:
     line: int
-    ref: str  # stable hash of the raw row: the import's idempotency key
+    ref: str  # hash of what is stored of the row (`content_ref`): the import's idempotency key
     subject: str
     body: str
     category: str
@@ -190,6 +272,9 @@ class HistoryRow:
     # A created/resolved value that is not a timestamp in any known form: the row still imports
     # (its text and labels are what training needs) and the report lists it.
     unreadable_date: str | None = None
+    # The key imports before `content_ref` used (a hash of the raw cells): a history imported
+    # then is still recognised when the same export is imported again.
+    legacy_ref: str | None = None
 
     @property
     def text(self) -> str:
@@ -216,8 +301,11 @@ _MAP_FLAGS = {
 }
 
 
-def _unmapped(line: int, kind: str, raw: str) -> SkippedRow:
+def _unmapped(line: int, kind: str, raw: str, zero_based: Collection[str] = ()) -> SkippedRow:
     reason = f"unknown label: empty {kind}" if not raw else f"unknown label: {kind} {raw!r}"
+    code = raw.strip().lower()
+    if code in PRIORITY_ALIASES and _PRIORITY_CODE.match(code) and code[:-1] in zero_based:
+        reason += " (the column counts from 0, so its codes are not read as P1-P4)"
     return SkippedRow(line, reason, (kind, raw))
 
 
@@ -248,8 +336,27 @@ def mapping_hints(unmapped: Mapping[str, Collection[str]]) -> list[str]:
     return hints
 
 
-def _row_ref(values: list[str]) -> str:
+def _row_ref(values: Iterable[str]) -> str:
     return "import:" + hashlib.sha256("\x1f".join(values).encode("utf-8", "surrogateescape")).hexdigest()[:48]
+
+
+def content_ref(
+    texts: Iterable[str],
+    category: str,
+    priority: str | None,
+    tier: str | None,
+    resolution: str | None,
+    created_at: datetime | None,
+) -> str:
+    """The import's idempotency key: what is stored of the row, not its raw cells.
+
+    The same tickets exported again (columns in another order, another delimiter, an extra
+    column, dates written another way) are the same tickets; keyed on the raw cells they were
+    imported again, and the copies inflated every cross-validated figure.
+    """
+    created = created_at.isoformat() if created_at is not None else ""
+    parts = [normalise_text(t) for t in texts]
+    return _row_ref([*parts, "\x1e", category, priority or "", tier or "", resolution or "", created])
 
 
 def date_evidence(path: Path, mapping: ColumnMapping, encoding: str = "utf-8") -> OrderEvidence:
@@ -271,6 +378,10 @@ def read_history_csv(
     if order is None and mapping.date_cols:
         order = date_evidence(path, mapping, encoding).order
     timestamps = TimestampReader(order or DEFAULT_DATE_ORDER)
+    zero_based: set[str] = set()
+    if mapping.priority_col:
+        column = column_values(path, [mapping.priority_col], encoding)
+        zero_based = zero_based_codes(value for row in column for value in row)
     line = 1
     while True:
         try:
@@ -284,11 +395,16 @@ def read_history_csv(
         line = reader.line_num
         if not any(v.strip() for v in values):
             continue  # blank line
-        yield _parse_row(line, values, index, mapping, timestamps)
+        yield _parse_row(line, values, index, mapping, timestamps, zero_based)
 
 
 def _parse_row(
-    line: int, values: list[str], index: dict[str, int], m: ColumnMapping, timestamps: TimestampReader
+    line: int,
+    values: list[str],
+    index: dict[str, int],
+    m: ColumnMapping,
+    timestamps: TimestampReader,
+    zero_based: Collection[str] = (),
 ) -> HistoryRow | SkippedRow:
     def get(col: str | None) -> str:
         if col is None:
@@ -303,6 +419,8 @@ def _parse_row(
     if not any(texts):
         return SkippedRow(line, "empty text")
     subject, body = texts[0], "\n".join(t for t in texts[1:] if t)
+    if len(subject) > SUBJECT_MAX:  # a single free-text column: all of it is the body
+        subject, body = "", "\n".join(t for t in texts if t)
     if not subject:
         first = body.split("\n", 1)[0]
         subject = first[:120]
@@ -314,11 +432,11 @@ def _parse_row(
     priority: str | None = None
     if m.priority_col:
         raw_priority = get(m.priority_col)
-        priority = normalise_priority(raw_priority, m.priority_map)
+        priority = normalise_priority(raw_priority, m.priority_map, zero_based)
         # A blank cell is no priority (the ticket still teaches its category); a value nobody
         # mapped is skipped, so that a re-import with the right --priority-map brings it in.
         if priority is None and (raw_priority or ("" in m.priority_map)):
-            return _unmapped(line, "priority", raw_priority)
+            return _unmapped(line, "priority", raw_priority, zero_based)
     tier: str | None = None
     if m.tier_col:
         raw_tier = get(m.tier_col)
@@ -340,8 +458,9 @@ def _parse_row(
     )
     return HistoryRow(
         line=line,
-        ref=_row_ref(values),
-        subject=subject[:500],
+        ref=content_ref(texts, category, priority, tier, resolution, created_at),
+        legacy_ref=_row_ref(values),
+        subject=subject,
         body=body,
         category=category,
         priority=priority,

@@ -9,28 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classifier.dataset import CORRECTION_KINDS, TrainingRows, compose_text
-from classifier.labels import OTHER, label_key
+from classifier.labels import fold_like_model
 from classifier.metrics import head_report
 from classifier.model import CATEGORY, PRIORITY, TriageModel
 from models import Ticket, TicketEvent
 
 
-def fold_unknown(truth: list[str], labels: tuple[str, ...]) -> tuple[list[str], int]:
-    """Labels the model never learned count as "other" when it has one; returns how many were unknown.
-
-    A label spelled with other case or spacing than the model's is the model's label, as in training.
-    """
-    known = set(labels)
-    by_key = {label_key(label): label for label in labels}
-    truth = [t if t in known else by_key.get(label_key(t), t) for t in truth]
-    unknown = sum(1 for t in truth if t not in known)
-    if OTHER in known:
-        truth = [t if t in known else OTHER for t in truth]
-    return truth, unknown
-
-
 def evaluate_rows(model: TriageModel, rows: TrainingRows, thresholds: dict[str, float]) -> dict[str, Any]:
-    """Per head: accuracy, macro-F1, ECE, coverage and accuracy at the threshold, per class, confusion."""
+    """Per head: accuracy, macro-F1, ECE, coverage and accuracy at the threshold, per class, confusion,
+    and how many tickets had a label the model never saw (misses) or folded into "other"."""
     if len(rows) == 0:
         return {}
     proba = model.proba(rows.texts)
@@ -48,9 +35,10 @@ def evaluate_rows(model: TriageModel, rows: TrainingRows, thresholds: dict[str, 
             truth = [str(rows.priorities[i]) for i in idx]
         if not idx:
             continue
-        truth, unknown = fold_unknown(truth, model.labels(head))
+        truth, folded, unseen = fold_like_model(truth, model.labels(head), model.folded_labels(head))
         report = head_report(truth, model.labels(head), proba[head][idx], thresholds.get(head, 0.0))
-        report["unknown_labels"] = unknown
+        report["unknown_labels"] = unseen  # scored as misses
+        report["folded_labels"] = folded  # scored as "other"
         out[head] = report
     return out
 

@@ -14,6 +14,8 @@ import codecs
 import csv
 import io
 import re
+import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,10 +50,34 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
+# Excel's "sep=;" first line names the delimiter of the file that follows.
+_SEP_LINE = re.compile(r"^sep=(.)$")
+
+
+def sep_line_delimiter(text: str) -> str | None:
+    """The delimiter a first line "sep=X" declares (Excel writes and reads it), else None."""
+    match = _SEP_LINE.match(_LINE_END.split(text, maxsplit=1)[0].strip(" "))
+    return match.group(1) if match else None
+
+
+def header_name(cell: str) -> str:
+    """A header cell as it is matched: without surrounding spaces or invisible format characters
+    (a zero-width space or a stray byte-order mark pasted into a header is not part of its name)."""
+    return "".join(ch for ch in cell if unicodedata.category(ch) != "Cf").strip()
+
+
 def _column_index(path: Path, names: list[str], wanted: list[str]) -> dict[str, int]:
     """Where each mapped column is: an exact header match, else one that differs only in case or
-    spacing ("Title " for "title"), as long as no two headers read the same that way."""
-    exact = {name: i for i, name in enumerate(names)}
+    spacing ("Title " for "title"), as long as no two headers read the same that way. A mapped
+    name the header holds twice is refused: either column could be the one meant."""
+    exact: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in exact and name in wanted:
+            raise TrainingDataError(
+                f"{path} has two columns named {name!r} (columns {exact[name] + 1} and {i + 1});"
+                " rename or remove one so that it is clear which one to import"
+            )
+        exact.setdefault(name, i)
     loose: dict[str, list[int]] = {}  # header names read like labels: case and spacing aside
     for i, name in enumerate(names):
         loose.setdefault(label_key(name), []).append(i)
@@ -210,17 +236,22 @@ def open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[_csv.Reader,
     if reason is not None:
         raise TrainingDataError(f"{path} is {reason}")
     text = decode_export(raw.removeprefix(codecs.BOM_UTF8 if _is_utf8(encoding) else b""), encoding)
-    # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit.
-    csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
+    # Ticket bodies with pasted logs exceed the csv module's 128 KiB default field limit, and a
+    # field over any fixed limit ends the reader's sense of where rows start: no field can be
+    # longer than the text itself. (A C long caps the limit, 32 bits on Windows.)
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, sys.maxsize, 2**31 - 1)))
+    declared = sep_line_delimiter(text)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=declared or detect_delimiter(text))
+        if declared is not None:
+            next(reader)  # the "sep=" line; the reader keeps counting lines from the file's first
         header = next(reader)
     except StopIteration:
         raise TrainingDataError(f"{path} is empty") from None
     except csv.Error as exc:
         raise TrainingDataError(f"{path} is not a CSV file: {exc}") from None
     try:
-        index = _column_index(path, [h.strip() for h in header], wanted)
+        index = _column_index(path, [header_name(h) for h in header], wanted)
     except TrainingDataError as exc:  # a header that does not decode reads as missing columns
         hint = _encoding_hint(raw, Path(path).name, encoding) if any(map(has_bad_bytes, header)) else None
         raise TrainingDataError(f"{exc} ({hint})" if hint else str(exc)) from None

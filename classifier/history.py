@@ -1,7 +1,8 @@
 """Importing a ticket-history export into the tickets table, fast and idempotently.
 
 Each parsed row becomes a closed or resolved Ticket with source="import" and external_ref set to
-the row's stable hash, so importing the same export twice adds nothing. Rows go in with bulk
+the hash of what is stored of it, so importing the same export twice, or the same tickets
+exported again in another shape, adds nothing. Rows go in with bulk
 INSERT ... RETURNING in chunks (tens of thousands of rows in seconds on SQLite and PostgreSQL).
 """
 
@@ -105,11 +106,11 @@ def import_history(
     def flush() -> None:
         if not pending:
             return
-        refs = [r.ref for r in pending]
+        refs = [r.ref for r in pending] + [r.legacy_ref for r in pending if r.legacy_ref]
         existing = set(session.scalars(select(Ticket.external_ref).where(Ticket.external_ref.in_(refs))))
         fresh = []
         for row in pending:
-            if row.ref in existing:
+            if row.ref in existing or row.legacy_ref in existing:
                 report.skip(row.line, "already imported")
             else:
                 fresh.append(_values(row))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 OTHER = "other"
 
@@ -37,3 +37,28 @@ def fold_rare_labels(labels: Sequence[str], minimum: int) -> tuple[list[str], di
     counts = Counter(labels)
     rare = {label: n for label, n in counts.items() if n < max(2, minimum) and label != OTHER}
     return [OTHER if label in rare else label for label in labels], rare
+
+
+def fold_like_model(
+    truth: Sequence[str], labels: Sequence[str], folded: Collection[str]
+) -> tuple[list[str], int, int]:
+    """True labels as a model with `labels` can be scored on them: (labels, folded, never seen).
+
+    A label spelled with other case or spacing than the model's is the model's label, as in
+    training; a label the model's training folded into "other" (`folded`, from its manifest)
+    counts as "other". Any other label the model never saw stays as it is, and so is a miss:
+    folding it too would score a model on tickets of a new queue as if it had them all right.
+    """
+    known = set(labels)
+    by_key = {label_key(label): label for label in labels}
+    folded_keys = {label_key(label) for label in folded}
+    out: list[str] = []
+    folded_n = unseen_n = 0
+    for label in truth:
+        label = label if label in known else by_key.get(label_key(label), label)
+        if label not in known and OTHER in known and label_key(label) in folded_keys:
+            label, folded_n = OTHER, folded_n + 1
+        elif label not in known:
+            unseen_n += 1
+        out.append(label)
+    return out, folded_n, unseen_n

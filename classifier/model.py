@@ -99,10 +99,14 @@ class TriageModel:
 
     @property
     def data_hash(self) -> str:
-        return str(self.manifest.get("data", {}).get("hash", ""))
+        return str(self.manifest.get("data", {}).get("hash", ""))  # shape checked on load
 
     def labels(self, head: str) -> tuple[str, ...]:
         return self.heads[head].classes if head in self.heads else ()
+
+    def folded_labels(self, head: str) -> tuple[str, ...]:
+        """Labels this model's training folded into "other" (rare categories; none for priority)."""
+        return tuple(self.manifest.get("folded_labels", {})) if head == CATEGORY else ()
 
     def proba(self, texts: Sequence[str]) -> dict[str, NDArray[np.float64]]:
         """Calibrated probabilities per head, rows in the order of `texts`, columns in `labels(head)`."""
@@ -139,7 +143,7 @@ def load_model(path: Path) -> TriageModel:
     heads = payload["heads"]
     if not isinstance(heads, dict) or CATEGORY not in heads:
         raise ArtifactError(f"{path} has no category head; the model is corrupted")
-    expected = manifest.get("labels", {})
+    expected = manifest["labels"]  # a dict of lists: `read_manifest` checked its shape
     for name, head in heads.items():
         if not isinstance(head, Head):
             raise ArtifactError(f"{path}: head {name!r} is not a triage head; the model is corrupted")

@@ -105,5 +105,12 @@ def data_hash(
     return digest.hexdigest()
 
 
+def normalise_text(text: str) -> str:
+    """A ticket text with its whitespace made regular (line endings, runs of spaces, blank lines):
+    what tells two copies of one ticket from two tickets. A clean text is its own normal form."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def new_version(hash_: str) -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{hash_[:8]}-{secrets.token_hex(2)}"

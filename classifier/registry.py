@@ -20,21 +20,23 @@ from sqlalchemy.orm import Session
 
 from classifier.dataset import TrainingRows
 from classifier.errors import ArtifactError, RegistryError
-from classifier.labels import OTHER
+from classifier.labels import fold_like_model
 from classifier.metrics import macro_f1, macro_f1_difference_interval
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
-from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version
+from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version, normalise_text
 from models import ClassifierModel, utcnow
 
 HOLDOUT_BUCKETS = 10  # one bucket in ten is held out: 10% of the history
 
 
 def is_holdout(text: str) -> bool:
-    """Stable across runs and machines, so every model is judged on rows none of them trained on."""
-    return (
-        int(hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16) % HOLDOUT_BUCKETS
-        == 0
-    )
+    """Stable across runs and machines, so every model is judged on rows none of them trained on.
+
+    Decided by the text alone (whitespace made regular), so all copies of a ticket fall on the
+    same side. A clean text is its own normal form: the slice is the one earlier versions held out.
+    """
+    key = normalise_text(text).encode("utf-8", "surrogateescape")
+    return int(hashlib.sha256(key).hexdigest()[:8], 16) % HOLDOUT_BUCKETS == 0
 
 
 def split_holdout(rows: TrainingRows) -> tuple[TrainingRows, TrainingRows]:
@@ -73,13 +75,21 @@ def get_model(session: Session, version: str) -> ClassifierModel:
 
 
 def activate(session: Session, row: ClassifierModel, decision: str, *, mark_promoted: bool = True) -> None:
-    """Make `row` the one active model. The caller verified the artifact loads."""
+    """Make `row` the one active model. The caller verified the artifact loads.
+
+    A promotion (not a rollback) records which model was active before, as the row's
+    "activated_after", and clears an earlier "rolled_back" mark: rollback walks that history.
+    """
+    previous = active_model(session)
     for other in session.scalars(select(ClassifierModel).where(ClassifierModel.active.is_(True))):
         if other.id != row.id:
             other.active = False
     session.flush()  # never two active rows, even for a moment inside the transaction
     row.active = True
     row.decision = decision
+    if mark_promoted and (previous is None or previous.id != row.id):
+        history = {"activated_after": previous.version if previous is not None else None}
+        row.metrics = {k: v for k, v in {**row.metrics, **history}.items() if k != "rolled_back"}
     if mark_promoted or row.promoted_at is None:
         row.promoted_at = utcnow()
     session.flush()
@@ -93,32 +103,61 @@ def promote(session: Session, version: str, reason: str = "promoted by hand") ->
     return row
 
 
-def rollback(session: Session) -> tuple[ClassifierModel, ClassifierModel]:
-    """Re-activate the model promoted before the active one; returns (now active, retired)."""
-    current = active_model(session)
-    if current is None or current.promoted_at is None:
-        raise RegistryError("no active model to roll back from")
-    candidates = session.scalars(
+def _active_before(session: Session, row: ClassifierModel) -> ClassifierModel | None:
+    """The model that was active when `row` was promoted."""
+    if "activated_after" in row.metrics:
+        before = row.metrics["activated_after"]
+        return session.scalars(select(ClassifierModel).where(ClassifierModel.version == before)).first()
+    if row.promoted_at is None:
+        return None
+    # Promoted before activations were recorded: the model promoted just before it.
+    return session.scalars(
         select(ClassifierModel)
         .where(
             ClassifierModel.promoted_at.is_not(None),
-            ClassifierModel.promoted_at < current.promoted_at,
-            ClassifierModel.id != current.id,
+            ClassifierModel.promoted_at < row.promoted_at,
+            ClassifierModel.id != row.id,
         )
         .order_by(ClassifierModel.promoted_at.desc())
-    )
-    for candidate in candidates:
-        try:
-            load_model(Path(candidate.path))
-        except ArtifactError:
-            continue  # a broken earlier model is no place to roll back to
-        activate(session, candidate, f"rolled back to from {current.version}", mark_promoted=False)
-        current.decision = f"rolled back (replaced by {candidate.version})"
-        session.flush()
-        return candidate, current
+    ).first()
+
+
+def _was_rolled_back(row: ClassifierModel) -> bool:
+    return bool(row.metrics.get("rolled_back")) or (row.decision or "").startswith("rolled back (")
+
+
+def rollback(session: Session) -> tuple[ClassifierModel, ClassifierModel]:
+    """Re-activate the model that was active before the current one; returns (now active, retired).
+
+    Walks back the activation history, past models whose artifact no longer loads and models
+    whose own activation was rolled back: after A, B, C, a rollback to B and a new D, rolling
+    back D means B again, never C.
+    """
+    current = active_model(session)
+    if current is None or current.promoted_at is None:
+        raise RegistryError("no active model to roll back from")
+    seen = {current.id}
+    candidate = _active_before(session, current)
+    while candidate is not None and candidate.id not in seen:
+        seen.add(candidate.id)
+        if not _was_rolled_back(candidate) and _loads(candidate):
+            activate(session, candidate, f"rolled back to from {current.version}", mark_promoted=False)
+            current.decision = f"rolled back (replaced by {candidate.version})"
+            current.metrics = {**current.metrics, "rolled_back": True}
+            session.flush()
+            return candidate, current
+        candidate = _active_before(session, candidate)
     raise RegistryError(
         f"no earlier promoted model with a loadable artifact to roll back to from {current.version}"
     )
+
+
+def _loads(row: ClassifierModel) -> bool:
+    try:
+        load_model(Path(row.path))
+    except ArtifactError:
+        return False  # a broken earlier model is no place to roll back to
+    return True
 
 
 def head_predictions(model: TriageModel, head: str, texts: list[str]) -> list[str] | None:
@@ -128,9 +167,9 @@ def head_predictions(model: TriageModel, head: str, texts: list[str]) -> list[st
 
 
 def fold_to(model: TriageModel, head: str, truth: list[str]) -> list[str]:
-    """Labels the model folded into "other" count as "other" (for every model being compared)."""
-    labels = set(model.labels(head))
-    return [t if t in labels or OTHER not in labels else OTHER for t in truth]
+    """Labels the model folded into "other" count as "other" (for every model being compared);
+    a label it never saw stays, a miss for both."""
+    return fold_like_model(truth, model.labels(head), model.folded_labels(head))[0]
 
 
 # Below this many held-out tickets per head, the gate's verdict is mostly noise and says so.
@@ -264,7 +303,7 @@ def train_and_register(
         decision = gate(new_model, current_model, holdout, tolerance)
     row = ClassifierModel(
         version=version,
-        path=str(result.path),
+        path=str(Path(result.path).resolve()),  # read back from any working directory
         data_hash=history_hash,
         rows=len(rows),
         metrics={

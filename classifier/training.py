@@ -3,9 +3,10 @@
 Pure (no database): callers hand in texts and labels and get a model directory back. The recipe:
 word 1–2-gram and char_wb 3–5-gram TF-IDF (sublinear tf) feed a class-weighted LinearSVC per head
 (on small histories each head picks its C from a small grid by out-of-fold macro-F1).
-Stratified k-fold models give out-of-fold decision scores, which yield both the cross-validated
-metrics in the manifest and the data to fit a softmax temperature (calibration), so confidence
-means the same thing on unseen tickets. The served head averages the fold models.
+Stratified k-fold models (all copies of a text in one fold) give out-of-fold decision scores,
+which yield both the cross-validated metrics in the manifest and the data to fit a softmax
+temperature (calibration), so confidence means the same thing on unseen tickets. The served
+head averages the fold models.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize_scalar
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.isotonic import IsotonicRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from classifier.artifact import write_artifact
@@ -36,7 +37,15 @@ from classifier.labels import OTHER, fold_rare_labels, merge_label_spellings
 from classifier.metrics import expected_calibration_error, macro_f1
 from classifier.model import CATEGORY, PRIORITY, Head, softmax_rows, top_label_calibrate
 from classifier.priority import PRIORITIES
-from classifier.recipe import ABSTENTION_GRID, TrainConfig, TrainResult, config_dict, data_hash, new_version
+from classifier.recipe import (
+    ABSTENTION_GRID,
+    TrainConfig,
+    TrainResult,
+    config_dict,
+    data_hash,
+    new_version,
+    normalise_text,
+)
 
 __all__ = ["OTHER", "TrainConfig", "TrainResult", "train"]
 
@@ -224,29 +233,66 @@ def c_candidates(rows: int, config: TrainConfig) -> tuple[float, ...]:
     return (config.c,)
 
 
-def folds_for(labels: Sequence[str], config: TrainConfig) -> int:
-    # Stratified folds need each fold to see most classes; tiny classes just appear in fewer folds.
-    return max(2, min(config.cv_folds, max(Counter(labels).values())))
+def text_groups(texts: Sequence[str]) -> NDArray[np.int64]:
+    """One group number per text; copies of one text (whitespace aside) share it."""
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(normalise_text(t), len(ids)) for t in texts], dtype=np.int64)
+
+
+def folds_for(labels: Sequence[str], groups: Sequence[int], config: TrainConfig) -> int:
+    """How many folds: stratified folds need each fold to see most classes (tiny classes just
+    appear in fewer folds), counted in distinct texts, since copies of a text share a fold."""
+    distinct = len(set(groups))
+    if distinct < 2:
+        raise TrainingDataError(
+            f"cross-validation needs at least two different ticket texts; these {len(labels)} rows have one"
+        )
+    per_label = Counter(label for label, _ in set(zip(labels, groups, strict=True)))
+    return min(distinct, max(2, min(config.cv_folds, max(per_label.values()))))
+
+
+def grouped_folds(
+    labels: Sequence[str], groups: NDArray[np.int64], folds: int, seed: int
+) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """(train, test) row indices of stratified k folds in which all copies of a text share a fold.
+
+    A ticket exported twice, or a template everyone sends unchanged, would otherwise sit on both
+    sides of a split, and the model would be scored on tickets it trained on. The folds are cut
+    over distinct texts (each with the label of its first row), then mapped back to rows.
+    """
+    y = np.asarray(labels)
+    unique, first = np.unique(groups, return_index=True)
+    group_labels = y[first]
+    if max(Counter(group_labels.tolist()).values()) >= folds:
+        splitter: StratifiedKFold | KFold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:  # every label has fewer distinct texts than folds: stratifying cannot work
+        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    position = np.searchsorted(unique, groups)
+    out = []
+    for _, test_groups in splitter.split(np.zeros(len(unique)), group_labels):
+        in_test = np.isin(position, test_groups)
+        out.append((np.flatnonzero(~in_test), np.flatnonzero(in_test)))
+    return out
 
 
 def fit_head(
-    name: str, features: Any, labels: Sequence[str], config: TrainConfig
+    name: str, features: Any, labels: Sequence[str], groups: NDArray[np.int64], config: TrainConfig
 ) -> tuple[Head, dict[str, float], list[tuple[float, float, float]]]:
     """A calibrated head, its cross-validated accuracy, macro-F1 and ECE, and its abstention curve.
 
-    k stratified folds are fitted in parallel (liblinear releases the GIL, so threads suffice).
-    Their out-of-fold scores give the CV metrics and the calibration temperature; the served head
-    is the average of the fold models (a bagged linear model), so no extra full-data fit is
-    needed — the whole head costs about k-1 fits on all rows instead of k+1. On small histories
-    this is repeated per C of the grid and the C with the best out-of-fold macro-F1 is kept (its
-    CV figures are then slightly optimistic; bench/classifier_bench.py measures on outer folds).
+    k stratified folds (copies of a text, by `groups`, never on both sides) are fitted in parallel
+    (liblinear releases the GIL, so threads suffice). Their out-of-fold scores give the CV metrics
+    and the calibration temperature; the served head is the average of the fold models (a bagged
+    linear model), so no extra full-data fit is needed — the whole head costs about k-1 fits on all
+    rows instead of k+1. On small histories this is repeated per C of the grid and the C with the
+    best out-of-fold macro-F1 is kept (its CV figures are then slightly optimistic;
+    bench/classifier_bench.py measures on outer folds).
     """
     classes = tuple(sorted(set(labels)))
     y = np.array(labels)
     y_index = np.searchsorted(np.array(classes), y)
-    folds = folds_for(labels, config)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.random_state)
-    splits = list(splitter.split(np.zeros(len(y)), y))
+    folds = folds_for(labels, groups.tolist(), config)
+    splits = grouped_folds(labels, groups, folds, config.random_state)
     if len(labels) >= config.large_rows:
         splits = splits[: config.large_fold_fits]
     candidates = c_candidates(len(labels), config)
@@ -359,7 +405,8 @@ def train(
     say(f"word and character features of {len(texts_u)} tickets")
     features = build_features(config)
     matrix = features.fit_transform(texts_u)
-    jobs: list[tuple[str, Any, list[str]]] = [(CATEGORY, matrix, folded)]
+    groups = text_groups(texts_u)
+    jobs: list[tuple[str, Any, list[str], NDArray[np.int64]]] = [(CATEGORY, matrix, folded, groups)]
     if prios_u is not None:
         known = [i for i, p in enumerate(prios_u) if p in PRIORITIES]
         prio_counts = Counter(prios_u[i] for i in known)
@@ -371,23 +418,25 @@ def train(
                 + ", ".join(f"{p} ({prio_counts[p]})" for p in left_out)
             )
         idx = [i for i in known if prios_u[i] in kept]
-        if len(kept) >= 2:
-            jobs.append((PRIORITY, matrix[idx], [str(prios_u[i]) for i in idx]))
+        if len(kept) >= 2 and len(set(groups[idx].tolist())) >= 2:
+            jobs.append((PRIORITY, matrix[idx], [str(prios_u[i]) for i in idx], groups[idx]))
+        elif len(kept) >= 2:
+            notes.append("all tickets with a priority have one text: priority will come from rules")
         else:
             notes.append("fewer than two priority levels to learn from: priority will come from rules")
     else:
         notes.append("no priority labels: priority will come from rules")
-    say(" and ".join(name for name, _, _ in jobs) + " heads: cross-validation and calibration")
+    say(" and ".join(name for name, *_ in jobs) + " heads: cross-validation and calibration")
     # The heads are independent and liblinear releases the GIL: fit them side by side.
     with quiet_fitting():
         fitted = Parallel(n_jobs=min(len(jobs), 2) if config.n_jobs != 1 else 1, prefer="threads")(
-            delayed(fit_head)(name, head_matrix, head_labels, config)
-            for name, head_matrix, head_labels in jobs
+            delayed(fit_head)(name, head_matrix, head_labels, head_groups, config)
+            for name, head_matrix, head_labels, head_groups in jobs
         )
     heads: dict[str, Head] = {}
     cv: dict[str, dict[str, float]] = {}
     abstention: dict[str, list[tuple[float, float, float]]] = {}
-    for (name, _, _), (head, metrics, curve) in zip(jobs, fitted, strict=True):
+    for (name, *_), (head, metrics, curve) in zip(jobs, fitted, strict=True):
         heads[name], cv[name], abstention[name] = head, metrics, curve
 
     version = version or new_version(hash_)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from bot.cli.common import console
 from bot.cli.main import app
 from bot.settings import get_settings
 from models import Role, User
@@ -163,3 +165,49 @@ def test_training_on_an_export_with_its_own_priority_codes_names_the_map_that_re
     right = cli.invoke(app, ["classifier", "train", "--csv", str(export), *MAPPING, "--priority-map", mapped])
     assert right.exit_code == 0, right.output
     assert "skipped" not in said(right) and "--priority-map" not in said(right)
+
+
+def test_list_shows_whole_versions_on_an_80_column_terminal_and_a_broken_manifest_is_a_sentence(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "width", 80)
+    trained = json.loads(run(cli, "classifier", "train", "--csv", str(FIXTURE), *MAPPING, "--json"))
+    listed = run(cli, "classifier", "list")
+    assert trained["version"] in listed and max(map(len, listed.splitlines())) <= 80
+
+    manifest = Path(trained["path"]) / "manifest.json"
+    os.chmod(manifest, 0o644)
+    manifest.write_text(json.dumps([json.loads(manifest.read_text())]))
+    evaluated = cli.invoke(app, ["classifier", "evaluate", "--csv", str(FIXTURE), *MAPPING])
+    assert evaluated.exit_code == 1 and "not a model manifest" in said(evaluated)
+    assert "Traceback" not in evaluated.output
+    retrained = json.loads(
+        run(cli, "classifier", "train", "--csv", str(FIXTURE), *MAPPING, "--force", "--json")
+    )
+    assert retrained["status"] == "promoted" and "cannot be loaded" in retrained["message"]
+
+
+def test_out_naming_an_existing_file_is_refused_in_one_sentence(cli: CliRunner, tmp_path: Path) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    result = cli.invoke(app, ["classifier", "train", "--csv", str(FIXTURE), *MAPPING, "--out", str(taken)])
+    assert result.exit_code == 1 and "is a file; give a new directory" in said(result)
+    assert taken.read_text() == "mine"
+
+
+def test_evaluating_on_queues_the_model_never_saw_scores_them_as_misses(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    run(cli, "classifier", "train", "--csv", str(FIXTURE), *MAPPING)
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text(
+        "subject,body,category\n" + "".join(f"vpn thing {i},printer wifi,Another new\n" for i in range(20)),
+        encoding="utf-8",
+    )
+    args = ["classifier", "evaluate", "--csv", str(unseen), "--text-cols", "subject,body"]
+    figures = json.loads(run(cli, *args, "--json"))
+    assert (figures["accuracy"], figures["macro_f1"]) == (0.0, 0.0)
+    assert (figures["unknown_labels"], figures["folded_labels"]) == (20, 0)
+    assert "20 tickets have labels the model never saw (scored as misses)" in " ".join(
+        run(cli, *args).split()
+    )

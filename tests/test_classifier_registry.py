@@ -23,8 +23,16 @@ from classifier.errors import RegistryError
 from classifier.evaluation import corrected_rows, evaluate_rows
 from classifier.history import import_history
 from classifier.metrics import macro_f1, macro_f1_difference_interval
-from classifier.model import CATEGORY
-from classifier.registry import activate, active_model, list_models, promote, rollback, train_and_register
+from classifier.model import CATEGORY, load_model
+from classifier.registry import (
+    activate,
+    active_model,
+    is_holdout,
+    list_models,
+    promote,
+    rollback,
+    train_and_register,
+)
 from classifier.training import TrainConfig
 from classifier.types import NEEDS_TRIAGE
 from models import ClassifierModel, Role, Ticket, TicketEvent, User
@@ -272,3 +280,87 @@ def test_the_gate_interval_narrows_with_more_held_out_tickets_and_is_zero_for_eq
     point = macro_f1(truth, better) - macro_f1(truth, worse)
     assert large[0] <= point <= large[1]
     assert macro_f1_difference_interval(truth, better, better) == (0.0, 0.0)
+
+
+def _variant(suffix: str) -> list[HistoryRow]:
+    """The fixture plus reworded copies: a history with a new hash that trains a similar model."""
+    extra = [
+        HistoryRow(**{**r.__dict__, "ref": r.ref + suffix, "body": f"{r.body} {suffix}"})
+        for r in history()[:30]
+    ]
+    return history() + extra
+
+
+def test_rollback_follows_the_activation_history_and_never_returns_to_a_rolled_back_model(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    with db.sessions() as session:
+        versions = []
+        for suffix in ("", "again", "once more"):  # A, B, C, each promoted
+            assert (
+                train_fixture(session, tmp_path, _variant(suffix) if suffix else None, tolerance=1.0)
+                == "promoted"
+            )
+            versions.append(active_model(session).version)  # type: ignore[union-attr]
+        a, b, c = versions
+        assert rollback(session)[0].version == b
+        session.commit()
+        assert train_fixture(session, tmp_path, _variant("later"), tolerance=1.0) == "promoted"  # D
+        d = active_model(session).version  # type: ignore[union-attr]
+        now_active, retired = rollback(session)
+        assert (now_active.version, retired.version) == (b, d)  # not C, whose activation was undone
+        assert rollback(session)[0].version == a
+        session.commit()
+        with pytest.raises(RegistryError, match="no earlier promoted model"):
+            rollback(session)
+        # Promoting a rolled-back model by hand is a new activation, which can be rolled back.
+        promote(session, c)
+        assert rollback(session)[0].version == a
+
+
+def test_a_retrain_replaces_an_active_model_whose_manifest_is_broken(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    with db.sessions() as session:
+        train_fixture(session, tmp_path)
+        broken = active_model(session)
+        assert broken is not None
+        manifest = Path(broken.path) / "manifest.json"
+        os.chmod(manifest, 0o644)
+        manifest.write_text(manifest.read_text().replace('"libraries": {', '"libraries": null, "x": {'))
+        assert train_fixture(session, tmp_path, force=True) == "promoted"
+        now = active_model(session)
+        assert now is not None and now.version != broken.version
+        assert "cannot be loaded" in (now.decision or "") and "'libraries' is a JSON null" in (
+            now.decision or ""
+        )
+
+
+def test_the_registry_finds_a_model_trained_into_a_relative_directory_from_anywhere(
+    db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    with db.sessions() as session:
+        train_and_register(
+            session,
+            rows_from_history(history(), with_priority=True),
+            models_dir=tmp_path / "models",
+            tolerance=0.01,
+            config=FAST,
+            out_dir=Path("relmodel"),
+        )
+        session.commit()
+    monkeypatch.chdir(tmp_path)
+    with db.sessions() as session:
+        row = active_model(session)
+        assert row is not None and Path(row.path) == tmp_path / "work" / "relmodel"
+        assert load_model(Path(row.path)).version == row.version
+
+
+def test_copies_of_a_ticket_fall_on_the_same_side_of_the_held_out_slice() -> None:
+    texts = [f"vpn drops every {i} minutes\nsince the update" for i in range(200)]
+    sides = [is_holdout(t) for t in texts]
+    assert 0 < sum(sides) < len(texts)
+    reexported = [t.replace("\n", "\r\n  ").replace(" ", "  ") + " " for t in texts]
+    assert [is_holdout(t) for t in reexported] == sides

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from classifier.evaluation import evaluate_rows
 from classifier.features import WordCharNgrams
 from classifier.model import CATEGORY, PRIORITY, load_model
 from classifier.recipe import abstention_at
-from classifier.training import OTHER, TrainConfig, TrainResult, train
+from classifier.training import OTHER, TrainConfig, TrainResult, grouped_folds, text_groups, train
 
 FIXTURE = Path(__file__).parent / "fixtures" / "classifier" / "tickets.csv"
 MAPPING = ColumnMapping(("subject", "body"), "category", priority_col="priority")
@@ -301,3 +303,69 @@ def test_training_reports_what_each_abstention_threshold_would_do(trained: Train
     assert low[1] == 1.0 and high is not None and high[2] >= low[2]
     stored = json.loads((trained.path / MANIFEST).read_text())["metrics"]["abstention"]
     assert stored[CATEGORY][0] == list(low)
+
+
+def test_copies_of_a_ticket_never_sit_on_both_sides_of_a_cv_split() -> None:
+    texts = [f"ticket number {i}" for i in range(30)]
+    copies = texts * 3 + [t.replace(" ", "  ") + "\r\n" for t in texts]  # re-exported, whitespace aside
+    labels = [("a", "b")[i % 2] for i in range(30)] * 4
+    groups = text_groups(copies)
+    for folds in (5, 2):
+        splits = grouped_folds(labels, groups, folds, seed=0)
+        assert len(splits) == folds
+        for train_idx, test_idx in splits:
+            assert not set(groups[train_idx].tolist()) & set(groups[test_idx].tolist())
+            assert {labels[i] for i in test_idx} == {"a", "b"}  # still stratified
+
+
+def test_a_history_imported_three_times_does_not_inflate_cross_validation(tmp_path: Path) -> None:
+    # Labels that no text predicts: an honest CV scores them near chance, however often each
+    # ticket was imported; copies split across folds would be "recognised" and score near 1.
+    rng = np.random.default_rng(0)
+    texts = [f"request {i} about {' '.join(rng.choice(list('abcdefghij'), 4))}" for i in range(80)]
+    labels = [str(rng.choice(["access", "printing"])) for _ in texts]
+    result = train(texts * 3, labels * 3, None, out_dir=tmp_path / "m", config=TrainConfig(cv_folds=5))
+    assert result.cv_metrics[CATEGORY]["macro_f1"] < 0.75
+
+
+def test_one_text_under_every_label_cannot_be_cross_validated(tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match="at least two different ticket texts"):
+        train(["same text"] * 20, ["a", "b"] * 10, None, out_dir=tmp_path / "m")
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda m: {**m, "libraries": None}, "'libraries' is a JSON null"),
+        (lambda m: {**m, "labels": ["access"]}, "'labels' is a JSON array"),
+        (lambda m: {**m, "labels": {"category": "access"}}, "list of labels"),
+        (lambda m: [m], "holds a JSON array, not a model manifest"),
+        (lambda m: {k: v for k, v in m.items() if k != "version"}, "has no 'version'"),
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_refused_with_a_sentence(
+    trained: TrainResult, tmp_path: Path, edit: Any, says: str
+) -> None:
+    broken = _copy(trained.path, tmp_path / "broken")
+    (broken / MANIFEST).write_text(json.dumps(edit(json.loads((broken / MANIFEST).read_text()))))
+    with pytest.raises(ArtifactError, match=re.escape(says)):
+        load_model(broken)
+
+
+def test_out_pointing_at_a_file_is_refused_in_words(tmp_path: Path) -> None:
+    rows = rows_from_history(fixture_rows(), with_priority=False)
+    (tmp_path / "taken").write_text("notes")
+    with pytest.raises(ArtifactError, match="is a file; give a new directory"):
+        train(rows.texts, rows.categories, None, out_dir=tmp_path / "taken", config=TrainConfig(cv_folds=3))
+    assert (tmp_path / "taken").read_text() == "notes"
+
+
+def test_labels_the_model_never_saw_are_misses_and_folded_ones_are_other(trained: TrainResult) -> None:
+    model = load_model(trained.path)
+    folded = next(iter(trained.manifest["folded_labels"]))
+    text = "the printer jams on every page"
+    rows = TrainingRows([text, text, text], ["a brand new queue", "another new one", folded], None)
+    report = evaluate_rows(model, rows, {})[CATEGORY]
+    assert (report["unknown_labels"], report["folded_labels"]) == (2, 1)
+    assert report["accuracy"] <= 1 / 3 and report["macro_f1"] < 0.5
+    assert "a brand new queue" in report["per_class"]  # shown, with its recall of 0

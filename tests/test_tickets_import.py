@@ -402,25 +402,30 @@ def test_unknown_priority_codes_come_with_the_flag_that_maps_them_and_following_
     first = cli_env.invoke(app, [*args, "--json"])
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
-    # the blank cell is no priority, not a bad row: that ticket still teaches its category
-    assert (report["imported"], report["skipped"]) == (2, 1)
-    assert set(report["reasons"]) == {"unknown label: priority '0'"}
+    # the blank cell is no priority, not a bad row: that ticket still teaches its category; and
+    # a column holding 0 counts from 0, so its 3 is not guessed to be our medium
+    assert (report["imported"], report["skipped"]) == (1, 2)
+    assert set(report["reasons"]) == {
+        "unknown label: priority '0'",
+        "unknown label: priority '3' (the column counts from 0, so its codes are not read as P1-P4)",
+    }
     (hint,) = report["hints"]
-    assert "'0'" in hint and '--priority-map "0=' in hint and "--priority-col" in hint
+    assert "'0', '3'" in hint and '--priority-map "0=' in hint and "--priority-col" in hint
 
     shown = cli_env.invoke(app, args)
     assert "hint:" in shown.output and "--priority-map" in shown.output
 
-    mapped = cli_env.invoke(app, [*args, "--priority-map", "0=critical", "--json"])
+    # the map's targets are read like the file's own values: "urgent" is critical
+    mapped = cli_env.invoke(app, [*args, "--priority-map", "0=urgent,3=P4", "--json"])
     assert mapped.exit_code == 0, mapped.output
     again = json.loads(mapped.stdout)
-    assert again["imported"] == 1 and again["hints"] == []
+    assert again["imported"] == 2 and again["hints"] == []
     with db.sessions() as session:
         training = training_rows_from_db(session)
     assert training.priorities is not None
     learned = dict(zip(training.categories, training.priorities, strict=True))
-    # 3 reads as medium (1-4 scale); the blank one is not trained on as the stored stand-in
-    assert learned == {"email": "critical", "printing": "medium", "hardware": None}
+    # the blank one is not trained on as the stored stand-in
+    assert learned == {"email": "critical", "printing": "low", "hardware": None}
 
 
 def test_a_priority_given_to_imported_history_without_one_is_a_correction_the_next_training_reads(
@@ -491,3 +496,150 @@ def test_an_imported_ticket_without_a_priority_is_shown_as_not_recorded_until_so
     assert "priority not recorded → medium" in changed.output
     shown = cli_env.invoke(app, ["tickets", "show", number, "--as", "cli:ada"])
     assert "priority not recorded" not in shown.output and "· medium ·" in shown.output
+
+
+def _write(
+    path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",", first: str = ""
+) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        handle.write(first)
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_the_same_tickets_exported_again_in_another_shape_are_not_imported_twice(
+    session: Session, tmp_path: Path
+) -> None:
+    first = write_csv(tmp_path / "first.csv", GOOD)
+    # The same tickets: columns in another order, ';' between them, an extra column nobody maps.
+    order = [3, 0, 2, 1, 4, 5, 6, 7]
+    again = _write(
+        tmp_path / "again.csv",
+        [HEADER[i] for i in order] + ["exported_at"],
+        [[row[i] for i in order] + ["2026-12-01"] for row in GOOD],
+        delimiter=";",
+    )
+    assert import_history(session, read_history_csv(first, MAPPING), prefix="IT").imported == 3
+    report = import_history(session, read_history_csv(again, MAPPING), prefix="IT")
+    assert report.imported == 0 and report.skipped == {"already imported": 3}
+    assert session.scalar(select(func.count()).select_from(Ticket)) == 3
+
+
+def test_history_imported_before_the_content_key_is_still_recognised(
+    session: Session, tmp_path: Path
+) -> None:
+    export = write_csv(tmp_path / "x.csv", GOOD)
+    rows = [r for r in read_history_csv(export, MAPPING) if not isinstance(r, SkippedRow)]
+    import_history(session, iter(rows), prefix="IT")
+    # As an earlier version stored them: keyed on the raw cells.
+    for ticket, row in zip(session.scalars(select(Ticket).order_by(Ticket.id)), rows, strict=True):
+        ticket.external_ref = row.legacy_ref
+    session.flush()
+    report = import_history(session, read_history_csv(export, MAPPING), prefix="IT")
+    assert report.imported == 0 and session.scalar(select(func.count()).select_from(Ticket)) == 3
+
+
+def test_a_code_and_a_word_that_disagree_read_as_the_word() -> None:
+    assert normalise_priority("3 - Low") == "low"
+    assert normalise_priority("P0 - Critical") == "critical"
+    assert normalise_priority("0 - Critical") == "critical"
+    assert normalise_priority("P3 (Moderate)") == "medium"
+    assert normalise_priority("not urgent") is None  # no guessing from a word inside a phrase
+
+
+def test_a_priority_column_counting_from_0_is_not_read_on_the_1_to_4_scale(tmp_path: Path) -> None:
+    export = _write(
+        tmp_path / "codes.csv",
+        ["title", "group", "urgency"],
+        [["vpn down", "network", "0"], ["printer", "printing", "3"], ["share", "access", "1 - High"]],
+    )
+    mapping = ColumnMapping(text_cols=("title",), category_col="group", priority_col="urgency")
+    rows = list(read_history_csv(export, mapping))
+    assert [r.reason for r in rows if isinstance(r, SkippedRow)] == [
+        "unknown label: priority '0'",
+        "unknown label: priority '3' (the column counts from 0, so its codes are not read as P1-P4)",
+    ]
+    assert [r.priority for r in rows if not isinstance(r, SkippedRow)] == ["high"]  # its word says so
+
+
+def test_map_targets_are_read_like_export_values_and_a_bad_one_is_refused_before_importing(
+    cli_env: CliRunner, db: TestDatabase, tmp_path: Path
+) -> None:
+    export = _write(
+        tmp_path / "tiers.csv",
+        ["title", "category", "tier", "priority"],
+        [["a", "email", "desk", "0"], ["c", "email", "ops", "p1"]],
+    )
+    args = ["tickets", "import", str(export), "--text-cols", "title", "--tier-col", "tier"]
+    args += ["--priority-col", "priority", "--json"]
+    bad = cli_env.invoke(app, [*args, "--priority-map", "0=asap"])
+    assert bad.exit_code != 0 and "'asap' is not a priority" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1 and "Traceback" not in bad.output
+    bad_tier = cli_env.invoke(app, [*args, "--tier-map", "desk=helpdesk"])
+    assert bad_tier.exit_code != 0 and "'helpdesk' is not a tier" in bad_tier.output
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+
+    good = cli_env.invoke(app, [*args, "--priority-map", "0=urgent,p1=P2", "--tier-map", "desk=1,ops=tier 2"])
+    assert good.exit_code == 0, good.output
+    assert json.loads(good.stdout)["imported"] == 2
+    with db.sessions() as session:
+        stored = {(t.subject, t.priority, t.tier) for t in session.scalars(select(Ticket))}
+    assert stored == {("a", "critical", Tier.L1), ("c", "high", Tier.L2)}
+
+
+def test_a_long_single_text_column_is_kept_whole(session: Session, tmp_path: Path) -> None:
+    long_text = "Outlook crashes on start. " + "Stack trace line. " * 80_000  # about 1.4 MB
+    export = _write(tmp_path / "long.csv", ["Description", "Category"], [[long_text, "email"]])
+    mapping = ColumnMapping(text_cols=("Description",), category_col="Category")
+    import_history(session, read_history_csv(export, mapping), prefix="IT")
+    ticket = session.scalars(select(Ticket)).one()
+    assert len(ticket.subject) <= 500 and ticket.body == long_text.strip()
+    (training,) = training_rows_from_db(session).texts
+    assert long_text.strip() in training
+
+
+def test_excels_sep_line_names_the_delimiter_and_is_not_the_header(session: Session, tmp_path: Path) -> None:
+    export = _write(
+        tmp_path / "sep.csv",
+        ["subject", "body", "category"],
+        [["vpn down", "cannot connect, again", "network"]],
+        delimiter=";",
+        first="sep=;\r\n",
+    )
+    mapping = ColumnMapping(text_cols=("subject", "body"), category_col="category")
+    (row,) = read_history_csv(export, mapping)
+    assert not isinstance(row, SkippedRow)
+    assert (row.line, row.body, row.category) == (3, "cannot connect, again", "network")
+
+
+def test_a_field_larger_than_16_mb_does_not_spoil_the_rows_after_it(session: Session, tmp_path: Path) -> None:
+    log = "log line error 0x80070005 access denied, retrying\n" * 360_000  # about 18 MB
+    rows = [["ok", "fine", "email"], ["huge log", log, "software"]] + [
+        [f"row {i}", "b", "email"] for i in range(50)
+    ]
+    export = _write(tmp_path / "huge.csv", ["subject", "body", "category"], rows)
+    mapping = ColumnMapping(text_cols=("subject", "body"), category_col="category")
+    report = import_history(session, read_history_csv(export, mapping), prefix="IT")
+    assert (report.imported, report.skipped_total) == (52, 0)
+
+
+def test_a_mapped_column_named_twice_is_refused_naming_both_positions(tmp_path: Path) -> None:
+    export = tmp_path / "dup.csv"
+    export.write_text("subject,body,category,category\nvpn,no connect,Network,\n", encoding="utf-8")
+    mapping = ColumnMapping(text_cols=("subject", "body"), category_col="category")
+    with pytest.raises(TrainingDataError, match=r"two columns named 'category' \(columns 3 and 4\)"):
+        list(read_history_csv(export, mapping))
+    # A repeated column nobody maps is no question.
+    export.write_text("subject,body,category,note,note\nvpn,no connect,Network,a,b\n", encoding="utf-8")
+    assert not isinstance(next(read_history_csv(export, mapping)), SkippedRow)
+
+
+def test_invisible_characters_in_a_header_do_not_hide_the_column(tmp_path: Path) -> None:
+    export = tmp_path / "zw.csv"
+    export.write_text("sub\u200bject,body,\u2060category\nvpn,no connect,network\n", encoding="utf-8")
+    mapping = ColumnMapping(text_cols=("subject", "body"), category_col="category")
+    (row,) = read_history_csv(export, mapping)
+    assert not isinstance(row, SkippedRow) and row.category == "network"

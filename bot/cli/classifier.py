@@ -183,8 +183,14 @@ def _print_report(title: str, reports: dict[str, Any]) -> None:
             f"{r['macro_f1']:.3f}, ECE {r['ece']:.3f}; at threshold {r['threshold']:.2f}: coverage "
             f"{r['coverage']:.3f}, accuracy {r['selective_accuracy']:.3f}"
             + (
-                f" ({r['unknown_labels']} tickets had labels the model never learned)"
+                f"; {r['unknown_labels']} tickets have labels the model never saw (scored as misses)"
                 if r["unknown_labels"]
+                else ""
+            )
+            + (
+                f"; {r['folded_labels']} tickets have rare labels its training folded into 'other'"
+                " (scored as 'other')"
+                if r["folded_labels"]
                 else ""
             )
         )
@@ -210,6 +216,7 @@ def _json_report(reports: dict[str, Any], version: str) -> dict[str, Any]:
         "labels",
         "confusion",
         "unknown_labels",
+        "folded_labels",
     )
     out: dict[str, Any] = {"model_version": version}
     if CATEGORY in reports:
@@ -304,7 +311,11 @@ def list_command(as_json: bool = typer.Option(False, "--json")) -> None:
     if not data:
         console.print("no models yet: `tierline classifier train`")
         return
-    table = Table("", "version", "rows", "CV macro-F1", "created", "decision")
+    table = Table("")
+    # A version is what `promote` takes: it is never cut, whatever the terminal's width.
+    table.add_column("version", no_wrap=True, min_width=max(len(str(d["version"])) for d in data))
+    for heading in ("rows", "CV macro-F1", "created", "decision"):
+        table.add_column(heading)
     for d in data:
         f1 = d["category_macro_f1"]
         table.add_row(

@@ -18,8 +18,9 @@ from classifier.dataset import (
     ColumnMapping,
     date_evidence,
     mapping_hints,
-    parse_mapping,
     read_history_csv,
+    read_priority_map,
+    read_tier_map,
 )
 from classifier.dates import DATE_ORDERS, DEFAULT_DATE_ORDER, DateOrder, OrderEvidence
 from classifier.errors import ClassifierError
@@ -54,8 +55,8 @@ def build_mapping(
             created_col=created_col,
             resolved_col=resolved_col,
             status_col=status_col,
-            priority_map=parse_mapping(priority_map),
-            tier_map={k: v.upper() for k, v in parse_mapping(tier_map).items()},
+            priority_map=read_priority_map(priority_map),
+            tier_map=read_tier_map(tier_map),
         )
     except ClassifierError as exc:
         fail(str(exc))
