@@ -104,6 +104,8 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
         key = store.conversation_key(channel, str(thread_ts or ts))
         if not is_dm:
             mode = self.s.config.channel_mode(channel)
+            if mode is None and event.get("channel_type") == "mpim":
+                mode = ChannelMode.MENTION  # a group DM the bot was added to: answer when asked
             if mode is None:
                 return  # never answer in a channel we were not configured for
             if top_level and mode is ChannelMode.MENTION and not mentioned:

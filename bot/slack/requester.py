@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +10,6 @@ from slack_bolt import Ack, BoltContext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import observability
 from bot.engine import Inquiry
 from bot.slack import blocks, store
 from bot.slack.base import ListenerBase, UserError, view_values
@@ -45,10 +43,7 @@ class RequesterListeners(ListenerBase):
                 return False  # a colleague chatting in the requester's thread: theirs, not a question to us
             relayed = conversation is not None and conversation.state is ConversationState.HANDED_OFF
             self.actor(session, user)
-            started = time.perf_counter()
-            observability.record_request("slack")
-            outcome = self.s.engine.handle(session, Inquiry(question, user, key, "slack"))
-            observability.record_outcome(outcome.kind, time.perf_counter() - started)
+            outcome = self.s.engine.handle(session, Inquiry(question, user, key, "slack"))  # counts it
             if relayed and outcome.kind == "notice" and outcome.ticket is not None:
                 pass  # relayed to the engineer: acknowledged with a reaction below, not a message
             else:
@@ -87,7 +82,6 @@ class RequesterListeners(ListenerBase):
                 refusal = f"Only <@{owner}>, who asked, can answer that."
             else:
                 refusal = ""
-                observability.record_feedback(choice.value)
                 outcome = self.s.engine.feedback(session, key, choice, user)
                 self.reply_outcome(session, outcome, user)
         if refusal:

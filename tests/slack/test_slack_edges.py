@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import bot.slack.base as base
+from bot import observability
 from bot.slack import blocks
 from bot.workflow import operations, queries
 from bot.workflow.outbox import deliver_pending
@@ -26,6 +27,7 @@ from tests.slack.conftest import (
     Stack,
     hand_off,
 )
+from tests.slack.fake_slack import BOT_USER_ID
 
 REQUESTER_DM = "D" + REQUESTER[1:]  # what the fake's conversations.open answers
 NO_BOT = "CNOBOT0001"  # a channel the bot is not a member of
@@ -198,3 +200,32 @@ def test_report_to_it_from_a_channel_the_bot_is_not_in_tells_the_requester_by_dm
     assert "IT-" in str(receipt[0].args["text"])
     stack.fake.settle(quiet=0.5)
     assert _pending(stack) == []
+
+
+def test_a_slack_question_and_a_button_press_are_each_counted_once_in_metrics(stack: Stack) -> None:
+    def value(name: str, **labels: str) -> float:
+        return observability.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    asked, solved = (
+        value("tierline_requests_total", source="slack"),
+        value("tierline_feedback_total", action="solved"),
+    )
+    ts = stack.driver.say(REQUESTER, SUPPORT, "How do I connect to the VPN?")
+    stack.fake.wait_for(lambda: stack.fake.posts(SUPPORT, ts), what="answer")
+    stack.driver.click(REQUESTER, "tl_solved", f"slack:{SUPPORT}:{ts}", channel=SUPPORT)
+    stack.fake.wait_for(
+        lambda: value("tierline_feedback_total", action="solved") > solved, what="feedback counted"
+    )
+    stack.fake.settle()
+    assert value("tierline_requests_total", source="slack") - asked == 1
+    assert value("tierline_feedback_total", action="solved") - solved == 1
+
+
+def test_in_a_group_dm_the_bot_answers_when_mentioned_and_otherwise_keeps_out(stack: Stack) -> None:
+    group = "GGROUPDM01"
+    chatter = stack.driver.say(REQUESTER, group, "lunch at noon?", channel_type="mpim")
+    asked = stack.driver.say(
+        REQUESTER, group, f"<@{BOT_USER_ID}> How do I connect to the VPN?", channel_type="mpim"
+    )
+    stack.fake.wait_for(lambda: stack.fake.posts(group, asked), what="answer in the group DM")
+    assert stack.fake.posts(group, chatter) == []
