@@ -8,7 +8,11 @@ renders the `Outcome` it gets back. The engine decides between three things only
 * **handoff** — still not confident after clarifying, the answer did not help, or the person asked
   for a human: open a ticket (triaged, routed, with SLA due times).
 
-After a handoff, anything the requester says in the conversation is relayed to the ticket.
+Messages that are not questions — "thanks, that fixed it!", "still not working", "hi", 转人工 —
+are read by `bot.intents` before anything is searched. A conversation holds one *case* at a time
+(`Conversation.question`): follow-ups add to it, a new question after an answer starts a new one,
+and a ticket carries only the current case. After a handoff, anything the requester says in the
+conversation is relayed to the ticket.
 The caller owns the session and commits; the engine only adds to it.
 """
 
@@ -25,7 +29,8 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import observability, phrases
+from bot import intents, observability, phrases
+from bot.intents import Intent
 from classifier.types import Facts, TriagePrediction
 from kb_index.types import ArticleHit, SearchResult
 from models import (
@@ -40,10 +45,16 @@ from models import (
 
 OutcomeKind = Literal["answer", "clarify", "handoff", "notice"]
 
-# Longest question we search with; the rest is kept on the ticket, not thrown away.
+# Longest question we search with; the rest is kept on the ticket, not thrown away. A long paste
+# is searched with its prose, not its log lines: people put the question before or after a log.
 MAX_QUERY_CHARS = 2_000
 MAX_STORED_CHARS = 40_000
 MIN_MEANINGFUL_CHARS = 3
+# A clarifying question names articles only when they are at least this close to the question;
+# below it the suggestions are noise ("hello" → a Chinese printer article).
+MIN_SUGGESTION_SCORE = 0.40
+# Up to this many words, a message is short enough that we also ask what the person was doing.
+SHORT_QUESTION_WORDS = 6
 
 
 class KnowledgeSearcher(Protocol):
@@ -88,16 +99,20 @@ class Feedback(enum.StrEnum):
 
     @classmethod
     def parse(cls, text: str) -> Feedback | None:
-        """Recognise a typed button press: 'solved', 'not solved', 'human', 'talk to a person'."""
-        words = re.sub(r"[^a-z ]", " ", text.lower()).split()
-        said = " ".join(words)
-        if said in {"solved", "that solved it", "it worked", "thanks solved", "yes solved", "resolved"}:
-            return cls.SOLVED
-        if said in {"not solved", "unsolved", "not resolved", "didn t help", "did not help", "no"}:
-            return cls.NOT_SOLVED
-        if said in {"human", "talk to a person", "person", "agent", "talk to someone", "a human"}:
-            return cls.HUMAN
-        return None
+        """A typed button press ('solved', 'that didn't work', 'talk to a person'), else None.
+
+        Bare 'yes' / 'no' are not included: they mean Solved / Not solved only right after an
+        answer, which the engine knows and this method does not.
+        """
+        intent = intents.read_intent(text)
+        return _FEEDBACK_OF.get(intent) if intent is not None else None
+
+
+_FEEDBACK_OF = {
+    Intent.SOLVED: Feedback.SOLVED,
+    Intent.NOT_SOLVED: Feedback.NOT_SOLVED,
+    Intent.HUMAN: Feedback.HUMAN,
+}
 
 
 @dataclass(frozen=True)
@@ -222,7 +237,31 @@ def check_input(raw: str) -> InputCheck:
     if letters < MIN_MEANINGFUL_CHARS and not _has_cjk(compact):
         return InputCheck("", stored, "too_short")
     truncated = len(compact) > MAX_QUERY_CHARS
-    return InputCheck(compact[:MAX_QUERY_CHARS], stored, None, truncated)
+    query = _search_text(printable, MAX_QUERY_CHARS) if truncated else compact
+    return InputCheck(query, stored, None, truncated)
+
+
+def _search_text(text: str, limit: int) -> str:
+    """What to search with when a message is too long: the sentences a person wrote, without the
+    log lines around them, opening and closing parts if that is still too long. A 12 KB log
+    followed by "-- anyway my vpn disconnects every few minutes" is searched with the question."""
+    prose = " ".join(p for p in _PIECES.split(text) if p.strip() and not _looks_like_log(p))
+    kept = " ".join(prose.split()) or " ".join(text.split())
+    if len(kept) <= limit:
+        return kept
+    half = (limit - 5) // 2
+    return f"{kept[:half].rstrip()} ... {kept[-half:].lstrip()}"
+
+
+# Lines, sentences, and " -- " asides: the pieces of a paste that are either prose or log.
+_PIECES = re.compile(r"\n+|(?<=[.!?])\s+|\s-{2,}\s")
+# Log-ish tokens: numbers, timestamps, key=value, paths, brackets, LEVEL words.
+_LOG_TOKEN = re.compile(r"\d|[=\[\]{}<>|/\\_]|^[A-Z]{3,}:?$")
+
+
+def _looks_like_log(piece: str) -> bool:
+    tokens = piece.split()
+    return sum(1 for t in tokens if _LOG_TOKEN.search(t)) > 0.3 * len(tokens)
 
 
 def _has_cjk(text: str) -> bool:
@@ -254,8 +293,10 @@ class Engine:
         desk: TicketDesk,
         answer_threshold: float | None = None,
         top_k: int = 3,
+        min_suggestion_score: float = MIN_SUGGESTION_SCORE,
     ) -> None:
         self.searcher = searcher
+        self.min_suggestion_score = min_suggestion_score
         self.triage = triage
         self.desk = desk
         self.answer_threshold = answer_threshold
@@ -263,7 +304,8 @@ class Engine:
 
     # ------------------------------------------------------------------ entry points
     def handle(self, session: Session, inquiry: Inquiry) -> Outcome:
-        """One message from a person. Feedback words ('solved', 'not solved', 'human') act as buttons."""
+        """One message from a person. Feedback in any words ('that fixed it', 'still not working',
+        'talk to a person') acts as the buttons; greetings and thanks are answered, never searched."""
         started = time.perf_counter()
         observability.record_request(inquiry.source)
         outcome = self._handle(session, inquiry)
@@ -274,9 +316,17 @@ class Engine:
         requester = self.desk.ensure_user(session, inquiry.requester_id, inquiry.requester_name)
         conversation = self._conversation(session, inquiry, requester)
         check = check_input(inquiry.text)
-        if conversation.state is ConversationState.HANDED_OFF and check.problem is None:
+        # A short "no" or "ok" has too few letters to search with, but it still means something.
+        has_words = check.problem in (None, "too_short")
+        intent = intents.read_intent(inquiry.text) if has_words else None
+        if conversation.state is ConversationState.HANDED_OFF and has_words:
+            # The engineer must see every reply, even "no" to their question.
             self._record(session, conversation, MessageRole.REQUESTER, "relay", check.stored)
             return self._relay(session, conversation, requester, check.stored)
+        if intent is Intent.NOT_SOLVED and not conversation.question and check.problem is None:
+            intent = None  # "it does not work" as an opening line is a (vague) question, not feedback
+        if intent is not None:
+            return self._on_intent(session, conversation, requester, intent, inquiry.text)
         if check.problem is not None:
             self._record(
                 session,
@@ -287,34 +337,86 @@ class Engine:
                 {"rejected": check.problem},
             )
             return self._say(session, conversation, "clarify", _PROBLEM_REPLIES[check.problem])
-        feedback = Feedback.parse(check.query)
-        if feedback is not None:
-            return self.feedback(session, inquiry.conversation_key, feedback, inquiry.requester_id)
+        return self._on_question(session, conversation, requester, check)
+
+    def _on_question(
+        self, session: Session, conversation: Conversation, requester: User, check: InputCheck
+    ) -> Outcome:
+        """A real question: it continues the open case (a reply to our clarifying question, or a
+        follow-up to an answer) or starts a new one; only the current case is searched and ticketed."""
+        state = conversation.state
+        follow_up = state is ConversationState.ANSWERED and intents.is_follow_up(check.stored)
+        continues = state is ConversationState.CLARIFYING or follow_up
         self._record(
             session,
             conversation,
             MessageRole.REQUESTER,
             "question",
             check.stored,
-            {"truncated": check.truncated},
+            {"truncated": check.truncated, "new_case": not continues},
         )
-        if conversation.state is ConversationState.CLARIFYING:
+        if continues:
+            opening = _first(conversation.question, MAX_QUERY_CHARS // 2)
             conversation.question = f"{conversation.question}\n{check.stored}".strip()
-            query = f"{_first(conversation.question, MAX_QUERY_CHARS // 2)} {check.query}"
+            query = f"{opening} {check.query}"
         else:
             conversation.question = check.stored
             conversation.clarifications = 0
             conversation.state = ConversationState.OPEN
             query = check.query
+        if follow_up and intents.says_still_broken(check.stored):
+            # "it still drops" after an answer: the answer did not help, and the detail goes on the ticket.
+            return self._handoff(
+                session, conversation, requester, reason="the suggested article did not help"
+            )
+        if not continues and self._awaiting_question_for_person(conversation):
+            return self._handoff(session, conversation, requester, reason="requested a person")
         return self._decide(session, conversation, requester, query, truncated=check.truncated)
+
+    def _on_intent(
+        self, session: Session, conversation: Conversation, requester: User, intent: Intent, text: str
+    ) -> Outcome:
+        """Feedback, a request for a person, or small talk: nothing is searched, no case is replaced."""
+        answered = conversation.state is ConversationState.ANSWERED
+        lang = phrases.language_of(text)
+        if intent in _FEEDBACK_OF:
+            return self._feedback(session, conversation, requester, _FEEDBACK_OF[intent], lang)
+        if intent is Intent.YES and answered:
+            return self._feedback(session, conversation, requester, Feedback.SOLVED, lang)
+        if intent is Intent.NO and answered:
+            return self._feedback(session, conversation, requester, Feedback.NOT_SOLVED, lang)
+        self._record(session, conversation, MessageRole.REQUESTER, "chat", text, {"intent": intent.value})
+        where = _where(conversation)
+        if intent is Intent.CLOSE and where != "idle":
+            conversation.state = ConversationState.SOLVED  # closed by the requester, no ticket
+        reply = phrases.small_talk(lang, intent.value, where)
+        if where == "answered" and intent is not Intent.CLOSE:
+            actions: tuple[Feedback, ...] = (Feedback.SOLVED, Feedback.NOT_SOLVED, Feedback.HUMAN)
+        elif where == "clarifying" and intent is not Intent.CLOSE:
+            actions = (Feedback.HUMAN,)
+        else:
+            actions = ()
+        return self._say(session, conversation, "notice", reply, actions=actions)
 
     def feedback(
         self, session: Session, conversation_key: str, action: Feedback, requester_id: str
     ) -> Outcome:
         """A button press under an answer: Solved, Not solved, or Talk to a person."""
-        observability.record_feedback(action.value)
         requester = self.desk.ensure_user(session, requester_id)
         conversation = self._conversation(session, Inquiry("", requester_id, conversation_key), requester)
+        return self._feedback(
+            session, conversation, requester, action, phrases.language_of(conversation.question)
+        )
+
+    def _feedback(
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        action: Feedback,
+        lang: phrases.Language,
+    ) -> Outcome:
+        observability.record_feedback(action.value)
         self._record(
             session,
             conversation,
@@ -334,23 +436,28 @@ class Engine:
                 ticket=TicketRef.of(ticket) if ticket else None,
             )
         if action is Feedback.SOLVED:
-            if conversation.state is not ConversationState.ANSWERED:
-                return self._say(
-                    session, conversation, "notice", "Glad it's sorted. Ask me anything else any time."
-                )
-            conversation.state = ConversationState.SOLVED
-            return self._say(
-                session, conversation, "notice", "Great, glad that fixed it! I've marked this as solved."
-            )
+            # From any state: "solved" in the middle of a clarification ends the case too.
+            after_answer = conversation.state is ConversationState.ANSWERED
+            if conversation.question:
+                conversation.state = ConversationState.SOLVED
+            return self._say(session, conversation, "notice", phrases.solved(lang, after_answer=after_answer))
         reason = "requested a person" if action is Feedback.HUMAN else "the suggested article did not help"
-        if not conversation.question:
+        # A person asked for after a solved case is about something new: ask what it is.
+        closed = conversation.state is ConversationState.SOLVED and action is Feedback.HUMAN
+        if not conversation.question or closed:
             return self._say(
                 session,
                 conversation,
                 "clarify",
-                "Sure. What do you need help with? Describe the problem and I'll pass it on.",
+                phrases.ask_what_for_person(lang),
+                payload={"awaiting_question_for_person": True},
             )
         return self._handoff(session, conversation, requester, reason=reason)
+
+    def _awaiting_question_for_person(self, conversation: Conversation) -> bool:
+        """Whether our last words asked what to pass on to a person (so this question goes to one)."""
+        said = [m for m in conversation.messages if m.role is MessageRole.ASSISTANT]
+        return bool(said) and bool((said[-1].payload or {}).get("awaiting_question_for_person"))
 
     # ------------------------------------------------------------------ decisions
     def _decide(
@@ -415,17 +522,38 @@ class Engine:
     def _clarify(self, session: Session, conversation: Conversation, result: SearchResult | None) -> Outcome:
         conversation.state = ConversationState.CLARIFYING
         conversation.clarifications += 1
-        candidates = [h.title for h in (result.hits if result else ())][:3]
-        text = phrases.clarify(phrases.language_of(conversation.question), candidates)
+        # Only articles that are plausibly about it; otherwise an open question is more useful.
+        likely = tuple(h for h in (result.hits if result else ()) if h.score >= self.min_suggestion_score)[:3]
+        text = phrases.clarify(
+            phrases.language_of(conversation.question),
+            [h.title for h in likely],
+            self._still_to_ask(conversation.question),
+        )
         return self._say(
             session,
             conversation,
             "clarify",
             text,
-            sources=_sources(result.hits) if result else (),
+            sources=_sources(likely),
             confidence=result.confidence if result else None,
             actions=(Feedback.HUMAN,),
         )
+
+    def _still_to_ask(self, question: str) -> tuple[str, ...]:
+        """The details a clarifying question asks for: only those the person has not given."""
+        facts = self.triage.extract_facts(question)
+        asks: list[str] = []
+        if phrases.language_of(question) == "zh":  # no spaces between words: count characters
+            short = len(question) <= 3 * SHORT_QUESTION_WORDS
+        else:
+            short = len(question.split()) <= SHORT_QUESTION_WORDS
+        if short:
+            asks.append("goal")
+        if facts.device is None and facts.software_version is None:
+            asks.append("device")
+        if facts.error_text is None:
+            asks.append("error_text")
+        return tuple(asks)
 
     def _handoff(
         self,
@@ -436,20 +564,13 @@ class Engine:
         reason: str,
         result: SearchResult | None = None,
     ) -> Outcome:
-        body = (
-            "\n".join(
-                m.text
-                for m in conversation.messages
-                if m.role is MessageRole.REQUESTER and m.kind == "question"
-            )
-            or conversation.question
-        )
+        body = conversation.question  # the current case only, never earlier solved topics
         facts = self.triage.extract_facts(body)
         prediction = self.triage.triage(body, facts)
         ticket = self.desk.open_ticket(
             session,
             requester=requester,
-            subject=_subject(conversation.question or body),
+            subject=_subject(body),
             body=body,
             triage=prediction,
             facts=facts,
@@ -571,6 +692,17 @@ class Engine:
             passage=passage,
             actions=actions,
         )
+
+
+def _where(conversation: Conversation) -> Literal["idle", "answered", "clarifying"]:
+    """Where the open case stands, for replies to small talk."""
+    if conversation.state is ConversationState.ANSWERED:
+        return "answered"
+    if conversation.state is ConversationState.CLARIFYING or (
+        conversation.state is ConversationState.OPEN and conversation.question
+    ):
+        return "clarifying"
+    return "idle"
 
 
 def _sources(hits: tuple[ArticleHit, ...]) -> tuple[SourceRef, ...]:

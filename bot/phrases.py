@@ -43,32 +43,60 @@ def when(due: datetime) -> str:
 def answer(lang: Language, *, title: str, section: str, passage: str, sure: bool, truncated: bool) -> str:
     if lang == "zh":
         lead = "这篇文章应该能帮到您" if sure else "这篇文章也许有帮助"
-        note = "（您的消息较长，我用开头部分进行了搜索）" if truncated else ""
+        note = "（您的消息较长，我只用了其中描述问题的部分进行搜索）" if truncated else ""
         head = f"{lead}{note}：*{title}*" + (f" — {section}" if section else "")
         return f"{head}\n\n{passage}\n\n问题解决了吗？"
     lead = "This article should help" if sure else "This might help"
-    note = " (your message was long, so I searched with its first part)" if truncated else ""
+    note = (
+        " (your message was long, so I searched with the part that describes the problem)"
+        if truncated
+        else ""
+    )
     head = f"{lead}{note}: *{title}*" + (f" — {section}" if section else "")
     return f"{head}\n\n{passage}\n\nDid that solve it?"
 
 
-def clarify(lang: Language, candidates: Sequence[str]) -> str:
+# What a clarifying question may ask for, each only when the message has not already said it.
+CLARIFY_ASKS: dict[Language, dict[str, str]] = {
+    "en": {
+        "goal": "what you were trying to do",
+        "device": "on which device or app",
+        "error_text": "what exactly happened (the error message helps)",
+        "more": "anything else you noticed, such as when it started",
+    },
+    "zh": {
+        "goal": "您在做什么",
+        "device": "用的什么设备或应用",
+        "error_text": "具体出现了什么（错误提示很有帮助）",
+        "more": "其他您注意到的情况，比如从什么时候开始的",
+    },
+}
+
+
+def clarify(
+    lang: Language, candidates: Sequence[str], asks: Sequence[str] = ("goal", "device", "error_text")
+) -> str:
+    """One clarifying question: likely articles when there are any, and only the details still missing."""
     options = "; ".join(f"*{t}*" for t in candidates)
+    wanted = [CLARIFY_ASKS[lang][a] for a in asks] or [CLARIFY_ASKS[lang]["more"]]
     if lang == "zh":
-        ask = "您在做什么、用的什么设备或应用、具体出现了什么（错误提示很有帮助）"
+        ask = "、".join(wanted)
         if options:
             return f"我不太确定理解对了。是以下哪个问题：{options}？如果都不是，请再多说一点：{ask}。"
         return f"我暂时没找到相关的帮助文章。能再多说一点吗：{ask}？"
+    ask = _english_list(wanted)
     if options:
         return (
-            f"I'm not sure I've understood. Is it about one of these: {options}? If not, tell me a bit more: "
-            "what were you trying to do, on which device or app, and what exactly happened "
-            "(the error message helps)."
+            f"I'm not sure I've understood. Is it about one of these: {options}? "
+            f"If not, tell me a bit more: {ask}."
         )
-    return (
-        "I couldn't find a help article for that yet. Could you tell me a bit more: what were you trying "
-        "to do, on which device or app, and what exactly happened (the error message helps)?"
-    )
+    return f"I couldn't find a help article for that yet. Could you tell me a bit more: {ask}?"
+
+
+def _english_list(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def handoff(
@@ -102,3 +130,87 @@ def handoff(
             + "."
         )
     return text
+
+
+# Replies to messages that are not questions (see bot.intents), by intent and by where the
+# conversation stands: "answered" (waiting for Solved / Not solved), "clarifying" (waiting for
+# more detail) or "idle" (no open question).
+_EN_IDLE = "OK. If you need help with anything, just describe the problem."
+_EN_DID_IT = "Did that solve it? Say *solved*, *not solved* or *talk to a person*."
+_EN_MORE = "Tell me a bit more about the problem when you're ready."
+_EN_CLOSED = "Glad it's sorted. I haven't opened a ticket; ask me any time."
+_ZH_IDLE = "好的。需要帮助时，直接描述问题即可。"
+_ZH_DID_IT = "问题解决了吗？请回复“解决了”“没解决”或“转人工”。"
+_ZH_MORE = "方便时请再多说一点问题的情况。"
+_ZH_CLOSED = "很高兴问题解决了。我没有创建工单，有需要随时问我。"
+
+_SMALL_TALK: dict[Language, dict[str, dict[str, str]]] = {
+    "en": {
+        "greeting": {
+            "idle": "Hi! I'm the IT assistant. What can I help you with? Describe the problem in a "
+            "sentence or two.",
+            "answered": f"Hi! {_EN_DID_IT} Or ask me something else.",
+            "clarifying": f"Hi! {_EN_MORE}",
+        },
+        "thanks": {
+            "idle": "You're welcome! If anything else comes up, just ask.",
+            "answered": f"You're welcome! {_EN_DID_IT}",
+            "clarifying": f"You're welcome. {_EN_MORE}",
+        },
+        "ack": {"idle": _EN_IDLE, "answered": f"OK. {_EN_DID_IT}", "clarifying": f"OK. {_EN_MORE}"},
+        "yes": {
+            "idle": _EN_IDLE,
+            "answered": f"OK. {_EN_DID_IT}",
+            "clarifying": "Which one is it? Say in a few words what's happening and I'll look again.",
+        },
+        "no": {
+            "idle": _EN_IDLE,
+            "answered": f"OK. {_EN_DID_IT}",
+            "clarifying": "No problem. Tell me in your own words what's happening and I'll look again.",
+        },
+        "close": {"idle": "No problem. Ask me any time.", "answered": _EN_CLOSED, "clarifying": _EN_CLOSED},
+    },
+    "zh": {
+        "greeting": {
+            "idle": "您好！我是 IT 助手。请问遇到了什么问题？用一两句话描述一下即可。",
+            "answered": f"您好！{_ZH_DID_IT}也可以问别的问题。",
+            "clarifying": f"您好！{_ZH_MORE}",
+        },
+        "thanks": {
+            "idle": "不客气！有其他问题随时问我。",
+            "answered": f"不客气！{_ZH_DID_IT}",
+            "clarifying": f"不客气。{_ZH_MORE}",
+        },
+        "ack": {"idle": _ZH_IDLE, "answered": f"好的。{_ZH_DID_IT}", "clarifying": f"好的。{_ZH_MORE}"},
+        "yes": {
+            "idle": _ZH_IDLE,
+            "answered": f"好的。{_ZH_DID_IT}",
+            "clarifying": "是哪一个呢？请用几句话说说具体情况，我再找一找。",
+        },
+        "no": {
+            "idle": _ZH_IDLE,
+            "answered": f"好的。{_ZH_DID_IT}",
+            "clarifying": "没关系。请用您自己的话说说具体情况，我再找一找。",
+        },
+        "close": {"idle": "好的，随时可以问我。", "answered": _ZH_CLOSED, "clarifying": _ZH_CLOSED},
+    },
+}
+
+
+def small_talk(lang: Language, intent: str, where: Literal["idle", "answered", "clarifying"]) -> str:
+    """The reply to a greeting, thanks, "ok", a bare yes/no or "never mind"."""
+    return _SMALL_TALK[lang][intent][where]
+
+
+def solved(lang: Language, *, after_answer: bool) -> str:
+    if lang == "zh":
+        return "太好了，问题已标记为解决！" if after_answer else "很高兴问题解决了。有其他问题随时问我。"
+    if after_answer:
+        return "Great, glad that fixed it! I've marked this as solved."
+    return "Glad it's sorted. Ask me anything else any time."
+
+
+def ask_what_for_person(lang: Language) -> str:
+    if lang == "zh":
+        return "好的。请问需要什么帮助？描述一下问题，我会转给 IT 同事。"
+    return "Sure. What do you need help with? Describe the problem and I'll pass it on."

@@ -2,6 +2,12 @@
 
 Rules rather than a model: the facts are short, closed-vocabulary answers, and a wrong guess would
 stop the assistant from asking the question at all. So every pattern here is deliberately narrow.
+
+Every pattern is compiled with re.ASCII: Python counts CJK characters as word characters, so a
+Unicode \b never falls between "上" and "Outlook" and "我的MacBook上Outlook 16.8报错0x800CCC0E"
+would yield nothing. With ASCII word boundaries a Latin token ends where the Chinese text begins.
+Device names need a boundary on both sides ("screenshot" is not a screen, "tokens" in a log are
+not a security key).
 """
 
 from __future__ import annotations
@@ -10,52 +16,82 @@ import re
 
 from classifier.types import Facts
 
+_FLAGS = re.IGNORECASE | re.ASCII
+
 _DEVICES: tuple[tuple[str, str], ...] = (
     (r"mac ?book(?: pro| air)?", "MacBook"),
     (r"i ?mac", "iMac"),
+    (r"mac(?! ?address)", "Mac"),
     (r"iphone", "iPhone"),
     (r"ipad", "iPad"),
     (r"android(?: phone)?", "Android phone"),
     (r"chromebook", "Chromebook"),
     (r"thinkpad|latitude|elitebook|surface(?: pro| laptop)?", "laptop"),
-    (r"laptop|notebook", "laptop"),
-    (r"desktop|workstation|\bpc\b", "desktop"),
-    (r"docking station|dock\b", "docking station"),
+    (r"laptops?|notebooks?", "laptop"),
+    (r"desktop|workstation|pc", "desktop"),
+    (r"(?:work |office |company )?computer", "computer"),
+    (r"docking station|dock", "docking station"),
     (r"monitors?|screens?|displays?", "monitor"),
     (r"printers?|copiers?|scanners?", "printer"),
     (r"headsets?|headphones?|webcam|camera", "headset/camera"),
     (r"keyboard|mouse", "keyboard/mouse"),
     (r"(?:mobile|cell|desk|smart) ?phone|phone", "phone"),
-    (r"yubikey|security key|token", "security key"),
-    (r"router|switch|access point|wi-?fi router", "network device"),
+    (r"yubikey|security key|(?:hardware|security|rsa) token", "security key"),
+    (r"router|network switch|access point|wi-?fi router", "network device"),
 )
-_DEVICE_RE = [(re.compile(rf"\b(?:{p})", re.IGNORECASE), name) for p, name in _DEVICES]
+# Chinese words have no word boundaries to look for.
+_DEVICES_ZH: tuple[tuple[str, str], ...] = (
+    (r"笔记本", "laptop"),
+    (r"台式机", "desktop"),
+    (r"电脑", "computer"),
+    (r"显示器|屏幕", "monitor"),
+    (r"打印机|复印机|扫描仪", "printer"),
+    (r"耳机|摄像头", "headset/camera"),
+    (r"键盘|鼠标", "keyboard/mouse"),
+    (r"手机", "phone"),
+    (r"路由器", "network device"),
+)
+_DEVICE_RE = [(re.compile(rf"\b(?:{p})\b", _FLAGS), name) for p, name in _DEVICES] + [
+    (re.compile(p), name) for p, name in _DEVICES_ZH
+]
 
+_APPS = (
+    r"office|outlook|teams|excel|word|zoom|slack|chrome|firefox|edge|safari|java|python|sap"
+    r"|acrobat|reader|vpn client|anyconnect|globalprotect"
+)
 _VERSION_RES: tuple[re.Pattern[str], ...] = (
     re.compile(
         r"\b((?:windows|win|macos|mac os x?|os x|ios|ipados|android|ubuntu|debian|fedora|rhel|chrome ?os)"
         r"\s?(?:\d+(?:\.\d+){0,3}|xp|vista|sonoma|ventura|monterey|sequoia|big sur))\b",
-        re.IGNORECASE,
+        _FLAGS,
     ),
+    # "Outlook 16.8", "Teams version 1.6", "Outlook for Mac 16.80"
     re.compile(
-        r"\b((?:office|outlook|teams|excel|word|zoom|slack|chrome|firefox|edge|safari|java|python|sap|"
-        r"acrobat|reader|vpn client|anyconnect|globalprotect)\s+(?:v(?:ersion)?\s?)?\d+(?:\.\d+){0,3})\b",
-        re.IGNORECASE,
+        rf"\b((?:{_APPS})(?: for (?:mac|windows|ios|android))?\s+(?:v(?:ersion)?\s?)?\d+(?:\.\d+){{0,3}})\b",
+        _FLAGS,
     ),
-    re.compile(r"\b(?:version|ver\.?|build|release)\s*:?\s*(v?\d+(?:\.\d+){1,3}[a-z0-9-]*)\b", re.IGNORECASE),
-    re.compile(r"\b(v\d+(?:\.\d+){1,3})\b", re.IGNORECASE),
+    re.compile(r"\b(?:version|ver\.?|build|release)\s*:?\s*(v?\d+(?:\.\d+){1,3}[a-z0-9-]*)\b", _FLAGS),
+    re.compile(r"\b(v\d+(?:\.\d+){1,3})\b", _FLAGS),
 )
 
+# An apostrophe between letters ("can't", Slack's "can’t") is part of a word, never a quote mark.
+_APOSTROPHE = r"(?<=[A-Za-z])['’](?=[A-Za-z])"
+_QUOTED = (
+    r"(?:\"([^\"\n]{3,200})\""  # "straight"
+    r"|“([^”\n]{3,200})”"  # “curly”, as Slack sends them
+    rf"|(?<![A-Za-z])['‘]((?:[^'‘’\n]|{_APOSTROPHE}){{3,200}}?)['’](?![A-Za-z]))"  # 'single'
+)
 _ERROR_RES: tuple[re.Pattern[str], ...] = (
     # Quoted message after an error word: error "Access denied", says 'cannot connect'.
     re.compile(
-        r"(?:error|message|says|saying|shows|showing|popup|pop-up|dialog)[^\"'“‘\n]{0,30}[\"'“‘]([^\"'”’\n]{3,200})[\"'”’]",
-        re.IGNORECASE,
+        rf"(?:error|message|says|saying|shows|showing|popup|pop-up|dialog|报错|提示)"
+        rf"(?:[^\"“‘'\n]|{_APOSTROPHE}){{0,30}}?{_QUOTED}",
+        _FLAGS,
     ),
-    re.compile(r"\b(0x[0-9a-f]{4,8})\b", re.IGNORECASE),
-    re.compile(r"\b((?:error|err)\s*(?:code)?\s*[:#]?\s*[A-Z]*-?\d{2,6})\b", re.IGNORECASE),
-    re.compile(r"\b(HTTP\s*[45]\d\d|[45]0[0-9] (?:error|forbidden|not found|unauthorized))\b", re.IGNORECASE),
-    re.compile(r"^\s*(?:error|exception)\s*:\s*(.{3,200})$", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"\b(0x[0-9a-f]{4,8})\b", _FLAGS),
+    re.compile(r"\b((?:error|err)\s*(?:code)?\s*[:#]?\s*[A-Z]*-?\d{2,6})\b", _FLAGS),
+    re.compile(r"\b(HTTP\s*[45]\d\d|[45]0[0-9] (?:error|forbidden|not found|unauthorized))\b", _FLAGS),
+    re.compile(r"^\s*(?:error|exception)\s*:\s*(.{3,200})$", _FLAGS | re.MULTILINE),
 )
 
 # Typographic apostrophes are what Slack clients usually send ("can’t"), so match both.
@@ -78,11 +114,15 @@ _GROUP = r"(?:floor|building|department|dept|site|branch|division|unit|location)
 _IMPACT_RULES: tuple[tuple[str, str], ...] = (
     (
         r"\b(only me|just me|only for me|only my (?:laptop|account|machine|computer)"
-        r"|nobody else|no one else|everyone else|everybody else)\b",
+        r"|nobody else|no one else)\b"
+        # "everyone else is fine" is one person; "everyone else on my team has it" is not.
+        r"|\b(?:everyone|everybody) else(?: [\w'’-]+){0,4}? (?:is|are|seems?|works?|can)"
+        r" (?:fine|ok|okay|working|unaffected|normal|not affected|print|connect|log ?in)\b"
+        r"|只有我|就我一个|仅我",
         "one",
     ),
     (
-        r"\b(?:everyone|everybody|all of us|all members|the rest of us)"
+        r"\b(?:everyone|everybody|all of us|all members|the rest of us)(?: else)?"
         r" (?:in|on|of|from) (?:my|our|the) team\b"
         r"|\b(?:my|our) (?:whole |entire )?team\b|\b(?:whole|entire) team\b",
         "team",
@@ -93,22 +133,25 @@ _IMPACT_RULES: tuple[tuple[str, str], ...] = (
         rf"|\ball of (?:the )?(?:office|{_GROUP}|{_DEPARTMENT}\b)"
         rf"|\b(?:whole|entire) (?:office|{_GROUP}|{_DEPARTMENT} (?:team|department|dept))\b"
         r"|\b(?:many|lots of|a lot of|most) (?:users|people|colleagues|of us)\b"
-        r"|\b(?:several|multiple|many) (?:teams|departments|offices)\b",
+        r"|\b(?:several|multiple|many) (?:teams|departments|offices)\b"
+        r"|所有人|全部门|整个部门|整个团队|整个办公室|整层楼|很多人|好多人|大家都",
         "many",
     ),
     (
         r"\b(everyone|everybody|all (?:users|staff|employees)|whole company|entire company|company-wide"
-        r"|site[- ]wide|all offices|nobody in the company|no one in the company|the whole organi[sz]ation)\b",
+        r"|site[- ]wide|all offices|nobody in the company|no one in the company|the whole organi[sz]ation)\b"
+        r"|全公司|整个公司",
         "everyone",
     ),
     (
         r"\b(the team|our department"
         r"|several (?:people|colleagues|users)"
-        r"|a few (?:people|colleagues|users)|my colleagues|me and (?:my|a) (?:colleague|coworker)s?)\b",
+        r"|a few (?:people|colleagues|users)|my colleagues|me and (?:my|a) (?:colleague|coworker)s?)\b"
+        r"|几个同事|我们组|同事也",
         "team",
     ),
 )
-_IMPACT_RE = [(re.compile(p, re.IGNORECASE), v) for p, v in _IMPACT_RULES]
+_IMPACT_RE = [(re.compile(p, _FLAGS), v) for p, v in _IMPACT_RULES]
 
 # Negated forms come first: "there is no workaround" means blocked, and "not urgent" / "not a
 # blocker" mean low even though they contain the words "urgent" and "blocker".
@@ -116,7 +159,8 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
     (
         rf"\b(?:no|without(?: a| any)?|(?:do|does|did){_NT} have(?: a| any)?"
         r"|(?:do|does) not have(?: a| any)?)"
-        r" (?:known |real |good )?work-? ?arounds?\b|\bno way (?:around|to work around)\b",
+        r" (?:known |real |good )?work-? ?arounds?\b|\bno way (?:around|to work around)\b"
+        r"|没有(?:临时|替代)(?:办法|方案)|没有别的办法",
         "blocking",
     ),
     (
@@ -125,7 +169,8 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
         r"|\b(?:no rush|whenever (?:you|convenient|possible|there['’]?s time)|low priority"
         r"|at your convenience"
         r"|when you (?:have|get) (?:a )?(?:time|chance|moment)|no hurry|nice to have|not time[- ]sensitive"
-        r"|not in a hurry|can wait)\b",
+        r"|not in a hurry|can wait)\b"
+        r"|不急|不着急|不紧急|不影响工作|有空(?:再|的时候)",
         "low",
     ),
     (
@@ -134,15 +179,17 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
         r"|log ?in|sign in|access)\b"
         r"|\bblock(?:s|ed|ing|er)\b|\b(?:urgent|urgently|asap|immediately|emergency)\b"
         r"|\bcompletely (?:down|stuck)\b|\bnothing (?:works|is working|working)\b|\bstuck\b"
-        r"|\b(?:stopped|stops) me from working\b",
+        r"|\b(?:stopped|stops) me from working\b"
+        r"|无法工作|没法工作|不能工作|紧急|很急|急用|马上要用",
         "blocking",
     ),
     (
-        r"\bwork-?around\b|\bin the meantime\b|\bfor now i (?:can|use)\b|\bstill able to\b|\bcan still\b",
+        r"\bwork-?around\b|\bin the meantime\b|\bfor now i (?:can|use)\b|\bstill able to\b|\bcan still\b"
+        r"|临时办法|暂时可以|先用",
         "workaround",
     ),
 )
-_URGENCY_RE = [(re.compile(p, re.IGNORECASE), v) for p, v in _URGENCY_RULES]
+_URGENCY_RE = [(re.compile(p, _FLAGS), v) for p, v in _URGENCY_RULES]
 
 
 def _first_device(text: str) -> str | None:
@@ -157,8 +204,8 @@ def _first_device(text: str) -> str | None:
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> str | None:
     for pattern in patterns:
         match = pattern.search(text)
-        if match:
-            return match.group(1).strip()
+        if match:  # the first group that took part (the quote patterns have one per quote style)
+            return next(g for g in match.groups() if g is not None).strip()
     return None
 
 

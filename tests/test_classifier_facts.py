@@ -117,3 +117,88 @@ def test_all_of_something_that_is_not_a_group_says_nothing_about_impact(text: st
 
 def test_only_me_wins_over_the_people_it_excludes() -> None:
     assert extract_facts("Only me, everyone else in the office is fine").impact == "one"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Here is a screenshot of what I see",  # not a screen
+        "Chrome keeps crashing when I open the wiki",
+        "The sign-in token expired while I was away",  # an auth token, not a hardware key
+        "The displayed total in the report is wrong",
+        "My MAC address is blocked on the guest network",
+    ],
+)
+def test_a_device_word_inside_another_word_is_not_a_device(text: str) -> None:
+    assert extract_facts(text).device is None
+
+
+@pytest.mark.parametrize(
+    ("text", "device"),
+    [
+        ("Outlook for Mac 16.80 keeps crashing", "Mac"),
+        ("My work computer will not start", "computer"),
+        ("The YubiKey is not recognised", "security key"),
+        ("Both screens are black", "monitor"),
+        ("我的笔记本连不上网", "laptop"),
+    ],
+)
+def test_devices_people_name(text: str, device: str) -> None:
+    assert extract_facts(text).device == device
+
+
+def test_app_for_mac_version_is_the_software_version() -> None:
+    assert extract_facts("Outlook for Mac 16.80 keeps crashing").software_version == "Outlook for Mac 16.80"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("Outlook shows the error “Can’t connect to server”", "Can’t connect to server"),  # Slack's quotes
+        ("It says 'can't open file' every time", "can't open file"),
+        ('The dialog says "Access denied"', "Access denied"),
+    ],
+)
+def test_quoted_error_messages_keep_their_apostrophes(text: str, error: str) -> None:
+    assert extract_facts(text).error_text == error
+
+
+def test_apostrophes_in_ordinary_words_are_not_quotes() -> None:
+    facts = extract_facts("The error window won't open and I can't see the message, it doesn't say")
+    assert facts.error_text is None
+
+
+def test_facts_in_a_chinese_message_with_latin_names() -> None:
+    facts = extract_facts("我的MacBook上Outlook 16.8报错0x800CCC0E，无法发送邮件")
+    assert facts.device == "MacBook"
+    assert facts.software_version == "Outlook 16.8"
+    assert facts.error_text == "0x800CCC0E"
+
+
+@pytest.mark.parametrize(
+    ("text", "impact"),
+    [
+        ("Everyone else on my team has the same issue", "team"),
+        ("Everyone else is fine, only my laptop", "one"),
+        ("所有人都连不上VPN", "many"),
+        ("全部门都打不开共享盘", "many"),
+        ("整个团队都收不到邮件", "many"),
+        ("只有我一个人这样", "one"),
+    ],
+)
+def test_who_else_is_affected_in_more_phrasings(text: str, impact: str) -> None:
+    assert extract_facts(text).impact == impact
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency"),
+    [
+        ("电脑坏了，无法工作", "blocking"),
+        ("很紧急，客户在等", "blocking"),
+        ("不紧急，有空再看", "low"),  # contains 紧急 but says the opposite
+        ("没有临时办法", "blocking"),
+        ("暂时可以用网页版", "workaround"),
+    ],
+)
+def test_chinese_urgency(text: str, urgency: str) -> None:
+    assert extract_facts(text).urgency == urgency

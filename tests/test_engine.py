@@ -195,3 +195,227 @@ def test_impact_and_urgency_given_after_handoff_set_the_priority(db: TestDatabas
         assert "facts_added" in kinds and "priority_changed" in kinds
         assert ticket.sla_response_due is not None and handoff.ticket.sla_response_due is not None
         assert ticket.sla_response_due < handoff.ticket.sla_response_due
+
+
+# ---------------------------------------------------------------------- what people actually type
+
+
+def only_ticket(db: TestDatabase) -> Ticket:
+    with db.sessions() as s:
+        return s.scalars(select(Ticket)).one()
+
+
+def ticket_count(db: TestDatabase) -> int:
+    with db.sessions() as s:
+        return s.scalar(select(func.count()).select_from(Ticket)) or 0
+
+
+def state_of(db: TestDatabase, key: str = "cli:t1") -> ConversationState:
+    with db.sessions() as s:
+        return s.scalars(select(Conversation).where(Conversation.key == key)).one().state
+
+
+@pytest.mark.parametrize(
+    "reply", ["yes", "thanks, that fixed it!", "that worked", "Solved", "it works now, thanks"]
+)
+def test_saying_it_worked_in_own_words_marks_the_answer_solved(
+    db: TestDatabase, engine: Engine, kb: KeywordKB, reply: str
+) -> None:
+    assert ask(db, engine, "my vpn disconnects all the time").kind == "answer"
+    searches = len(kb.seen_audiences)
+    out = ask(db, engine, reply)
+    assert out.kind == "notice"
+    assert state_of(db) is ConversationState.SOLVED
+    assert len(kb.seen_audiences) == searches  # not searched as a new question
+    assert ticket_count(db) == 0
+
+
+@pytest.mark.parametrize("reply", ["that didn't work", "still not working", "no", "nope, same problem"])
+def test_saying_it_did_not_help_hands_off_the_real_question(
+    db: TestDatabase, engine: Engine, reply: str
+) -> None:
+    ask(db, engine, "my vpn disconnects every few minutes")
+    out = ask(db, engine, reply)
+    assert out.kind == "handoff"
+    ticket = only_ticket(db)
+    assert ticket.subject == "my vpn disconnects every few minutes"
+    assert reply not in ticket.body
+
+
+def test_ok_after_an_answer_is_neutral_and_keeps_the_buttons(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects every few minutes")
+    out = ask(db, engine, "ok")
+    assert out.kind == "notice"
+    assert set(out.actions) == {Feedback.SOLVED, Feedback.NOT_SOLVED, Feedback.HUMAN}
+    assert state_of(db) is ConversationState.ANSWERED
+    assert ask(db, engine, "solved").kind == "notice"
+    assert state_of(db) is ConversationState.SOLVED
+
+
+@pytest.mark.parametrize(
+    "request_for_person",
+    ["I want to talk to a human", "can I speak to someone from IT please", "agent", "转人工", "人工客服"],
+)
+def test_asking_for_a_person_in_any_words_hands_off(
+    db: TestDatabase, engine: Engine, request_for_person: str
+) -> None:
+    assert ask(db, engine, "my vpn disconnects every few minutes").kind == "answer"
+    out = ask(db, engine, request_for_person)
+    assert out.kind == "handoff"
+    assert only_ticket(db).subject == "my vpn disconnects every few minutes"
+
+
+def test_asking_for_a_person_first_hands_off_the_next_message(db: TestDatabase, engine: Engine) -> None:
+    first = ask(db, engine, "I want to talk to a human")
+    assert first.kind == "clarify" and ticket_count(db) == 0
+    out = ask(
+        db, engine, "my vpn disconnects all the time"
+    )  # the KB could answer, but they asked for a person
+    assert out.kind == "handoff"
+    assert only_ticket(db).subject == "my vpn disconnects all the time"
+
+
+@pytest.mark.parametrize("greeting", ["hello", "hi", "thanks", "谢谢", "你好"])
+def test_greetings_and_thanks_alone_are_never_searched_or_ticketed(
+    db: TestDatabase, engine: Engine, kb: KeywordKB, greeting: str
+) -> None:
+    for _ in range(3):  # even said again and again
+        out = ask(db, engine, greeting)
+        assert out.kind == "notice"
+        assert out.text and not out.sources
+    assert kb.seen_audiences == []
+    assert ticket_count(db) == 0
+    out = ask(db, engine, "my vpn disconnects all the time")
+    assert out.kind == "answer"
+
+
+def test_a_chinese_greeting_is_answered_in_chinese(db: TestDatabase, engine: Engine) -> None:
+    assert "您好" in ask(db, engine, "你好").text
+
+
+def test_a_real_question_that_starts_with_thanks_is_still_a_question(
+    db: TestDatabase, engine: Engine
+) -> None:
+    out = ask(db, engine, "thanks, my vpn disconnects every 5 minutes")
+    assert out.kind == "answer" and out.sources[0].id == "vpn-disconnects"
+
+
+def test_never_mind_closes_politely_without_a_ticket(db: TestDatabase, engine: Engine) -> None:
+    assert ask(db, engine, "something is broken with my thing").kind == "clarify"
+    out = ask(db, engine, "never mind, sorted it")
+    assert out.kind == "notice"
+    assert state_of(db) is ConversationState.SOLVED
+    ask(db, engine, "thanks")
+    assert ticket_count(db) == 0
+
+
+def test_no_to_a_clarifying_question_asks_again_instead_of_rejecting(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "something is broken with my thing")
+    out = ask(db, engine, "no")
+    assert out.kind == "notice"
+    assert "own words" in out.text
+    assert state_of(db) is ConversationState.CLARIFYING
+    assert ticket_count(db) == 0
+
+
+def test_solved_during_a_clarification_closes_the_case(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "something is broken with my thing")
+    ask(db, engine, "solved")
+    assert state_of(db) is ConversationState.SOLVED
+    out = ask(db, engine, "my printer has a jam")  # a new question, not a continuation
+    assert out.kind == "answer" and out.sources[0].id == "printer-jam"
+    assert ticket_count(db) == 0
+
+
+def test_a_ticket_after_a_solved_topic_carries_only_the_new_case(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects every few minutes")
+    ask(db, engine, "solved")
+    ask(db, engine, "my second monitor is flickering, everyone else on my team has the same issue")
+    out = ask(db, engine, "on the dell screen at my desk")  # the reply to the clarifying question
+    assert out.kind == "handoff"
+    ticket = only_ticket(db)
+    assert ticket.subject.startswith("my second monitor is flickering")
+    assert "vpn" not in ticket.body.lower()
+    assert "dell screen" in ticket.body
+    assert ticket.impact == "team"
+
+
+def test_a_follow_up_after_an_answer_adds_to_the_case(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects every few minutes")
+    out = ask(db, engine, "it still drops, even on the office wifi")
+    assert out.kind == "handoff"
+    ticket = only_ticket(db)
+    assert ticket.subject == "my vpn disconnects every few minutes"
+    assert "even on the office wifi" in ticket.body
+
+
+def test_a_different_question_after_an_answer_starts_a_new_case(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects every few minutes")
+    out = ask(db, engine, "my printer has a jam")
+    assert out.kind == "answer" and out.sources[0].id == "printer-jam"
+    ask(db, engine, "not solved")
+    ticket = only_ticket(db)
+    assert ticket.subject == "my printer has a jam"
+    assert "vpn" not in ticket.body
+
+
+def test_short_replies_after_a_handoff_reach_the_engineer(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects every few minutes")
+    ask(db, engine, "not solved")
+    out = ask(db, engine, "no")  # e.g. "did you restart it?" — "no"
+    assert out.kind == "notice" and out.ticket is not None
+    with db.sessions() as s:
+        messages = s.scalars(select(TicketEvent.text).where(TicketEvent.kind == "message")).all()
+    assert "no" in messages
+
+
+# ---------------------------------------------------------------------- clarifying and long pastes
+
+
+def test_clarifying_question_asks_only_for_what_is_missing(db: TestDatabase, engine: Engine) -> None:
+    out = ask(db, engine, 'my MacBook shows the error "Sync failed" when I open the calendar app')
+    assert out.kind == "clarify"
+    assert "device" not in out.text and "error message" not in out.text
+    vague = ask(db, engine, "it is broken", key="cli:t2")
+    assert "device" in vague.text and "error message" in vague.text
+
+
+def test_clarifying_question_offers_only_articles_that_are_close(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    kb.articles.append(
+        ("zh-printer", "打印机卡纸处理", "public", frozenset({"printer", "hallo", "jam", "tray"}))
+    )
+    out = ask(db, engine, "hallo there, my screen is black")  # shares one word of four with the article
+    assert out.kind == "clarify"
+    assert out.sources == ()
+    assert "打印机" not in out.text
+    kb.threshold = 0.9  # so that half an article's words is not enough to answer, only to suggest it
+    close = ask(db, engine, "the vpn on my laptop is odd", key="cli:t2")
+    assert close.kind == "clarify"
+    assert [s.id for s in close.sources] == ["vpn-disconnects"]
+    assert "VPN keeps disconnecting" in close.text
+
+
+LOG = "\n".join(f"2025-03-04 10:{i % 60:02d}:00 INFO tunnel keepalive sent seq={i}" for i in range(250))
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        LOG + "\n-- anyway my vpn disconnects every few minutes, help",
+        LOG.replace("\n", " ") + " -- anyway my vpn disconnects every few minutes, help",  # one line
+        "Hi, my vpn disconnects every few minutes. Here is the log:\n" + LOG,
+    ],
+)
+def test_a_long_paste_is_searched_with_the_question_wherever_it_is(
+    db: TestDatabase, engine: Engine, paste: str
+) -> None:
+    assert len(paste) > 12_000
+    out = ask(db, engine, paste)
+    assert out.kind == "answer" and out.sources[0].id == "vpn-disconnects"
+    assert "long" in out.text
+    with db.sessions() as s:  # the whole paste is kept for the engineer
+        assert len(s.scalars(select(Conversation)).one().question) == len(paste)

@@ -1,0 +1,159 @@
+"""What a short chat message means when it is not an IT question: feedback, a request for a person,
+a greeting, thanks, an acknowledgement, or "never mind".
+
+People rarely type the exact button labels: after an answer they say "thanks, that fixed it!",
+"still not working" or "no", and at any point "can I speak to someone from IT please" or 转人工.
+Searching the knowledge base with such words finds nonsense and, worse, replaces the real question.
+
+The rules are deliberately conservative: a message is read as one of these intents only when the
+*whole* message is such a phrase (with a few fillers like "ok", "thanks", "please" around it). A
+real question that merely contains "thanks" ("thanks, my vpn still drops every 5 minutes") is
+still a question. Whether "yes" or "no" means Solved / Not solved depends on the conversation, so
+they are intents of their own and the engine decides.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+
+
+class Intent(enum.StrEnum):
+    SOLVED = "solved"  # the answer (or something else) fixed it
+    NOT_SOLVED = "not_solved"  # the answer did not help
+    HUMAN = "human"  # talk to a person
+    YES = "yes"  # means Solved only right after an answer
+    NO = "no"  # means Not solved only right after an answer
+    THANKS = "thanks"
+    GREETING = "greeting"
+    ACK = "ack"  # "ok", "got it": neutral
+    CLOSE = "close"  # "never mind, sorted it": end the conversation without a ticket
+
+
+def normalise(text: str) -> str:
+    """Lower case, apostrophes dropped ("didn't" → "didnt"), punctuation and emoji as spaces."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "").replace("'", "")
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
+
+
+# Words that may surround an intent phrase without changing it: "ok thanks, that worked!"
+_LEAD = (
+    r"(?:(?:ok|okay|oh|ah|great|cool|perfect|awesome|brilliant|nice|yes|yeah|yep|sure|thanks|thank you"
+    r"|thx|cheers|hi|hey|hello|well|sorry|hmm|um|so|but|no|nope|unfortunately|sadly) )*"
+)
+_TAIL = r"(?: (?:thanks|thank you|thx|ty|cheers|a lot|so much|very much|again|now|please|pls|mate|guys))*"
+
+_TARGET = (
+    r"(?:a |an |the |some )?(?:real |actual |live )?"
+    r"(?:human|person|agent|someone|somebody|engineer|technician|operator|representative|it person"
+    r"|it support|support)"
+    r"(?: (?:from|in|at|on) (?:the )?(?:it|it team|it department|it support|support|helpdesk|service desk))?"
+)
+_SPEAK = rf"(?:talk|speak|chat) (?:to|with) {_TARGET}"
+
+# English phrases, matched against the whole normalised message after _LEAD and before _TAIL.
+_PHRASES: tuple[tuple[Intent, str], ...] = (
+    (
+        Intent.HUMAN,
+        rf"{_TARGET}"
+        rf"|(?:please )?(?:let me |i )?(?:want|need|would like|d like|id like|wanna)(?: to)? {_SPEAK}"
+        rf"|(?:can|could|may) i (?:please )?{_SPEAK}|(?:please )?{_SPEAK}"
+        rf"|(?:i )?(?:want|need) {_TARGET}|(?:get|give|find) me {_TARGET}|(?:connect|put) me (?:through )?"
+        rf"(?:to|with) {_TARGET}|(?:please )?escalate(?: this| it)?",
+    ),
+    (
+        Intent.CLOSE,
+        r"(?:never ?mind|nvm|forget it|no worries|dont worry|all good)"
+        r"(?: (?:i |ive )?(?:sorted|fixed|figured|solved) it(?: out)?(?: myself| on my own)?"
+        r"| its (?:fine|ok|okay|sorted|working)(?: now)?)?"
+        r"|(?:i |ive )?(?:sorted|fixed|figured|solved) it(?: out)?(?: myself| on my own)?",
+    ),
+    (
+        Intent.NOT_SOLVED,
+        r"not solved|unsolved|not resolved|not fixed|no luck|not really|no change|no difference"
+        r"|(?:that|it|this)? ?(?:didnt|did not|doesnt|does not|wont|will not) (?:work|help|fix it|solve it)"
+        r"|(?:it|that|this)? ?(?:is |s )?still (?:not working|doesnt work|does not work|broken|happening"
+        r"|the same|failing)|(?:it )?(?:is )?not working|(?:same|still the same) (?:problem|issue|thing)"
+        r"|(?:no )?it didnt|(?:that|it) did not",
+    ),
+    (
+        Intent.SOLVED,
+        r"solved|resolved|fixed|sorted|all good|problem solved|(?:that|it|this) (?:fixed|solved|sorted) it"
+        r"|(?:that|it|this) (?:worked|helped|did it|did the trick)|(?:it|that) works(?: now)?"
+        r"|(?:its|it is) (?:working|fixed|solved|sorted)(?: now)?|works now|working now|yes solved",
+    ),
+    (Intent.NO, r"no|nope|nah|no it did not"),
+    (Intent.YES, r"yes|yeah|yep|yup|yes it did|it did|correct|indeed"),
+    (Intent.THANKS, r"thanks|thank you|thx|ty|cheers|many thanks|much appreciated|appreciate it"),
+    (
+        Intent.GREETING,
+        r"(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening))(?: there| team| all| everyone)?",
+    ),
+    (
+        Intent.ACK,
+        r"ok|okay|k|kk|alright|sure|got it|understood|noted|cool|fine|i see|will do"
+        r"|(?:ok |okay )?(?:i ?ll|let me|i will) (?:try|check)(?: that| it| this)?",
+    ),
+)
+_PHRASE_RES = [(intent, re.compile(rf"{_LEAD}(?:{core}){_TAIL}")) for intent, core in _PHRASES]
+
+# Chinese has no spaces, so these match the whole message with optional polite words around.
+_ZH_LEAD = r"(?:好的|好|嗯|哦|谢谢|请|麻烦|您好|你好)*"
+_ZH_TAIL = r"(?:谢谢|谢谢你|谢谢您|吧|了|啊|呢|一下)*"
+_ZH_PHRASES: tuple[tuple[Intent, str], ...] = (
+    (
+        Intent.HUMAN,
+        r"(?:我要|我想|帮我|给我|请)?(?:转人工|转接人工|人工客服|人工服务|找人工|联系人工|人工|真人客服)",
+    ),
+    (Intent.CLOSE, r"算了|没事了|不用了|没关系|我自己解决了|自己搞定了"),
+    (Intent.NOT_SOLVED, r"没解决|没有解决|未解决|不行|还是不行|没用|没有用|不管用|还是一样|不好使|还是没好"),
+    (Intent.SOLVED, r"解决了|已解决|问题解决了|好了|可以了|搞定了|行了|有用|成功了"),
+    (Intent.NO, r"不是|没有"),
+    (Intent.YES, r"是的|是|对|嗯嗯"),
+    (Intent.THANKS, r"谢谢|多谢|感谢|谢啦|谢谢你|谢谢您|非常感谢"),
+    (Intent.GREETING, r"你好|您好|嗨|哈喽|早上好|下午好|晚上好|在吗|在不在"),
+    (Intent.ACK, r"好的|好|收到|明白|知道了|明白了|嗯"),
+)
+_ZH_RES = [(intent, re.compile(rf"{_ZH_LEAD}(?:{core}){_ZH_TAIL}")) for intent, core in _ZH_PHRASES]
+
+# Long messages are questions, whatever words they contain.
+_MAX_WORDS = 14
+
+
+def read_intent(text: str) -> Intent | None:
+    """The intent of the whole message, or None when it should be treated as a question."""
+    said = normalise(text)
+    if not said or len(said.split()) > _MAX_WORDS:
+        return None
+    for intent, pattern in _PHRASE_RES:
+        if pattern.fullmatch(said):
+            return intent
+    compact = said.replace(" ", "")
+    for intent, pattern in _ZH_RES:
+        if pattern.fullmatch(compact):
+            return intent
+    return None
+
+
+# After an answer, a message with these words is about the same problem ("it still drops").
+_FOLLOW_UP_RE = re.compile(
+    r"(?:^| )(?:still|again|didnt|doesnt|did not|does not|wont|same|tried|even after|but it|no change)(?: |$)"
+    r"|^(?:it|that|this|but|nope|tried|no)(?: |$)"
+    r"|还是|仍然|依然|试过|试了|没用"
+)
+# ...and these say that the answer did not fix it.
+_STILL_BROKEN_RE = re.compile(
+    r"(?:^| )(?:still|again|didnt|doesnt|did not|does not|wont|same|even after|no change)(?: |$)"
+    r"|还是|仍然|依然|没用"
+)
+
+
+def is_follow_up(text: str) -> bool:
+    """Whether a message after an answer continues that problem rather than starting a new one."""
+    return bool(_FOLLOW_UP_RE.search(normalise(text)))
+
+
+def says_still_broken(text: str) -> bool:
+    """Whether a follow-up says the problem persists (so the answer did not help)."""
+    return bool(_STILL_BROKEN_RE.search(normalise(text)))

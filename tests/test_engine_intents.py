@@ -1,0 +1,49 @@
+"""Which short messages are read as feedback, a request for a person or small talk — and which stay
+questions. Only whole messages count: a question that happens to contain "thanks" is a question."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.intents import Intent, read_intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("thanks, that fixed it!", Intent.SOLVED),
+        ("That worked 👍", Intent.SOLVED),
+        ("好了，谢谢", Intent.SOLVED),
+        ("that didn’t work", Intent.NOT_SOLVED),  # typographic apostrophe, as Slack sends it
+        ("Still not working.", Intent.NOT_SOLVED),
+        ("还是不行", Intent.NOT_SOLVED),
+        ("I'd like to speak with a real person", Intent.HUMAN),
+        ("can I speak to someone from IT please", Intent.HUMAN),
+        ("我要转人工", Intent.HUMAN),
+        ("Hello?", Intent.GREETING),
+        ("good morning team", Intent.GREETING),
+        ("Thank you so much!", Intent.THANKS),
+        ("ok, I'll try that", Intent.ACK),
+        ("never mind, sorted it", Intent.CLOSE),
+        ("算了", Intent.CLOSE),
+        ("yes", Intent.YES),
+        ("no", Intent.NO),
+    ],
+)
+def test_short_messages_are_read_for_what_they_mean(text: str, intent: Intent) -> None:
+    assert read_intent(text) is intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks, my vpn still drops every 5 minutes",
+        "hi, my laptop will not start",
+        "my printer is not working",
+        "how do I talk to someone outside the company in Teams",
+        "还是不行，屏幕黑了",
+        "ok so the VPN asks for my password every hour",
+    ],
+)
+def test_questions_containing_those_words_stay_questions(text: str) -> None:
+    assert read_intent(text) is None
