@@ -174,6 +174,9 @@ def fold_to(model: TriageModel, head: str, truth: list[str]) -> list[str]:
 
 # Below this many held-out tickets per head, the gate's verdict is mostly noise and says so.
 FEW_HELDOUT = 200
+# Below this many, there is no verdict at all: two models that get 0 of 3 tickets right are "no
+# worse" than each other, and a 30-row test file must not replace a model trained on thousands.
+MIN_HELDOUT = 10
 
 
 @dataclass(frozen=True)
@@ -189,8 +192,19 @@ def gate(
     """Promote only if no head's held-out macro-F1 is worse than the active model's beyond `tolerance`."""
     if current is None:
         return GateDecision(True, "first model: nothing active to compare with")
-    if len(holdout) == 0:
-        return GateDecision(False, "no held-out rows to compare the models on; promote by hand if wanted")
+    if len(holdout) < MIN_HELDOUT:
+        return GateDecision(
+            False,
+            f"not promoted: only {len(holdout)} held-out tickets, too few to show the new model is no "
+            f"worse than the active one (at least {MIN_HELDOUT} are needed); promote by hand if wanted",
+        )
+    known = set(current.labels(CATEGORY)) | set(current.folded_labels(CATEGORY))
+    if not known & set(holdout.categories):
+        return GateDecision(
+            False,
+            "not promoted: the active model knows none of this history's categories, so the two "
+            "cannot be compared; if this history really replaces the old queues, promote by hand",
+        )
     scores: dict[str, Any] = {"holdout_rows": len(holdout)}
     worse: list[str] = []
     compared: list[str] = []

@@ -364,3 +364,36 @@ def test_copies_of_a_ticket_fall_on_the_same_side_of_the_held_out_slice() -> Non
     assert 0 < sum(sides) < len(texts)
     reexported = [t.replace("\n", "\r\n  ").replace(" ", "  ") + " " for t in texts]
     assert [is_holdout(t) for t in reexported] == sides
+
+
+def _renamed(rows: list[HistoryRow], prefix: str) -> list[HistoryRow]:
+    """The same tickets under queue names the active model never saw."""
+    return [HistoryRow(**{**r.__dict__, "category": f"{prefix}{r.category}"}) for r in rows]
+
+
+def test_a_history_with_none_of_the_active_models_queues_is_not_promoted(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    with db.sessions() as session:
+        train_fixture(session, tmp_path)
+        good = active_model(session)
+        assert good is not None
+        assert train_fixture(session, tmp_path, _renamed(history(), "new-")) == "kept"
+        kept = next(row for row in list_models(session) if row.version != good.version)
+        assert "knows none of this history's categories" in kept.decision
+        assert "promote by hand" in kept.decision
+        assert active_model(session).version == good.version  # type: ignore[union-attr]
+
+
+def test_a_tiny_history_cannot_replace_the_active_model(db: TestDatabase, tmp_path: Path) -> None:
+    with db.sessions() as session:
+        train_fixture(session, tmp_path)
+        good = active_model(session)
+        assert good is not None
+        tiny = history()[:40]  # a few tickets held out: no verdict either way
+        outcome = train_and_register(
+            session, rows_from_history(tiny, True), models_dir=tmp_path, tolerance=0.01, config=FAST
+        )
+        session.commit()
+        assert outcome.status == "kept" and "too few" in outcome.message
+        assert active_model(session).version == good.version  # type: ignore[union-attr]
