@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import intents, observability, phrases
@@ -632,8 +632,22 @@ class Engine:
 
     # ------------------------------------------------------------------ bookkeeping
     def _conversation(self, session: Session, inquiry: Inquiry, requester: User) -> Conversation:
+        """The conversation, locked until the caller commits: two "Talk to a person" clicks a moment
+        apart must open one ticket, so the second waits and then sees the first one's state.
+
+        The lock is a no-op UPDATE rather than SELECT ... FOR UPDATE because SQLite has no row
+        locks: there the write takes the database's write lock, which is what serialises the two.
+        `populate_existing`: a caller that read the row earlier in this session gets the current
+        values, not its stale copy."""
+        key = inquiry.conversation_key
+        session.execute(
+            update(Conversation)
+            .where(Conversation.key == key)
+            .values(key=Conversation.key)
+            .execution_options(synchronize_session=False)
+        )
         conversation = session.scalars(
-            select(Conversation).where(Conversation.key == inquiry.conversation_key)
+            select(Conversation).where(Conversation.key == key).execution_options(populate_existing=True)
         ).one_or_none()
         if conversation is None:
             conversation = Conversation(

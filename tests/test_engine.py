@@ -6,6 +6,8 @@ looking confidences; the workflow, triage rules and database are the real ones.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
@@ -419,3 +421,18 @@ def test_a_long_paste_is_searched_with_the_question_wherever_it_is(
     assert "long" in out.text
     with db.sessions() as s:  # the whole paste is kept for the engineer
         assert len(s.scalars(select(Conversation)).one().question) == len(paste)
+
+
+def test_two_talk_to_a_person_clicks_at_once_open_one_ticket(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    barrier = threading.Barrier(2)
+
+    def click() -> str:
+        with db.sessions() as s, s.begin():
+            barrier.wait(timeout=30)  # both press before either has committed
+            return engine.feedback(s, "cli:t1", Feedback.HUMAN, "cli:ana").kind
+
+    with ThreadPoolExecutor(2) as pool:
+        kinds = sorted(pool.map(lambda _: click(), range(2)))
+    assert ticket_count(db) == 1
+    assert "handoff" in kinds
