@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from kb_index.documents import Article
+from kb_index.fences import fence_ids, split_fences
 from kb_index.tokenize import has_cjk
 
 _HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -21,6 +22,28 @@ OVERLAP_WORDS = 40
 # CJK text has no spaces: cap by characters instead (one character is roughly one token).
 MAX_CJK_CHARS = 300
 OVERLAP_CJK_CHARS = 60
+
+_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_URL_RE = re.compile(r"https?://\S+")
+_TAG_RE = re.compile(r"<[^>]+>")
+_NOT_TEXT_RE = re.compile(r"[\W_]+")
+
+
+def link_share(text: str) -> float:
+    """The share of a passage's visible letters that are link text or bare URLs (0..1).
+
+    A passage that is mostly links ("问题速查: 怎么联网？ → [连接和认证方式](…)") points at the answer
+    rather than giving it; search down-weights such passages (see `search.LINK_HEAVY_WEIGHT`).
+    Images and HTML tags count as neither.
+    """
+    visible = _TAG_RE.sub(" ", _IMAGE_RE.sub(" ", text))
+    linked = sum(len(_NOT_TEXT_RE.sub("", m.group(1))) for m in _LINK_RE.finditer(visible))
+    rest = _LINK_RE.sub(" ", visible)
+    linked += sum(len(m.group(0)) for m in _URL_RE.finditer(rest))
+    prose = len(_NOT_TEXT_RE.sub("", _URL_RE.sub(" ", rest)))
+    total = linked + prose
+    return linked / total if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -48,10 +71,14 @@ class Chunk:
 
 
 def _sections(article: Article) -> list[tuple[str, str]]:
-    """(section heading, text) pairs; text before the first heading belongs to the title."""
+    """(section heading, text) pairs; text before the first heading belongs to the title.
+
+    Lines inside fenced code blocks are never headings (`# Stop the spooler` is a comment there).
+    """
     sections: list[tuple[str, list[str]]] = [("", [])]
-    for line in article.body.splitlines():
-        match = _HEADING_RE.match(line)
+    lines = article.body.splitlines()
+    for line, fence in zip(lines, fence_ids(lines), strict=True):
+        match = None if fence else _HEADING_RE.match(line)
         if match:
             heading = match.group(2).strip()
             if len(match.group(1)) == 1 and heading == article.title:
@@ -60,16 +87,20 @@ def _sections(article: Article) -> list[tuple[str, str]]:
         else:
             sections[-1][1].append(line)
     out = []
-    for heading, lines in sections:
-        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    for heading, section_lines in sections:
+        text = re.sub(r"\n{3,}", "\n\n", "\n".join(section_lines)).strip()
         if text or heading:
             out.append((heading, text))
     return out
 
 
-def _windows(text: str) -> list[str]:
-    """The text in windows of at most MAX_WORDS words (or CJK characters) overlapping a little."""
-    if has_cjk(text):
+def _size(text: str, cjk: bool) -> int:
+    return len(text) if cjk else len(text.split())
+
+
+def _plain_windows(text: str, cjk: bool) -> list[str]:
+    """Windows of at most MAX_WORDS words (or MAX_CJK_CHARS characters) overlapping a little."""
+    if cjk:
         size, overlap = MAX_CJK_CHARS, OVERLAP_CJK_CHARS
         if len(text) <= size:
             return [text]
@@ -80,6 +111,47 @@ def _windows(text: str) -> list[str]:
         return [text]
     step = MAX_WORDS - OVERLAP_WORDS
     return [" ".join(tokens[i : i + MAX_WORDS]) for i in range(0, len(tokens) - OVERLAP_WORDS, step)]
+
+
+def _code_windows(block: str, cjk: bool) -> list[str]:
+    """A fenced block whole, or cut between lines when too long, each piece fenced again so it
+    still reads (and renders) as code."""
+    limit = MAX_CJK_CHARS if cjk else MAX_WORDS
+    if _size(block, cjk) <= limit:
+        return [block]
+    lines = block.splitlines()
+    opener = lines[0]
+    fence = opener.strip()[0] * 3
+    closed = len(lines) > 1 and set(lines[-1].strip()) == {fence[0]}
+    room = limit - _size(f"{opener}\n{fence}", cjk)
+    pieces: list[list[str]] = [[]]
+    for line in lines[1:-1] if closed else lines[1:]:
+        if pieces[-1] and _size("\n".join([*pieces[-1], line]), cjk) > room:
+            pieces.append([])
+        pieces[-1].append(line)
+    return ["\n".join([opener, *piece, fence]) for piece in pieces if piece]
+
+
+def _windows(text: str) -> list[str]:
+    """The section text in passages of at most MAX_WORDS words (or CJK characters).
+
+    Prose is cut in overlapping windows; fenced code blocks are kept whole where they fit (and
+    otherwise cut between lines), so a passage never ends in the middle of a command. Small
+    neighbouring pieces are put back together up to the cap.
+    """
+    cjk = has_cjk(text)
+    limit = MAX_CJK_CHARS if cjk else MAX_WORDS
+    parts = split_fences(text)
+    if _size(text, cjk) <= limit or not any(fenced for _, fenced in parts):
+        return _plain_windows(text, cjk)
+    pieces: list[str] = []
+    for part, fenced in parts:
+        for piece in _code_windows(part, cjk) if fenced else _plain_windows(part, cjk):
+            if pieces and _size(pieces[-1], cjk) + _size(piece, cjk) <= limit:
+                pieces[-1] = f"{pieces[-1]}\n\n{piece}"
+            else:
+                pieces.append(piece)
+    return pieces
 
 
 def chunk_article(article: Article, version: int = 1) -> list[Chunk]:

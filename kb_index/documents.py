@@ -6,6 +6,7 @@ that cannot be read raises `SourceError` naming the file; the ingester reports i
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from kb_index.errors import SourceError
+from kb_index.fences import fence_ids
 
 AUDIENCES = frozenset({"public", "internal"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
@@ -28,7 +30,20 @@ FAQ_SUFFIXES = frozenset({".csv", ".jsonl"})
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES | FAQ_SUFFIXES
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 _FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
-_H1_RE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_H1_RE = re.compile(r"^#\s+(.+?)\s*#*\s*$")
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# Byte-order marks, longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Labels that the web (WHATWG Encoding) reads as a superset: pages "in Latin-1" are cp1252.
+_WEB_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252", "gb2312": "gbk"}
+# Share of printable characters below which a cp1252 reading is taken for a binary file.
+MIN_PRINTABLE_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -76,10 +91,7 @@ def load_file(path: Path, root: Path | None = None) -> list[Article]:
         raw = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    text = decode_source(raw, str(path), html=suffix in HTML_SUFFIXES)
     default_id = _default_id(path, root)
     if suffix in MARKDOWN_SUFFIXES:
         return [parse_markdown(text, default_id, str(path))]
@@ -90,6 +102,67 @@ def load_file(path: Path, root: Path | None = None) -> list[Article]:
     if suffix == ".csv":
         return parse_faq_csv(text, default_id, str(path))
     return parse_beir_jsonl(text, str(path))
+
+
+def decode_source(raw: bytes, source: str, *, html: bool = False) -> str:
+    """The text of a source file in whatever encoding help-centre exports come in.
+
+    A byte-order mark decides first (UTF-8/16/32), then an HTML page's own <meta charset>, then
+    UTF-8; failing that Windows-1252 (what Notepad and Excel on Windows save), accepted only if
+    it reads as text, so a binary file is refused with a reason rather than ingested as noise.
+    """
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise SourceError(
+                    f"{source}: starts with a {encoding} byte-order mark but is not {encoding} text"
+                ) from exc
+    declared = _declared_charset(raw) if html else None
+    if declared is not None:
+        try:
+            return raw.decode(declared)
+        except UnicodeDecodeError:
+            pass  # a wrong declaration: read it as if there were none
+    if b"\x00" in raw:
+        raise SourceError(
+            f"{source}: not a text file (binary content); save it as UTF-8 text, Markdown or HTML"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{source}: neither UTF-8 nor Windows-1252 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    if printable < MIN_PRINTABLE_SHARE * len(text):
+        raise SourceError(
+            f"{source}: not a text file (binary content); save it as UTF-8 text, Markdown or HTML"
+        )
+    return text
+
+
+def _declared_charset(raw: bytes) -> str | None:
+    """The encoding a page names in <meta charset> (or http-equiv) near its start, if Python knows it.
+
+    A page cannot declare itself UTF-16 without a byte-order mark (the declaration would not be
+    readable), so such a declaration means UTF-8, as browsers treat it.
+    """
+    match = _META_CHARSET_RE.search(raw[:4096])
+    if not match:
+        return None
+    try:
+        name = codecs.lookup(match.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+    if name.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return _WEB_ALIASES.get(name, name)
 
 
 def _default_id(path: Path, root: Path | None) -> str:
@@ -125,10 +198,7 @@ def parse_markdown(text: str, default_id: str, source: str | None = None) -> Art
             raise SourceError(f"{source}: front matter must be a mapping of fields")
         meta = loaded or {}
         body = text[match.end() :]
-    title = str(meta.get("title") or "").strip()
-    h1 = _H1_RE.search(body)
-    if not title:
-        title = h1.group(1).strip() if h1 else default_id.rsplit("/", 1)[-1]
+    title = str(meta.get("title") or "").strip() or _first_h1(body) or default_id.rsplit("/", 1)[-1]
     tags = meta.get("tags") or ()
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",") if t.strip()]
@@ -148,10 +218,21 @@ def parse_markdown(text: str, default_id: str, source: str | None = None) -> Art
     )
 
 
+def _first_h1(body: str) -> str:
+    """The first `# Heading` outside fenced code (where `# …` is a shell or PowerShell comment)."""
+    lines = body.splitlines()
+    for line, fence in zip(lines, fence_ids(lines), strict=True):
+        match = None if fence else _H1_RE.match(line)
+        if match:
+            return match.group(1).strip()
+    return ""
+
+
 def parse_html(text: str, default_id: str, source: str | None = None) -> Article:
     """HTML: headings become Markdown headings so chunking sees the same structure.
 
-    `<meta name="kb:id|kb:audience|kb:url|kb:tags">` set the fields front matter sets in Markdown.
+    `<meta name="kb:id|kb:title|kb:audience|kb:url|kb:tags">` set the fields front matter sets in
+    Markdown.
     """
     from bs4 import BeautifulSoup
 
@@ -161,19 +242,22 @@ def parse_html(text: str, default_id: str, source: str | None = None) -> Article
         for tag in soup.find_all("meta")
         if str(tag.get("name", "")).lower().startswith("kb:")
     }
-    for bad in soup(["script", "style", "nav", "footer", "header", "noscript"]):
+    for bad in soup(["script", "style", "noscript", "template"]):
         bad.decompose()
-    title_tag = soup.find("title")
-    h1 = soup.find("h1")
-    title = (title_tag.get_text(" ", strip=True) if title_tag else "") or (
-        h1.get_text(" ", strip=True) if h1 else ""
-    )
+    # Site chrome (the help centre's banner, menus, footer) is not the article; a <header> inside
+    # <article>/<main> is, and usually holds the article's own <h1>.
+    for chrome in soup(["nav", "footer", "header"]):
+        if not chrome.decomposed and chrome.find_parent(["article", "main"]) is None:
+            chrome.decompose()
+    title = (meta.get("kb:title") or "").strip() or _html_title(soup)
+    for pre in soup.find_all("pre"):  # code stays code: its "# comments" must not become headings
+        pre.replace_with(f"\n\n```\n{pre.get_text().strip(chr(10))}\n```\n\n")
     for level in range(1, 7):
         for heading in soup.find_all(f"h{level}"):
             heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
     for item in soup.find_all("li"):
         item.insert_before("\n- ")
-    for block in soup.find_all(["p", "div", "br", "tr", "pre"]):
+    for block in soup.find_all(["p", "div", "br", "tr"]):
         block.insert_after("\n")
     root = soup.body or soup
     body = re.sub(r"\n\s*\n+", "\n\n", root.get_text()).strip()
@@ -189,6 +273,35 @@ def parse_html(text: str, default_id: str, source: str | None = None) -> Article
             source_path=source,
         )
     )
+
+
+def _html_title(soup: Any) -> str:
+    """The article's own title, not the site's.
+
+    Exported help-centre pages often share one <title> ("Help Center"), so the first <h1> of
+    the <main>/<article> wins, then any <h1> left after removing site chrome, then og:title,
+    then <title> without a trailing " | Site" (or " - Site" when that is the og:site_name).
+    """
+    for container in (soup.find("main"), soup.find("article"), soup):
+        h1 = container.find("h1") if container is not None else None
+        if h1 is not None and h1.get_text(" ", strip=True):
+            return str(h1.get_text(" ", strip=True))
+    og_title = _meta_content(soup, "og:title")
+    if og_title:
+        return og_title
+    title_tag = soup.find("title")
+    title = str(title_tag.get_text(" ", strip=True)) if title_tag else ""
+    site = _meta_content(soup, "og:site_name")
+    for separator in (" | ", " - ", " – ", " — "):
+        head, found, tail = title.rpartition(separator)
+        if found and head.strip() and (separator == " | " or tail.strip() == site):
+            return head.strip()
+    return title
+
+
+def _meta_content(soup: Any, key: str) -> str:
+    tag = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
+    return str(tag.get("content", "")).strip() if tag is not None else ""
 
 
 def parse_text(text: str, default_id: str, source: str | None = None) -> Article:

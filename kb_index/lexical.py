@@ -7,7 +7,12 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from kb_index.tokenize import tokenize
+from kb_index.tokenize import query_terms, tokenize
+
+# In a question mixing scripts, the CJK n-grams' BM25 is scaled by this before adding the Latin
+# words'. One Chinese word yields several tokens (a 2-character word: 2 unigrams + 1 bigram), one
+# Latin word yields one, so unscaled the Chinese filler around "VPN" or "Outlook" outvoted it.
+CJK_WEIGHT_IN_MIXED = 0.5
 
 
 class LexicalIndex:
@@ -27,7 +32,12 @@ class LexicalIndex:
         return cls(retriever, len(texts))
 
     def scores(self, query: str) -> np.ndarray:
-        tokens = tokenize(query)
+        terms = query_terms(query)
+        if not terms.latin or not terms.cjk:
+            return self._scores(terms.latin or terms.cjk)
+        return self._scores(terms.latin) + CJK_WEIGHT_IN_MIXED * self._scores(terms.cjk)
+
+    def _scores(self, tokens: list[str]) -> np.ndarray:
         if self._retriever is None or not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)

@@ -184,3 +184,65 @@ def test_a_damaged_index_is_reported_and_a_fresh_ingest_repairs_it(tmp_path: Pat
     ingest_paths(root, [TINY], encoder)
     result = LiveSearcher(root, encoder).search("where is the IT bar")
     assert result.top is not None and result.top.article_id == "faq-it-bar"
+
+
+def _write_mixed_kb(kb: Path) -> None:
+    """A small Chinese + English KB written for these tests (a password article whose title ends
+    in 怎么办, the way Chinese help titles often do)."""
+    kb.mkdir()
+    articles = {
+        "zh-password": (
+            "忘记密码或账户被锁定怎么办",
+            "## 自助重置\n打开自助重置页面，用手机验证身份后设置新密码。\n\n"
+            "## 账户被锁定\n连续输错密码会锁定账户十五分钟，之后自动解锁。",
+        ),
+        "zh-vpn": (
+            "VPN 连接不上或频繁断线",
+            "## 连接\n打开 Cisco 客户端，输入网关地址后登录。\n\n"
+            "## 频繁断线\n家里的路由器休眠或信号弱会导致断线。请换用有线网络，并关闭省电模式。",
+        ),
+        "zh-printer": (
+            "打印机卡纸和刷卡取件",
+            "## 卡纸\n打开前盖，沿出纸方向慢慢取出纸张。\n\n## 取件\n在打印机上刷工牌即可取件。",
+        ),
+        "outlook": (
+            "Outlook crashes, freezes or won't start",
+            "## Fix it\nStart Outlook in safe mode, disable add-ins, then repair the Office installation.",
+        ),
+    }
+    for article_id, (title, body) in articles.items():
+        (kb / f"{article_id}.md").write_text(f"---\nid: {article_id}\ntitle: {title}\n---\n{body}\n", "utf-8")
+
+
+def test_a_mixed_language_question_is_ranked_by_its_topic_not_its_filler_words(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    kb = tmp_path / "kb"
+    _write_mixed_kb(kb)
+    ingest_paths(tmp_path / "index", [kb], encoder)
+    searcher = LiveSearcher(tmp_path / "index", encoder)
+    for question, expected in (
+        ("VPN 一直断开怎么办", "zh-vpn"),
+        ("我的 Outlook 一直 crash，怎么办？", "outlook"),
+        ("在家连不上VPN怎么办", "zh-vpn"),
+        ("账户被锁定了怎么办", "zh-password"),
+    ):
+        result = searcher.search(question, k=3)
+        assert result.top is not None and result.top.article_id == expected, question
+
+
+def test_a_page_of_links_does_not_outrank_the_page_it_links_to(tmp_path: Path, encoder: Encoder) -> None:
+    kb = tmp_path / "kb"
+    _write_mixed_kb(kb)
+    (kb / "index.md").write_text(
+        "---\nid: quick-index\ntitle: 常见问题速查\n---\n"
+        "## 打印机卡纸了怎么取出？\n[打印机卡纸和刷卡取件](zh-printer.md)\n\n"
+        "## VPN 老是断线？\n[VPN 连接不上或频繁断线](zh-vpn.md)\n\n"
+        "## 忘记密码了？\n[忘记密码或账户被锁定](zh-password.md)\n",
+        "utf-8",
+    )
+    ingest_paths(tmp_path / "index", [kb], encoder)
+    searcher = LiveSearcher(tmp_path / "index", encoder)
+    for question, expected in (("打印机卡纸了怎么取出", "zh-printer"), ("VPN 老是断线", "zh-vpn")):
+        result = searcher.search(question, k=3)
+        assert result.top is not None and result.top.article_id == expected, question

@@ -48,3 +48,29 @@ def test_an_english_only_encoder_never_answers_chinese_with_confidence(zh_search
 def test_an_unrelated_chinese_question_is_not_answered(zh_searcher: LiveSearcher) -> None:
     result = zh_searcher.search("学校的食堂几点开门")
     assert result.confidence < 0.2
+
+
+@pytest.fixture(scope="module")
+def both_sites(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> LiveSearcher:
+    """Both universities' pages, including the YSU "quick index" page that is mostly links."""
+    source = shared_path("data", "kb", "zh_university_it")
+    root = tmp_path_factory.mktemp("zh-all") / "index"
+    report = ingest_paths(root, [source], encoder)
+    assert report.skipped == []
+    return LiveSearcher(root, encoder)
+
+
+QUICK_INDEX = "ysu/docs/intro/README"
+
+
+@pytest.mark.parametrize("question", ["VPN 一直连不上怎么办", "在校外怎么连接VPN"])
+def test_a_mixed_vpn_question_finds_a_vpn_page_first(both_sites: LiveSearcher, question: str) -> None:
+    # "怎么办"/"怎么" and the question headings of the link index used to outrank the VPN pages.
+    result = both_sites.search(question, k=3)
+    assert result.top is not None and result.top.article_id.endswith("/vpn")
+
+
+@pytest.mark.parametrize("question", ["在家里怎么访问知网", "宿舍路由器怎么设置"])
+def test_the_page_of_links_is_not_the_first_answer(both_sites: LiveSearcher, question: str) -> None:
+    result = both_sites.search(question, k=3)
+    assert result.top is not None and result.top.article_id != QUICK_INDEX
