@@ -135,7 +135,13 @@ class SourceRef:
     section: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "score": round(self.score, 4), "url": self.url}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "section": self.section,
+            "score": round(self.score, 4),
+            "url": self.url,
+        }
 
 
 @dataclass(frozen=True)
@@ -200,8 +206,10 @@ class Outcome:
             "kind": self.kind,
             "text": self.text,
             "sources": [s.to_json() for s in self.sources],
+            "passage": self.passage,
             "ticket": self.ticket.to_json() if self.ticket else None,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "actions": [action.value for action in self.actions],
         }
 
 

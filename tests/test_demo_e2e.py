@@ -62,6 +62,9 @@ def test_vpn_question_is_answered_then_handed_off(demo_env: dict[str, str]) -> N
     sources = answer["sources"]
     assert isinstance(sources, list) and sources
     assert "vpn" in str(sources[0]["id"]).lower() or "vpn" in str(sources[0]["title"]).lower()
+    # what a script needs to show the citation and the buttons: the passage, its section, the choices
+    assert answer["passage"] and "section" in sources[0]
+    assert set(answer["actions"]) == {"solved", "not_solved", "human"}
     assert handoff["kind"] == "handoff"
     ticket = handoff["ticket"]
     assert isinstance(ticket, dict)
