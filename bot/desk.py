@@ -49,6 +49,13 @@ class WorkflowDesk:
     def requester_message(self, session: Session, ticket: Ticket, *, requester: User, text: str) -> None:
         operations.add_message(session, ticket, actor=requester, text=text, routing=self.routing)
 
+    def confirm_resolved(self, session: Session, ticket: Ticket, *, requester: User) -> bool:
+        """The requester confirms the fix: a resolved ticket closes (True); otherwise nothing changes."""
+        if ticket.status is not TicketStatus.RESOLVED:
+            return False
+        operations.close(session, ticket, actor=requester, reason="the requester confirmed the fix")
+        return True
+
     def ensure_user(self, session: Session, external_id: str, display_name: str = "") -> User:
         return ensure_user(session, external_id, display_name)
 

@@ -40,6 +40,7 @@ from models import (
     MessageRole,
     Role,
     Ticket,
+    TicketStatus,
     User,
 )
 
@@ -87,6 +88,8 @@ class TicketDesk(Protocol):
 
     def ensure_user(self, session: Session, external_id: str, display_name: str = "") -> User: ...
 
+    def confirm_resolved(self, session: Session, ticket: Ticket, *, requester: User) -> bool: ...
+
     def add_facts(self, session: Session, ticket: Ticket, *, requester: User, facts: Facts) -> str | None: ...
 
 
@@ -113,6 +116,8 @@ _FEEDBACK_OF = {
     Intent.NOT_SOLVED: Feedback.NOT_SOLVED,
     Intent.HUMAN: Feedback.HUMAN,
 }
+# Said after a ticket is resolved, these confirm it rather than reopen it.
+_ALL_GOOD = frozenset({Intent.SOLVED, Intent.YES, Intent.THANKS, Intent.ACK, Intent.CLOSE})
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,8 @@ class Outcome:
     passage: str | None = None
     # Which buttons make sense now: subset of solved / not_solved / human.
     actions: tuple[Feedback, ...] = ()
+    # The message was passed on to the ticket's engineer (Slack acknowledges it with a reaction).
+    relayed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -327,6 +334,10 @@ class Engine:
         # A short "no" or "ok" has too few letters to search with, but it still means something.
         has_words = check.problem in (None, "too_short")
         intent = intents.read_intent(inquiry.text) if has_words else None
+        if conversation.state is ConversationState.HANDED_OFF and intent in _ALL_GOOD:
+            settled = self._settled_ticket(session, conversation, requester, intent)
+            if settled is not None:
+                return settled
         if conversation.state is ConversationState.HANDED_OFF and has_words:
             # The engineer must see every reply, even "no" to their question.
             self._record(session, conversation, MessageRole.REQUESTER, "relay", check.stored)
@@ -608,6 +619,27 @@ class Engine:
             payload={"ticket": ticket.number, "reason": reason},
         )
 
+    def _settled_ticket(
+        self, session: Session, conversation: Conversation, requester: User, intent: Intent
+    ) -> Outcome | None:
+        """ "solved", "thanks", "ok" once the ticket is resolved: a confirmation, not a reply that
+        reopens it and takes it from its engineer. "solved" (or "yes") closes it as confirmed;
+        thanks and the like leave it resolved. None: the ticket is still being worked — relay."""
+        ticket = self._ticket_of(session, conversation)
+        if ticket is None or ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            return None
+        self._record(
+            session, conversation, MessageRole.REQUESTER, "chat", intent.value, {"intent": intent.value}
+        )
+        number = ticket.number or "your ticket"
+        if intent in (Intent.SOLVED, Intent.YES, Intent.CLOSE) and self.desk.confirm_resolved(
+            session, ticket, requester=requester
+        ):
+            text = f"Thanks for confirming: {number} is closed. Ask me here any time something else comes up."
+        else:
+            text = f"You're welcome! {number} stays resolved; write here if the problem comes back."
+        return self._say(session, conversation, "notice", text, ticket=TicketRef.of(ticket))
+
     def _relay(self, session: Session, conversation: Conversation, requester: User, text: str) -> Outcome:
         ticket = self._ticket_of(session, conversation)
         if ticket is None:  # the ticket was removed by an admin: start over rather than lose the message
@@ -629,6 +661,7 @@ class Engine:
                 f"{new_priority}; the {ticket.tier.value} team aims to respond by "
                 f"{phrases.when(ticket.sla_response_due) if ticket.sla_response_due else 'soon'}.",
                 ticket=TicketRef.of(ticket),
+                relayed=True,
             )
         return self._say(
             session,
@@ -636,6 +669,7 @@ class Engine:
             "notice",
             f"Added to {ticket.number}; the engineer will see it.",
             ticket=TicketRef.of(ticket),
+            relayed=True,
         )
 
     # ------------------------------------------------------------------ bookkeeping
@@ -698,6 +732,7 @@ class Engine:
         passage: str | None = None,
         actions: tuple[Feedback, ...] = (),
         payload: dict[str, Any] | None = None,
+        relayed: bool = False,
     ) -> Outcome:
         data = dict(payload or {})
         data["sources"] = [s.to_json() for s in sources]
@@ -713,6 +748,7 @@ class Engine:
             confidence=confidence,
             passage=passage,
             actions=actions,
+            relayed=relayed,
         )
 
 

@@ -436,3 +436,38 @@ def test_two_talk_to_a_person_clicks_at_once_open_one_ticket(db: TestDatabase, e
         kinds = sorted(pool.map(lambda _: click(), range(2)))
     assert ticket_count(db) == 1
     assert "handoff" in kinds
+
+
+def _resolve_only_ticket(db: TestDatabase) -> str:
+    from bot.workflow import operations, queries
+
+    with db.sessions() as s, s.begin():
+        ticket = s.scalars(select(Ticket)).one()
+        engineer = queries.grant_tier(s, queries.ensure_user(s, "cli:eve", role=Role.ENGINEER), ticket.tier)
+        operations.claim(s, ticket, actor=engineer)
+        operations.resolve(
+            s, ticket, actor=engineer, resolution="reset the VPN profile", routing=Routing.default()
+        )
+        return ticket.number or ""
+
+
+@pytest.mark.parametrize(
+    ("said", "status"), [("solved", "closed"), ("thanks!", "resolved"), ("ok", "resolved")]
+)
+def test_confirming_a_resolved_ticket_in_words_never_reopens_it(
+    db: TestDatabase, engine: Engine, said: str, status: str
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    number = _resolve_only_ticket(db)
+    reply = ask(db, engine, said)
+    assert reply.kind == "notice" and number in reply.text and not reply.relayed
+    with db.sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert ticket.status.value == status and ticket.assignee is not None and ticket.reopen_count == 0
+    # a real description of the problem coming back still reopens it (within the window)
+    if status == "resolved":
+        again = ask(db, engine, "the vpn dropped again this morning, same as before")
+        assert again.relayed
+        with db.sessions() as s:
+            assert s.scalars(select(Ticket)).one().status.value == "reopened"

@@ -18,7 +18,7 @@ from bot.workflow.errors import NotFound, PermissionDenied, WorkflowError
 from bot.workflow.queries import find_ticket, find_user, list_tickets, tickets_for_requester
 from bot.workflow.routing import Routing, load_routing
 from bot.workflow.states import OPEN
-from models import Role, Ticket, Tier, User
+from models import Role, Ticket, TicketStatus, Tier, User
 
 AS_USER = typer.Option(
     ..., "--as", help="Who is acting: a user id from `tierline users add` (e.g. cli:alice)."
@@ -79,13 +79,38 @@ def ticket_dict(ticket: Ticket, *, with_events: bool = False, staff: bool = True
                 "kind": e.kind,
                 "actor": e.actor.external_id if e.actor else "system",
                 "internal": e.internal,
-                "text": e.text,
-                "data": e.data,
+                "text": e.text if staff or e.kind in REQUESTER_TEXT_EVENTS else None,
+                "data": e.data if staff else {},
             }
             for e in ticket.events
-            if staff or not e.internal
+            if staff or (not e.internal and e.kind in REQUESTER_EVENTS)
         ]
     return out
+
+
+# What a requester sees of a ticket's trail: what happened, and the words meant for them. Reasons
+# engineers give each other (escalation, re-routing, priority) and the data behind each event
+# (classifier confidences, previous assignees) are staff-only.
+REQUESTER_EVENTS = frozenset(
+    {
+        "created",
+        "message",
+        "claimed",
+        "unclaimed",
+        "escalated",
+        "deescalated",
+        "rerouted",
+        "status_changed",
+        "resolved",
+        "reopened",
+        "closed",
+        "rated",
+        "priority_changed",
+        "category_changed",
+        "facts_added",
+    }
+)
+REQUESTER_TEXT_EVENTS = frozenset({"created", "message", "status_changed", "resolved", "rated"})
 
 
 def _priority_label(row: dict[str, Any], unknown: str = "priority not recorded") -> str:
@@ -117,18 +142,22 @@ def tickets_list(
 ) -> None:
     """Open tickets of your tiers, most urgent first (requesters see their own tickets)."""
     statuses = frozenset(s.lower() for s in status) or frozenset(s.value for s in OPEN)
+    unknown = sorted(statuses - {s.value for s in TicketStatus})
+    if unknown:
+        fail(f"unknown status {', '.join(unknown)}; use {', '.join(s.value for s in TicketStatus)}")
     with explained(), unit_of_work() as session:
         actor = _actor(session, actor_id)
         if not is_staff(actor):
             mine_all = tickets_for_requester(session, actor)
             found = [t for t in mine_all if t.status.value in statuses][:limit]
         else:
-            tiers = [tier] if tier else sorted(actor.tiers) if actor.role == Role.ENGINEER else [None]
-            found = []
-            for t in tiers:
-                found += list_tickets(
-                    session, tier=t, statuses=statuses, assignee=actor if mine else None, limit=limit
+            mine_only = actor if mine else None
+            if tier is None and actor.role == Role.ENGINEER:
+                found = list_tickets(
+                    session, tiers=actor.tiers, statuses=statuses, assignee=mine_only, limit=limit
                 )
+            else:
+                found = list_tickets(session, tier=tier, statuses=statuses, assignee=mine_only, limit=limit)
         rows = [ticket_dict(t) for t in found]
     if as_json:
         emit_json(rows)

@@ -10,10 +10,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.cli.apps import tickets_app
 from bot.cli.common import console, emit_json, fail, settings, unit_of_work
-from bot.triage import TriageError, correct_ticket
+from bot.triage import InvalidCorrectionError, TriageError, correct_ticket
+from bot.workflow import operations as ops
+from bot.workflow.errors import WorkflowError
+from bot.workflow.routing import load_routing
 from classifier.dataset import (
     ColumnMapping,
     date_evidence,
@@ -26,7 +30,7 @@ from classifier.dates import DATE_ORDERS, DEFAULT_DATE_ORDER, DateOrder, OrderEv
 from classifier.errors import ClassifierError
 from classifier.export_file import encoding_hint
 from classifier.history import import_history
-from models import Ticket, User
+from models import Ticket, TicketEvent, TicketStatus, User
 
 
 def build_mapping(
@@ -217,17 +221,21 @@ def correct_command(
 ) -> None:
     """Correct a ticket's category and/or priority; the next training learns from it."""
     with unit_of_work() as session:
-        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number.strip().upper())).first()
         if ticket is None:
             fail(f"no ticket {number}")
-        user = session.scalars(select(User).where(User.external_id == actor)).first()
+        user = session.scalars(select(User).where(User.external_id.in_([actor, f"cli:{actor}"]))).first()
         if user is None:
             fail(f"no user {actor!r}; corrections need an engineer or admin (see `tierline users`)")
+        number = ticket.number or number
         try:
-            events = correct_ticket(
-                session, ticket, actor=user, category=category, priority=priority, note=note
-            )
-        except TriageError as exc:
+            if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+                events = correct_ticket(
+                    session, ticket, actor=user, category=category, priority=priority, note=note
+                )
+            else:
+                events = _correct_open_ticket(session, ticket, user, category, priority, note)
+        except (TriageError, WorkflowError) as exc:
             fail(str(exc))
         if not events:
             console.print(f"{number} already has those labels; nothing changed")
@@ -236,3 +244,22 @@ def correct_command(
             what = event.kind.removesuffix("_changed")
             before = event.data["from"] or "not recorded"  # history imported without a priority
             console.print(f"{number}: {what} {before} → [bold]{event.data['to']}[/]")
+
+
+def _correct_open_ticket(
+    session: Session, ticket: Ticket, user: User, category: str | None, priority: str | None, note: str | None
+) -> list[TicketEvent]:
+    """A ticket still being worked is corrected the way the Slack card's menus do it: the change
+    is checked against the engineer's tier, re-routes the ticket and re-times its SLA, and the
+    queue is told. (History that is resolved or closed only has its labels corrected.)"""
+    if category is None and priority is None:
+        raise InvalidCorrectionError("give a category, a priority, or both")
+    before = len(ticket.events)
+    routing = load_routing(settings().routing_file)
+    reason = note or "corrected with `tierline tickets correct`"
+    if category is not None:
+        ops.change_category(session, ticket, actor=user, category=category, routing=routing, reason=reason)
+    if priority is not None:
+        ops.change_priority(session, ticket, actor=user, priority=priority, routing=routing, reason=reason)
+    session.flush()
+    return [e for e in ticket.events[before:] if e.kind in {"category_changed", "priority_changed"}]

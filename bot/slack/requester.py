@@ -18,7 +18,7 @@ from bot.workflow import operations, queries
 from bot.workflow.facts import apply_facts, missing_facts
 from bot.workflow.intake import open_ticket
 from classifier.types import Facts
-from models import Conversation, ConversationState, Ticket
+from models import Conversation, Ticket
 from models.db import transaction
 
 
@@ -41,13 +41,10 @@ class RequesterListeners(ListenerBase):
                     return False  # someone else's thread that we were never part of
             if conversation is not None and conversation.requester.external_id != user:
                 return False  # a colleague chatting in the requester's thread: theirs, not a question to us
-            relayed = conversation is not None and conversation.state is ConversationState.HANDED_OFF
             self.actor(session, user)
             outcome = self.s.engine.handle(session, Inquiry(question, user, key, "slack"))  # counts it
-            if relayed and outcome.kind == "notice" and outcome.ticket is not None:
-                pass  # relayed to the engineer: acknowledged with a reaction below, not a message
-            else:
-                relayed = False
+            relayed = outcome.relayed  # acknowledged with a reaction below, not a message
+            if not relayed:
                 self.reply_outcome(session, outcome, user)
         return relayed
 

@@ -159,8 +159,9 @@ def cause_time(ticket: Ticket, cause: TicketEvent | str, at: datetime | None) ->
 
 
 def cause_key(session: Session, ticket: Ticket, cause: TicketEvent | str) -> str:
-    """The notification's dedupe key. Timers pass a fixed name ("sla:response:breach"), so two
-    workers racing on one timer collide on the unique key instead of notifying twice. A person's
+    """The notification's dedupe key. Timers pass their name and due time ("sla:response:breach:
+    20261201T101500"), so two workers racing on one timer collide on the unique key instead of
+    notifying twice, while a timer re-armed for a new time (a priority change) can fire again. A person's
     action is unique by nature: its key is the event kind plus a random id, which (unlike the
     event's row id) needs no flush — flushing per notification made large sweeps quadratic."""
     if isinstance(cause, str):

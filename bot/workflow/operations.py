@@ -459,7 +459,8 @@ def rate(
     require_requester(actor, ticket, "rate")
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise InvalidInput(f"a rating is a whole number from 1 to 5, not {score!r}")
-    if ticket.status not in (S.RESOLVED, S.CLOSED):
+    if ticket.status not in (S.RESOLVED, S.CLOSED) or ticket.resolved_at is None:
+        # A ticket closed without being resolved (an admin's cancel, a duplicate) had no help to rate.
         raise IllegalTransition(
             f"{ticket.number} is {describe(ticket.status)}; it can be rated once it is resolved"
         )
@@ -489,7 +490,7 @@ def _close(ticket: Ticket, *, actor: User | None, at: datetime, data: dict[str, 
     previous = ticket.status
     ticket.status = S.CLOSED
     ticket.closed_at = at
-    ticket.sla_next_check_at = None
+    timers.pause(ticket, at)  # a reopen must not count the closed months against the SLA
     return record(ticket, "closed", actor=actor, at=at, data={"from": previous.value, **data})
 
 
@@ -534,14 +535,19 @@ def reopen(
     require_requester_or_staff(actor, ticket, "reopen")
     check_transition(ticket, S.REOPENED, "reopened")
     at = clock(ticket, now)
-    if not is_staff(actor) and ticket.resolved_at is not None:
+    finished_at = ticket.resolved_at or ticket.closed_at
+    if not is_staff(actor) and finished_at is not None:
         window = timedelta(days=routing.closure.reopen_window_days)
-        if at - ticket.resolved_at > window:
+        if at - finished_at > window:
+            done = "resolved" if ticket.resolved_at is not None else "closed"
             raise IllegalTransition(
-                f"{ticket.number} was resolved more than {routing.closure.reopen_window_days:g} days ago; "
+                f"{ticket.number} was {done} more than {routing.closure.reopen_window_days:g} days ago; "
                 "please open a new request"
             )
     previous = ticket.assignee
+    earlier_rating = ticket.csat_score
+    # The rating was of the help that did not last: the next resolution is asked and rated afresh.
+    ticket.csat_score, ticket.csat_comment = None, None
     timers.resume(ticket, routing, at)
     ticket.status = S.REOPENED
     ticket.closed_at = None
@@ -554,7 +560,10 @@ def reopen(
         actor=actor,
         at=at,
         text=reason.strip() or None,
-        data={"previous_assignee": previous.external_id if previous else None},
+        data={
+            "previous_assignee": previous.external_id if previous else None,
+            "previous_csat": earlier_rating,
+        },
     )
     tell_queue(
         session,
@@ -600,6 +609,7 @@ def change_priority(
     old = ticket.recorded_priority
     ticket.set_priority(new.value)
     timers.apply_targets(ticket, routing)
+    timers.rearm(ticket, at)
     timers.schedule(ticket, routing)
     event = record(
         ticket,

@@ -96,13 +96,18 @@ def list_tickets(
     session: Session,
     *,
     tier: Tier | None = None,
+    tiers: frozenset[Tier] | None = None,
     statuses: frozenset[str] | None = None,
     assignee: User | None = None,
     limit: int = 50,
 ) -> list[Ticket]:
+    """Tickets most urgent first, across `tier` or all of `tiers` in one ordering (an engineer of
+    L1 and L2 sees a critical L2 ticket before a low L1 one), `limit` applied to the whole list."""
     query = select(Ticket)
     if tier is not None:
         query = query.where(Ticket.tier == tier)
+    if tiers:
+        query = query.where(Ticket.tier.in_(tiers))
     if statuses:
         query = query.where(Ticket.status.in_(statuses))
     if assignee is not None:

@@ -57,6 +57,8 @@ def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, repo
     """Fire every timer of this ticket that is due at `at` (a breach implies its warning)."""
     due = {name for name, when in timers.pending_timers(ticket) if when <= at}
     for clock_name, (label, warned_attr, breached_attr) in _CLOCKS.items():
+        breach_key = timers.timer_key(ticket, clock_name, "breach")
+        warning_key = timers.timer_key(ticket, clock_name, "warning")
         if f"{clock_name}_breach" in due:
             setattr(ticket, breached_attr, at)
             if getattr(ticket, warned_attr) is None:
@@ -68,7 +70,7 @@ def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, repo
                 session,
                 ticket,
                 "sla_breach",
-                cause=f"sla:{clock_name}:breach",
+                cause=breach_key,
                 at=at,
                 text=text,
                 clock=clock_name,
@@ -79,7 +81,7 @@ def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, repo
                     ticket,
                     ticket.assignee,
                     "sla_breach",
-                    cause=f"sla:{clock_name}:breach",
+                    cause=breach_key,
                     at=at,
                     text=text,
                     clock=clock_name,
@@ -110,7 +112,7 @@ def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, repo
                 session,
                 ticket,
                 "sla_warning",
-                cause=f"sla:{clock_name}:warning",
+                cause=warning_key,
                 at=at,
                 text=text,
                 clock=clock_name,
@@ -121,7 +123,7 @@ def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, repo
                     ticket,
                     ticket.assignee,
                     "sla_warning",
-                    cause=f"sla:{clock_name}:warning",
+                    cause=warning_key,
                     at=at,
                     text=text,
                     clock=clock_name,

@@ -30,6 +30,35 @@ def apply_targets(ticket: Ticket, routing: Routing) -> None:
     ticket.sla_resolution_warn_at = calendar.add(ticket.created_at, fraction * resolution + paused)
 
 
+def rearm(ticket: Ticket, at: datetime) -> None:
+    """After new targets (a priority change), a warning or breach mark whose time now lies in the
+    future is cleared: a ticket lowered from critical to low is no longer "breached", and its new
+    targets warn and breach in their turn."""
+    marks = (
+        ("sla_response_warn_at", "sla_warned_at"),
+        ("sla_response_due", "sla_breached_at"),
+        ("sla_resolution_warn_at", "sla_resolution_warned_at"),
+        ("sla_resolution_due", "sla_resolution_breached_at"),
+    )
+    for when_attr, mark_attr in marks:
+        when = getattr(ticket, when_attr)
+        if getattr(ticket, mark_attr) is not None and when is not None and when > at:
+            setattr(ticket, mark_attr, None)
+
+
+def timer_key(ticket: Ticket, clock_name: str, kind: str) -> str:
+    """The dedupe cause of one timer firing: the timer and the time it was set for. Two workers
+    firing the same timer collide on it; the same clock re-armed for a new time gets a new key."""
+    attr = {
+        ("response", "warning"): "sla_response_warn_at",
+        ("response", "breach"): "sla_response_due",
+        ("resolution", "warning"): "sla_resolution_warn_at",
+        ("resolution", "breach"): "sla_resolution_due",
+    }[(clock_name, kind)]
+    when = getattr(ticket, attr)
+    return f"sla:{clock_name}:{kind}" + (f":{when:%Y%m%dT%H%M%S}" if when is not None else "")
+
+
 def pause(ticket: Ticket, at: datetime) -> None:
     if ticket.sla_paused_at is None:
         ticket.sla_paused_at = at
