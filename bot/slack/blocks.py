@@ -333,15 +333,18 @@ def spike_alert_message(
 
 
 def draft_created_message(
-    *, draft_id: int, number: str, title: str, suggestion: str, can_approve: bool
+    *, draft_id: int, number: str, title: str, suggestion: str, can_approve: bool, draft_text: str = ""
 ) -> tuple[str, list[Block]]:
-    """The ephemeral answer to "Create KB draft": which draft, what it suggests, how to approve."""
+    """The ephemeral answer to "Create KB draft": which draft, what it suggests, how to approve —
+    and the draft itself, so "Approve and publish" is never pressed on text nobody has read."""
     text = (
-        f"KB draft #{draft_id} written from {number}: *{title}*. {suggestion} "
+        f"KB draft #{draft_id} written from {number}: *{escape(title)}*. {suggestion} "
         f"Review it with `tierline kb drafts show {draft_id}` and publish with "
         f"`tierline kb drafts approve {draft_id}`."
     )
     body: list[Block] = [section(text)]
+    if draft_text:
+        body.append(section(">>> " + escape(clip(draft_text, 2_500))))
     if can_approve:
         body.append(
             actions("tl_kb_draft", button(APPROVE_DRAFT, "Approve and publish", str(draft_id), "primary"))

@@ -87,6 +87,7 @@ class LearningListeners(ListenerBase):
                     title=draft.title,
                     suggestion=suggestion,
                     can_approve=access.is_admin(actor),
+                    draft_text=draft.body,
                 )
         except (LearningError, *UserError) as exc:
             self.refuse(channel, user, str(exc))

@@ -216,6 +216,8 @@ def test_resolved_card_creates_a_kb_draft_and_an_admin_approves_it(
     )[0]
     assert f"KB draft #{draft_id}" in for_admin.args["text"]  # the same pending draft, not a second one
     assert blocks.APPROVE_DRAFT in element_ids(for_admin.args["blocks"])
+    # the admin reads the draft itself before the button that publishes it
+    assert draft.body.split("\n")[0][:40] in for_admin.args["blocks"][1]["text"]["text"]
     stack.driver.click(ENGINEER_L1, blocks.APPROVE_DRAFT, str(draft_id), channel=L1_CHANNEL)
     stack.driver.click(ADMIN, blocks.APPROVE_DRAFT, str(draft_id), channel=L1_CHANNEL)
     stack.fake.wait_for(
