@@ -3,7 +3,9 @@
 Counters and histograms live in a registry of our own (not the process-global one) so tests and
 several app instances in one process never collide. Front ends call `record_request` and
 `record_outcome(kind, seconds)` around `Engine.handle`; `DatabaseCollector` reads the figures that
-must survive a restart (SLA breaches, open tickets, open alerts) from the database at scrape time.
+must survive a restart (SLA breaches, open tickets, spike alerts) from the database at scrape time.
+Those are written by the worker, a different process from the `/metrics` server, so a counter
+kept in memory would read 0 where it is scraped.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from contextlib import AbstractContextManager
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from models import AlertStatus, SpikeAlert, Ticket, TicketStatus
+from models import AlertStatus, SpikeAlert, Ticket, TicketEvent, TicketStatus, Tier
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Engine decisions take milliseconds (answer) to a second or two (cold model, handoff with triage).
@@ -50,12 +52,6 @@ FEEDBACK = Counter(
     ["action"],
     registry=REGISTRY,
 )
-SLA_BREACH_EVENTS = Counter(
-    "tierline_sla_breach_events",
-    "SLA breaches detected by this process's sweeper, by tier and clock (response/resolution).",
-    ["tier", "clock"],
-    registry=REGISTRY,
-)
 LATENCY = Histogram(
     "tierline_engine_latency_seconds",
     "Time to decide one message, by outcome kind.",
@@ -63,7 +59,6 @@ LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
-SPIKE_ALERTS = Counter("tierline_spike_alerts_raised", "Spike alerts raised to L3.", registry=REGISTRY)
 
 for _kind in OUTCOME_KINDS:  # export zeros from the start: a missing series reads as "no data"
     OUTCOMES.labels(kind=_kind)
@@ -90,18 +85,10 @@ def record_feedback(action: str) -> None:
     FEEDBACK.labels(action=action).inc()
 
 
-def record_sla_breach(tier: str, clock: str = "response") -> None:
-    SLA_BREACH_EVENTS.labels(tier=tier, clock=clock).inc()
-
-
-def record_spike_alerts(count: int) -> None:
-    if count > 0:
-        SPIKE_ALERTS.inc(count)
-
-
 class DatabaseCollector(Collector):
     """Figures read from the database at scrape time, so they are right after a restart and
-    across several workers: SLA breaches so far, open tickets per tier, open spike alerts."""
+    across several workers: SLA breaches so far, open tickets per tier, spike alerts. Every tier
+    and clock is exported, zeros included: a missing series reads as "no data", not as 0."""
 
     def __init__(self, session_scope: Callable[[], AbstractContextManager[Session]]) -> None:
         self._session_scope = session_scope
@@ -113,42 +100,61 @@ class DatabaseCollector(Collector):
             labels=["tier", "clock"],
         )
         open_tickets = GaugeMetricFamily("tierline_open_tickets", "Open tickets by tier.", labels=["tier"])
+        breach_events = CounterMetricFamily(
+            "tierline_sla_breach_events",
+            "SLA breaches recorded by the sweeper (a ticket can breach again after its timer is reset), "
+            "by the ticket's tier and clock.",
+            labels=["tier", "clock"],
+        )
+        open_tickets = GaugeMetricFamily("tierline_open_tickets", "Open tickets by tier.", labels=["tier"])
         alerts = GaugeMetricFamily("tierline_open_spike_alerts", "Spike alerts waiting for L3.")
+        raised = CounterMetricFamily("tierline_spike_alerts_raised", "Spike alerts raised to L3.")
         closed = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+        clocks = ("response", "resolution")
         with self._session_scope() as session:
-            for clock, column in (
-                ("response", Ticket.sla_breached_at),
-                ("resolution", Ticket.sla_resolution_breached_at),
+            for clock, column in zip(
+                clocks, (Ticket.sla_breached_at, Ticket.sla_resolution_breached_at), strict=True
             ):
-                counts = dict(  # list() first: a Result has .keys(), so dict() would treat it as a mapping
-                    list(
-                        session.execute(
-                            select(Ticket.tier, func.count(Ticket.id))
-                            .where(column.is_not(None))
-                            .group_by(Ticket.tier)
-                        ).tuples()
-                    )
-                )
-                for tier, n in sorted(counts.items()):
-                    breaches.add_metric([tier.value, clock], float(n))
-            for tier, n in session.execute(
-                select(Ticket.tier, func.count(Ticket.id))
-                .where(Ticket.status.not_in(closed))
-                .group_by(Ticket.tier)
+                counts = _by_tier(session, column.is_not(None))
+                for tier in Tier:
+                    breaches.add_metric([tier.value, clock], float(counts.get(tier, 0)))
+            events: dict[tuple[Tier, str], int] = {}
+            for tier, data in session.execute(
+                select(Ticket.tier, TicketEvent.data)
+                .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+                .where(TicketEvent.kind == "sla_breach")
             ).tuples():
-                open_tickets.add_metric([tier.value], float(n))
-            alerts.add_metric(
-                [],
-                float(
-                    session.scalar(
-                        select(func.count(SpikeAlert.id)).where(SpikeAlert.status == AlertStatus.OPEN)
-                    )
-                    or 0
-                ),
-            )
+                key = (tier, str((data or {}).get("clock", "response")))
+                events[key] = events.get(key, 0) + 1
+            for tier in Tier:
+                for clock in clocks:
+                    breach_events.add_metric([tier.value, clock], float(events.get((tier, clock), 0)))
+            open_counts = _by_tier(session, Ticket.status.not_in(closed))
+            for tier in Tier:
+                open_tickets.add_metric([tier.value], float(open_counts.get(tier, 0)))
+            alerts.add_metric([], _count(session, SpikeAlert.status == AlertStatus.OPEN))
+            raised.add_metric([], _count(session))
         yield breaches
+        yield breach_events
         yield open_tickets
         yield alerts
+        yield raised
+
+
+def _by_tier(session: Session, condition: ColumnElement[bool]) -> dict[Tier, int]:
+    # list() first: a Result has .keys(), so dict() would treat it as a mapping
+    return dict(
+        list(
+            session.execute(
+                select(Ticket.tier, func.count(Ticket.id)).where(condition).group_by(Ticket.tier)
+            ).tuples()
+        )
+    )
+
+
+def _count(session: Session, *conditions: ColumnElement[bool]) -> float:
+    """Spike alerts matching `conditions` (all of them without)."""
+    return float(session.scalar(select(func.count(SpikeAlert.id)).where(*conditions)) or 0)
 
 
 def render(session_scope: Callable[[], AbstractContextManager[Session]] | None = None) -> bytes:

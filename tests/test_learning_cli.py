@@ -95,3 +95,12 @@ def test_report_command_writes_the_folder(cli: CliRunner, db: TestDatabase, tmp_
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tickets"] == expected
     assert (out / "index.html").exists() and len(list(out.glob("*.png"))) == 9
+
+
+def test_a_period_too_long_for_the_calendar_is_one_sentence(cli: CliRunner) -> None:
+    for since in ("99999999999d", "999999d"):  # beyond a timedelta; before year 1
+        for args in (["report", "--since", since], ["kb", "health", "--since", since, "--no-gaps"]):
+            result = cli.invoke(app, args)
+            assert result.exit_code == 1, (args, result.output)
+            assert "too long a" in result.output, (args, result.output)
+            assert isinstance(result.exception, SystemExit)  # a clean exit, no traceback

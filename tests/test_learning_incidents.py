@@ -19,9 +19,9 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def _spike(session: Session) -> tuple[SpikeAlert, list[str]]:
-    people = [make.user(session, f"U-req-{i}") for i in range(4)]
+    people = [make.user(session, f"U-req-{i}") for i in range(5)]
     # Requester 0 files twice: one person, one message per update.
-    owners = [people[0], people[0], people[1], people[2], people[3]]
+    owners = [people[0], *people]
     for i, owner in enumerate(owners):
         make.ticket(session, "Wifi down on floor three", at=NOW - timedelta(minutes=10 - i), requester=owner)
     report = detect_spikes(session, now=NOW, encoder=BagOfWordsEncoder(), min_tickets=5, similarity=0.5)
@@ -50,7 +50,7 @@ def test_l3_declares_from_alert_and_every_requester_hears_once(session: Session)
     )
     session.commit()
     assert alert.status is AlertStatus.DECLARED and alert.incident_id == incident.id
-    assert len(incident.links) == 5
+    assert len(incident.links) == 6  # six tickets, five people
     declared = _requester_messages(session, "incident_declared")
     assert sorted(m.recipient for m in declared) == people
     assert all("an access point failed" in m.payload["text"] for m in declared)

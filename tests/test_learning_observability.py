@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
 from bot import observability as obs
-from models import Tier
+from models import AlertStatus, SpikeAlert, TicketEvent, Tier
 from tests.conftest import TestDatabase
 from tests.learning import factories as make
 
@@ -62,3 +62,37 @@ def test_database_figures_are_read_at_scrape_time(db: TestDatabase, session: Ses
     assert samples[("tierline_open_tickets", (("tier", "L1"),))] == 1
     assert samples[("tierline_open_spike_alerts", ())] == 0
     assert ("tierline_answers_total", ()) in samples  # the process counters ride along
+
+
+def test_worker_figures_reach_the_server_through_the_database(db: TestDatabase, session: Session) -> None:
+    """The worker raises alerts and records breaches in another process: `tierline serve` still
+    counts them, and a tier with nothing open reads 0 rather than missing."""
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    late = make.ticket(session, "late", at=at, tier=Tier.L2)
+    late.events.append(TicketEvent(kind="sla_breach", data={"clock": "resolution"}, at=at))
+    for status in (AlertStatus.DISMISSED, AlertStatus.OPEN):
+        session.add(
+            SpikeAlert(
+                status=status,
+                summary="VPN down",
+                encoder="fake",
+                similarity_threshold=0.6,
+                window_seconds=3600,
+                first_ticket_at=at,
+                last_ticket_at=at,
+                centroid=b"",
+            )
+        )
+    session.commit()
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with db.sessions() as s:
+            yield s
+
+    samples = _samples(obs.render(scope))
+    assert samples[("tierline_spike_alerts_raised_total", ())] == 2
+    assert samples[("tierline_open_spike_alerts", ())] == 1
+    assert samples[("tierline_sla_breach_events_total", (("clock", "resolution"), ("tier", "L2")))] == 1
+    assert samples[("tierline_sla_breach_events_total", (("clock", "response"), ("tier", "L2")))] == 0
+    assert [samples[("tierline_open_tickets", (("tier", t),))] for t in ("L1", "L2", "L3")] == [0, 1, 0]

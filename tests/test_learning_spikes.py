@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime, timedelta
+from itertools import count
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.learning.errors import InvalidInput
-from bot.learning.spikes import detect_spikes, sweep_spikes
-from models import OutboxMessage, SpikeAlert, SpikeAlertTicket, TicketEmbedding
+from bot.learning.incidents import declare_incident, link_tickets, resolve_incident
+from bot.learning.spikes import cjk_dominant, detect_spikes, sweep_spikes
+from models import (
+    IncidentTicket,
+    MajorIncident,
+    OutboxMessage,
+    Role,
+    SpikeAlert,
+    SpikeAlertTicket,
+    Ticket,
+    TicketEmbedding,
+    Tier,
+    User,
+)
 from tests.conftest import EXAMPLES, TestDatabase
 from tests.learning import factories as make
 from tests.learning.fakes import BagOfWordsEncoder
@@ -34,6 +48,9 @@ BACKGROUND = [
 ]
 
 
+_batches = count()
+
+
 def _alerts(session: Session) -> int:
     return int(session.scalar(select(func.count(SpikeAlert.id))) or 0)
 
@@ -47,9 +64,11 @@ def _l3_messages(session: Session) -> list[OutboxMessage]:
 
 
 def _seed(session: Session, subjects: list[str], *, start: datetime, step: timedelta) -> list[int]:
-    requester = make.user(session, f"U-{start.timestamp()}-{len(subjects)}")
+    """One ticket per subject, each from a different person (a spike is many people)."""
+    tag = f"{start.timestamp()}-{len(subjects)}-{next(_batches)}"
     return [
-        make.ticket(session, s, at=start + i * step, requester=requester).id for i, s in enumerate(subjects)
+        make.ticket(session, s, at=start + i * step, requester=make.user(session, f"U-{tag}-{i}")).id
+        for i, s in enumerate(subjects)
     ]
 
 
@@ -192,3 +211,87 @@ def test_worker_sweep_warms_the_embedding_cache_of_older_tickets(db: TestDatabas
     sweep_spikes(db.sessions, now=NOW, encoder=enc, warm=3)
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(TicketEmbedding)) == len(BACKGROUND)
+
+
+def _declare(session: Session, alert_id: int) -> tuple[MajorIncident, User]:
+    l3 = make.user(session, f"U-l3-{alert_id}", role=Role.ENGINEER, tiers=(Tier.L3,))
+    incident = declare_incident(session, actor=l3, title="VPN outage", message="On it.", alert_id=alert_id)
+    return incident, l3
+
+
+def test_a_ticket_l3_linked_by_hand_joins_the_alert_without_a_second_link(session: Session) -> None:
+    enc = BagOfWordsEncoder()
+    _seed(session, BURST, start=NOW - timedelta(minutes=30), step=timedelta(minutes=2))
+    first = detect_spikes(session, now=NOW, encoder=enc, min_tickets=5, similarity=0.5)
+    incident, l3 = _declare(session, first.raised[0])
+    session.commit()
+    [late] = _seed(session, ["VPN disconnects every few minutes at home"], start=NOW, step=timedelta(0))
+    ticket = session.get(Ticket, late)
+    assert ticket is not None
+    link_tickets(session, incident, [ticket], actor=l3)  # `incidents link`
+    session.commit()
+
+    later = detect_spikes(session, now=NOW + timedelta(minutes=5), encoder=enc, min_tickets=5, similarity=0.5)
+    session.commit()
+    assert later.grown == {first.raised[0]: 1}
+    links = session.scalars(select(IncidentTicket).where(IncidentTicket.ticket_id == late)).all()
+    assert [link.incident_id for link in links] == [incident.id]
+
+
+def test_the_same_failure_after_its_incident_is_resolved_raises_a_new_alert(session: Session) -> None:
+    enc = BagOfWordsEncoder()
+    _seed(session, BURST, start=NOW - timedelta(minutes=30), step=timedelta(minutes=2))
+    first = detect_spikes(session, now=NOW, encoder=enc, min_tickets=5, similarity=0.5)
+    incident, l3 = _declare(session, first.raised[0])
+    resolve_incident(session, incident.id, actor=l3, message="Fixed the concentrator.")
+    session.commit()
+
+    _seed(session, BURST, start=NOW + timedelta(minutes=5), step=timedelta(minutes=1))
+    again = detect_spikes(
+        session, now=NOW + timedelta(minutes=15), encoder=enc, min_tickets=5, similarity=0.5
+    )
+    session.commit()
+    assert len(again.raised) == 1 and again.raised[0] != first.raised[0] and again.grown == {}
+    assert len(_l3_messages(session)) == 2  # L3 hears about the repeat
+
+
+def test_one_person_filing_many_tickets_is_not_a_spike(session: Session) -> None:
+    enc = BagOfWordsEncoder()
+    person = make.user(session, "U-impatient")
+    for i, subject in enumerate(BURST):
+        make.ticket(session, subject, at=NOW - timedelta(minutes=30 - i), requester=person)
+    report = detect_spikes(session, now=NOW, encoder=enc, min_tickets=5, similarity=0.5)
+    assert report.quiet and _alerts(session) == 0
+
+
+class _EnglishOnly(BagOfWordsEncoder):
+    """Like MiniLM on Chinese: every CJK text gets (nearly) the same vector."""
+
+    key = "fake-english-only"
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        out = super()._encode(texts)
+        for i, text in enumerate(texts):
+            if cjk_dominant(text):
+                out[i] = 0.0
+                out[i, 0] = 1.0
+        return out
+
+
+class _Multilingual(_EnglishOnly):
+    key = "fake-multilingual"
+    multilingual = True
+
+
+def test_unrelated_chinese_tickets_are_no_spike_for_an_english_only_encoder(session: Session) -> None:
+    chinese = [
+        "打印机卡纸了",
+        "无法访问财务共享盘",
+        "Excel 打开文件就崩溃",
+        "新员工下周需要电脑",
+        "邮箱收不到邮件",
+    ]
+    _seed(session, chinese, start=NOW - timedelta(minutes=20), step=timedelta(minutes=2))
+    assert detect_spikes(session, now=NOW, encoder=_EnglishOnly(), min_tickets=5, similarity=0.5).quiet
+    # A multilingual encoder's vectors are trusted (this fake one calls them all alike).
+    assert detect_spikes(session, now=NOW, encoder=_Multilingual(), min_tickets=5, similarity=0.5).raised

@@ -46,10 +46,10 @@ def _settings(**overrides: Any) -> Settings:
 
 def _burst(db: TestDatabase, now: datetime, subjects: list[str] = BURST) -> None:
     with transaction(db.sessions) as session:
-        person = make.user(session, f"U-burst-{len(subjects)}")
-        for i, subject in enumerate(subjects):
+        people = [make.user(session, f"U-burst-{len(subjects)}-{i}") for i in range(len(subjects))]
+        for i, (subject, person) in enumerate(zip(subjects, people, strict=True)):
             make.ticket(session, subject, at=now - timedelta(minutes=30 - 5 * i), requester=person)
-        make.ticket(session, "Printer on floor 2 jammed", at=now - timedelta(minutes=10), requester=person)
+        make.ticket(session, "Printer on floor 2 jammed", at=now - timedelta(minutes=10), requester=people[0])
 
 
 def test_a_burst_raises_exactly_one_l3_alert_delivered_in_the_same_pass(db: TestDatabase) -> None:

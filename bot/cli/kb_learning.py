@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.cli.apps import app, kb_app, tickets_app
@@ -46,12 +47,15 @@ AS_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 @contextmanager
 def _work() -> Iterator[Session]:
-    """A unit of work whose expected refusals become one clear sentence."""
+    """A unit of work whose expected refusals, and database failures, become one clear sentence."""
     try:
         with unit_of_work() as session:
             yield session
     except (LearningError, WorkflowError) as exc:
         fail(str(exc))
+    except SQLAlchemyError as exc:  # a broken constraint, say; the unit of work rolled back
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        fail(f"the database refused the command ({reason}); nothing was changed")
 
 
 def _actor(session: Session, external_id: str) -> User:
@@ -68,6 +72,17 @@ def _duration(value: str, option: str) -> float:
         return parse_duration(value).total_seconds()
     except ValueError as exc:
         fail(f"{option}: {exc}")
+    except OverflowError:  # more days than a timedelta holds
+        fail(f"{option}: {value!r} is too long a period")
+
+
+def _start(until: datetime, value: str, option: str) -> datetime:
+    """`until` minus the period `value`, refused in one sentence when it reaches before year 1."""
+    seconds = _duration(value, option)
+    try:
+        return until - timedelta(seconds=seconds)
+    except OverflowError:
+        fail(f"{option}: {value!r} is too long a period")
 
 
 # --------------------------------------------------------------------------- drafts
@@ -136,7 +151,9 @@ def drafts_show(draft_id: int, as_json: bool = AS_JSON) -> None:
     console.print(body, markup=False, highlight=False)
     if data["audience"] == "public":
         console.print(
-            "[dim]Public article: remove names, e-mail addresses and internal details before approving "
+            "[dim]Public article: e-mail addresses, phone numbers, Slack mentions and the ticket's "
+            "names were replaced by placeholders such as \\[name]; approval refuses a draft that still "
+            "holds any. Remove other names and internal details before approving "
             f"(tierline kb drafts edit {data['id']} --body-file ...).[/]"
         )
 
@@ -263,10 +280,10 @@ def kb_health(
     answer. 0.5 means no evidence; stale = current version older than TIERLINE_KB_STALE_DAYS (180).
     KB gaps are questions that got no article, clustered by meaning and counted.
     """
-    seconds = _duration(since, "--since")
     cfg = settings()
     until = utcnow()
-    start = until - parse_duration(since)
+    start = _start(until, since, "--since")
+    seconds = (until - start).total_seconds()
     with _work() as session:
         rows = article_health(session, since=start, until=until, stale_days=cfg.kb_stale_days)
         gap_rows = (
@@ -405,8 +422,6 @@ def incidents_detect(
     if min_tickets < 2:
         fail("--min-tickets must be at least 2")
     cfg = settings()
-    from datetime import timedelta
-
     with _work() as session:
         report = detect_spikes(
             session,

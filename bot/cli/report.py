@@ -34,17 +34,17 @@ def report(
 ) -> None:
     """Write an HTML report: volume by category and tier, first-response and resolution times,
     SLA attainment, CSAT, deflection, weakest KB articles and top KB gaps."""
+    end = parse_until(until)
     try:
-        period = parse_duration(since)
+        start = end - parse_duration(since)
     except ValueError as exc:
         fail(f"--since: {exc}")
-    end = parse_until(until)
+    except OverflowError:  # more days than a timedelta holds, or a start before year 1
+        fail(f"--since: {since!r} is too long a period")
     cfg = settings()
     try:
         with unit_of_work(cfg) as session:
-            built = build_report(
-                session, since=end - period, until=end, encoder=cfg.kb_encoder, gap_limit=gaps
-            )
+            built = build_report(session, since=start, until=end, encoder=cfg.kb_encoder, gap_limit=gaps)
     except Exception as exc:  # explained at the edge: a broken DB URL or a missing model
         fail(f"could not compute the report: {exc}")
     try:

@@ -7,6 +7,11 @@ similar, approval appends the fix to that article as a new version instead of cr
 duplicate. Approval writes a Markdown file with front matter into the published folder
 (`settings.data_dir / "kb_published"`) and re-indexes incrementally; rejected and pending drafts
 are never visible to requesters.
+
+Drafts are public by default and written from a requester's own words, so personal data (e-mail
+addresses, phone numbers, Slack mentions, the names of the people on the ticket) is scrubbed when
+the draft is written and approval refuses a draft that still holds any. An internal draft never
+becomes part of a public article.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.learning.errors import InvalidInput, InvalidState, NotAllowed, NotFound
+from bot.learning.privacy import PLACEHOLDER, personal_data_in, scrub
 from bot.settings import Settings
 from kb_index.encoders import Encoder, load_encoder
 from models import (
@@ -34,6 +40,7 @@ from models import (
     Role,
     Ticket,
     TicketEvent,
+    TicketLink,
     TicketStatus,
     User,
     utcnow,
@@ -64,6 +71,7 @@ class ArticleMatch:
 
 
 def _slug(text: str) -> str:
+    text = PLACEHOLDER.sub(" ", text)  # "[name]" is no part of what the article is about
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:60].rstrip("-") or "article"
 
@@ -88,6 +96,24 @@ def _question_of(session: Session, ticket: Ticket) -> str:
         if conversation is not None and conversation.question.strip():
             return conversation.question.strip()
     return (ticket.body or ticket.subject).strip()
+
+
+def people_on(session: Session, ticket: Ticket) -> list[str]:
+    """Display names of the ticket's people (requester, assignee, anyone on its audit trail): the
+    names a draft written from it must not publish."""
+    ids = {ticket.requester_id, ticket.assignee_id}
+    ids |= set(session.scalars(select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id)))
+    known = [i for i in ids if i is not None]
+    if not known:
+        return []
+    return [name for name in session.scalars(select(User.display_name).where(User.id.in_(known))) if name]
+
+
+def _duplicate_of(session: Session, ticket: Ticket) -> Ticket | None:
+    link = session.scalars(
+        select(TicketLink).where(TicketLink.ticket_id == ticket.id, TicketLink.kind == "duplicate")
+    ).first()
+    return link.target if link is not None else None
 
 
 def draft_markdown(title: str, question: str, facts: dict[str, Any], resolution: str) -> str:
@@ -205,15 +231,24 @@ def create_draft_from_ticket(
         raise InvalidInput(f"{ticket.number} has no resolution text to turn into an article")
     if audience not in ("public", "internal"):
         raise InvalidInput(f"audience must be public or internal, not {audience!r}")
+    original = _duplicate_of(session, ticket)
+    if original is not None:  # its fix lives on the original; two drafts would be two articles
+        raise InvalidState(
+            f"{ticket.number} was resolved as a duplicate of {original.number}: "
+            f"write the draft from {original.number}"
+        )
     pending = session.scalars(
         select(KBDraft).where(KBDraft.ticket_id == ticket.id, KBDraft.status == DraftStatus.DRAFT)
     ).first()
     if pending is not None:
         return pending
     enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
-    title = " ".join(ticket.subject.split()) or f"Fix for {ticket.category} issue"
-    question = _question_of(session, ticket)
-    body = draft_markdown(title, question, ticket.facts or {}, resolution)
+    names = people_on(session, ticket)
+    title = scrub(" ".join(ticket.subject.split()), names) or f"Fix for {ticket.category} issue"
+    question = scrub(_question_of(session, ticket), names)
+    resolution = scrub(resolution, names)
+    facts = {k: scrub(str(v), names) for k, v in (ticket.facts or {}).items() if v}
+    body = draft_markdown(title, question, facts, resolution)
     match = closest_article(session, enc, f"{title}. {question}\n{resolution}", kb)
     same = match is not None and match.similarity >= same_topic
     draft = KBDraft(
@@ -339,6 +374,11 @@ def _fix_section(draft: KBDraft) -> str:
     return f"## {draft.title}\n\n{body.strip()}\n"
 
 
+def _is_public(session: Session, article_id: str | None) -> bool:
+    article = session.get(KBArticle, article_id) if article_id else None
+    return article is not None and article.audience != "internal"
+
+
 @dataclass(frozen=True)
 class Publication:
     draft_id: int
@@ -370,11 +410,24 @@ def publish_draft(
     draft = get_draft(session, draft_id)
     if draft.status is not DraftStatus.DRAFT:
         raise InvalidState(f"draft #{draft.id} is already {draft.status.value}")
+    names = people_on(session, draft.ticket) if draft.ticket is not None else []
+    found = personal_data_in(f"{draft.title}\n{draft.body}", names)
+    if found:
+        raise InvalidState(
+            f"draft #{draft.id} still contains {', '.join(found)}; "
+            "edit the draft to remove it before approving"
+        )
     action: Literal["new", "update"]
     if target_article_id is not None:
         action = "update"
     elif mode == "suggested":
         action = "update" if draft.suggested_action == "update" else "new"
+        if (
+            action == "update"
+            and draft.audience == "internal"
+            and _is_public(session, draft.similar_article_id)
+        ):
+            action = "new"  # its own internal article: engineers' text never joins a public one
     else:
         action = mode
     published_dir.mkdir(parents=True, exist_ok=True)
@@ -386,6 +439,11 @@ def publish_draft(
         article = session.get(KBArticle, article_id)
         if article is None or article.removed_at is not None:
             raise InvalidInput(f"no live KB article {article_id!r} to add draft #{draft.id} to")
+        if draft.audience == "internal" and article.audience != "internal":
+            raise InvalidState(
+                f"draft #{draft.id} is internal and {article.id} is {article.audience}: "
+                "approve it as a new internal article instead"
+            )
         tags = list(dict.fromkeys([*(str(t) for t in article.tags), *(str(t) for t in draft.tags)]))
         meta = {"id": article.id, "title": article.title, "tags": tags, "audience": article.audience}
         if article.url:

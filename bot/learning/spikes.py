@@ -5,27 +5,34 @@ first offered to the alerts still open in the window (a growing spike stays one 
 are clustered, and each cluster of at least `min_tickets` becomes one alert plus one message to
 the L3 queue. A ticket belongs to at most one alert (primary key), so calling it again, or from
 two workers at once, never raises the same spike twice.
+
+A cluster is a spike only when at least `min_tickets` different people filed it: one person
+retrying five times is one problem, not an outage. An alert whose major incident is resolved no
+longer collects tickets, so the same failure coming back raises a new alert to L3. Mostly-Chinese
+(CJK) tickets are left out when the encoder is English-only: its vectors for them are all alike.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import observability
 from bot.learning.embeddings import greedy_clusters, ticket_vectors, unit, warm_embeddings
 from bot.learning.errors import InvalidInput
 from kb_index.encoders import Encoder, load_encoder
 from models import (
     AlertStatus,
+    IncidentStatus,
     IncidentTicket,
+    MajorIncident,
     OutboxMessage,
     SpikeAlert,
     SpikeAlertTicket,
@@ -42,6 +49,8 @@ DEFAULT_MIN_TICKETS = 5
 DEFAULT_SIMILARITY = 0.60
 # Tickets imported from history are old news, never a spike.
 IGNORED_SOURCES = ("import",)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,8 @@ def detect_spikes(
             .order_by(Ticket.created_at, Ticket.id)
         )
     )
+    if not enc.multilingual:
+        fresh = [t for t in fresh if not cjk_dominant(f"{t.subject} {t.body or ''}")]
     if not fresh:
         return SpikeReport((), {})
     vectors = ticket_vectors(session, enc, fresh)
@@ -90,14 +101,26 @@ def detect_spikes(
     left = [i for i, t in enumerate(fresh) if t.id not in grown]
     raised: list[int] = []
     for cluster in greedy_clusters(vectors[left], similarity):
-        if len(cluster.members) < min_tickets:
-            continue  # may still become a spike as the window slides
         members = [fresh[left[j]] for j in cluster.members]
+        if _people(members) < min_tickets:
+            continue  # may still become a spike as the window slides
         sims = vectors[[left[j] for j in cluster.members]] @ cluster.centroid
         alert = _raise_alert(session, members, sims, cluster.centroid, enc, similarity, window)
         raised.append(alert.id)
     counts = Counter(grown.values())
     return SpikeReport(tuple(raised), dict(counts))
+
+
+def cjk_dominant(text: str) -> bool:
+    """Most of the letters are Chinese, Japanese or Korean: an English-only encoder maps such
+    texts to nearly the same vector, so any two would look like one spike."""
+    letters = len(_LETTER.findall(text))
+    return letters > 0 and len(_CJK.findall(text)) * 2 > letters
+
+
+def _people(tickets: list[Ticket]) -> int:
+    """How many different requesters filed `tickets` (a ticket without one counts as its own)."""
+    return len({t.requester_id if t.requester_id is not None else f"ticket:{t.id}" for t in tickets})
 
 
 def _grow_open_alerts(
@@ -112,15 +135,28 @@ def _grow_open_alerts(
     """Attach fresh tickets to live alerts they resemble; returns ticket id -> alert id."""
     alerts = list(
         session.scalars(
-            select(SpikeAlert).where(
+            select(SpikeAlert)
+            .outerjoin(MajorIncident, MajorIncident.id == SpikeAlert.incident_id)
+            .where(
                 SpikeAlert.status.in_((AlertStatus.OPEN, AlertStatus.DECLARED)),
                 SpikeAlert.last_ticket_at >= since,
                 SpikeAlert.encoder == encoder.key,
+                # a resolved incident is over: the same failure again is news for L3
+                or_(SpikeAlert.incident_id.is_(None), MajorIncident.status != IncidentStatus.RESOLVED),
             )
+            .order_by(SpikeAlert.id)
         )
     )
     if not alerts:
         return {}
+    # Tickets L3 already linked by hand (`incidents link`) stay linked once, not twice.
+    linked = set(
+        session.execute(
+            select(IncidentTicket.incident_id, IncidentTicket.ticket_id).where(
+                IncidentTicket.ticket_id.in_([t.id for t in fresh])
+            )
+        ).tuples()
+    )
     centroids = np.stack([np.frombuffer(a.centroid, dtype=np.float32) for a in alerts])
     joined: dict[int, int] = {}
     for ticket, vector in zip(fresh, vectors, strict=True):
@@ -136,7 +172,7 @@ def _grow_open_alerts(
         alert.centroid = centroid.tobytes()
         alert.ticket_count = n + 1
         alert.last_ticket_at = max(alert.last_ticket_at, ticket.created_at)
-        if alert.incident_id is not None:
+        if alert.incident_id is not None and (alert.incident_id, ticket.id) not in linked:
             session.add(IncidentTicket(incident_id=alert.incident_id, ticket_id=ticket.id))
             session.add(
                 TicketEvent(
@@ -238,7 +274,7 @@ def sweep_spikes(
     Detects spikes, then embeds up to `warm` older tickets that have no vector yet (so the
     similar-tickets card stays fast). When another worker raced us to the same tickets, the
     membership primary key makes our commit fail; that is the idempotency guarantee working, so
-    it reports a quiet sweep.
+    it reports a quiet sweep. Any other integrity error is a bug and propagates.
     """
     enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
     try:
@@ -246,13 +282,23 @@ def sweep_spikes(
             report = detect_spikes(
                 session, now=now, encoder=enc, window=window, min_tickets=min_tickets, similarity=similarity
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not _lost_race(exc, "spike_alert_tickets"):
+            raise
         report = SpikeReport((), {})
-    observability.record_spike_alerts(len(report.raised))
     if warm > 0:
         try:
             with transaction(sessions) as session:
                 warm_embeddings(session, enc, limit=warm)
-        except IntegrityError:
-            pass  # another worker embedded the same tickets first: nothing is lost
+        except IntegrityError as exc:
+            if not _lost_race(exc, "ticket_embeddings"):
+                raise
+            # another worker embedded the same tickets first: nothing is lost
     return report
+
+
+def _lost_race(exc: IntegrityError, table: str) -> bool:
+    """The error is a duplicate key in `table`, i.e. another worker wrote the same rows first.
+    SQLite names the table ("UNIQUE constraint failed: spike_alert_tickets.ticket_id"),
+    PostgreSQL the constraint ("pk_spike_alert_tickets")."""
+    return table in str(exc.orig)

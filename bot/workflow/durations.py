@@ -24,7 +24,10 @@ def parse_duration(text: str | int | float) -> timedelta:
     seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
     if seconds <= 0:
         raise ValueError("a duration must be positive")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # more days than a timedelta holds
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 def format_duration(delta: timedelta) -> str:
