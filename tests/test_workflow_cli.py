@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot import workflow as wf
 from bot.cli.main import app
 from bot.settings import get_settings
-from bot.workflow.routing import Routing
-from models import utcnow
+from bot.workflow import operations as ops
+from bot.workflow.routing import Routing, load_routing
+from models import Tier, utcnow
 from models.db import transaction
 from tests.conftest import EXAMPLES, TestDatabase
 from tests.workflow.factories import people, ticket
+
+ROUTING = Routing.default()
 
 
 @pytest.fixture
@@ -93,3 +97,66 @@ def test_bad_routing_file_stops_the_worker_naming_the_key(
     get_settings.cache_clear()
     result = cli.invoke(app, ["worker", "--once"])
     assert result.exit_code == 1 and "sla.warn_fraction" in result.output
+
+
+def test_correcting_an_open_ticket_reroutes_and_retimes_it_like_the_card_menus(
+    cli: CliRunner, db: TestDatabase
+) -> None:
+    routing = load_routing(EXAMPLES / "routing.yml")
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        t = ticket(s, crew.requester, routing=routing, category="network", priority="critical", now=utcnow())
+        number, due_before = t.number or "", t.sla_response_due
+    assert t.tier is Tier.L2
+    refused = cli.invoke(app, ["tickets", "correct", number, "--priority", "low", "--as", "cli:lena"])
+    assert refused.exit_code == 1 and "L2" in refused.output and "Traceback" not in refused.output
+    done = cli.invoke(
+        app,
+        ["tickets", "correct", number.lower(), "--priority", "low", "--category", "printing", "--as", "ada"],
+    )
+    assert done.exit_code == 0, done.output
+    assert "priority critical → low" in done.output and "category network → printing" in done.output
+    with transaction(db.sessions) as s:
+        fixed = wf.find_ticket(s, number)
+        assert (fixed.priority, fixed.category, fixed.tier) == ("low", "printing", Tier.L1)
+        assert fixed.sla_response_due is not None and due_before is not None
+        assert fixed.sla_response_due > due_before  # low gets the low target, not critical's
+
+
+def test_a_requester_reads_what_happened_but_not_what_engineers_told_each_other(
+    cli: CliRunner, db: TestDatabase
+) -> None:
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        t = ticket(s, crew.requester, routing=ROUTING, now=utcnow())
+        ops.claim(s, t, actor=crew.l1)
+        ops.escalate(
+            s, t, actor=crew.l1, reason="she broke it again, admin password in the note", routing=ROUTING
+        )
+        number = t.number or ""
+    shown = cli.invoke(app, ["tickets", "show", number, "--as", "cli:rita", "--json"])
+    assert shown.exit_code == 0, shown.output
+    events = json.loads(shown.stdout)["events"]
+    assert "escalated" in [e["kind"] for e in events]
+    assert "password" not in shown.stdout and all(e["data"] == {} for e in events)
+
+
+def test_an_engineer_of_two_tiers_sees_the_most_urgent_ticket_first(cli: CliRunner, db: TestDatabase) -> None:
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        wf.grant_tier(s, crew.l1, Tier.L2)
+        low = ticket(s, crew.requester, routing=ROUTING, category="printing", priority="low", now=utcnow())
+        urgent = ticket(
+            s, crew.requester, routing=ROUTING, category="network", priority="critical", now=utcnow()
+        )
+        numbers = [low.number, urgent.number]
+    listed = json.loads(cli.invoke(app, ["tickets", "list", "--as", "cli:lena", "--json"]).stdout)
+    assert [row["number"] for row in listed] == numbers[::-1]
+    assert [
+        row["number"]
+        for row in json.loads(
+            cli.invoke(app, ["tickets", "list", "--as", "cli:lena", "--limit", "1", "--json"]).stdout
+        )
+    ] == [numbers[1]]
+    bogus = cli.invoke(app, ["tickets", "list", "--as", "cli:lena", "--status", "bogus"])
+    assert bogus.exit_code == 1 and "unknown status bogus" in bogus.output
