@@ -78,6 +78,9 @@ class Ticket(Base):
     sla_resolution_due: Mapped[datetime | None] = mapped_column(default=None)
     sla_paused_at: Mapped[datetime | None] = mapped_column(default=None)
     sla_paused_seconds: Mapped[float] = mapped_column(default=0.0)
+    # Each ended pause as [start ISO, end ISO, seconds it added] (migration 0008): a priority change
+    # onto another calendar (24x7 vs business hours) re-measures the spans on the new calendar.
+    sla_pauses: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     sla_warned_at: Mapped[datetime | None] = mapped_column(default=None)
     sla_breached_at: Mapped[datetime | None] = mapped_column(default=None)
     first_response_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -3,16 +3,16 @@ tickets: the workflow as engineers and requesters meet it after the happy path."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.workflow import operations as ops
 from bot.workflow.errors import IllegalTransition
-from bot.workflow.routing import Routing
+from bot.workflow.routing import Routing, load_routing
 from bot.workflow.sla import SweepReport, process_ticket
 from models.db import transaction
-from tests.conftest import TestDatabase
+from tests.conftest import EXAMPLES, TestDatabase
 from tests.workflow.factories import MONDAY_10AM, people, ticket
 
 ROUTING = Routing.default()
@@ -62,3 +62,25 @@ def test_a_ticket_closed_without_a_resolution_cannot_be_rated_or_reopened_months
             ops.rate(s, t, actor=crew.requester, score=1)
         with pytest.raises(IllegalTransition, match="closed more than"):
             ops.reopen(s, t, actor=crew.requester, routing=ROUTING, now=MONDAY_10AM + timedelta(days=180))
+
+
+def test_a_pause_is_remeasured_when_a_priority_change_moves_the_ticket_onto_business_hours(
+    db: TestDatabase,
+) -> None:
+    routing = load_routing(EXAMPLES / "routing.yml")  # critical 24x7, medium 9-17 on weekdays
+    friday_4pm = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        t = ticket(s, crew.requester, routing=routing, priority="critical", now=friday_4pm)
+        ops.claim(s, t, actor=crew.admin, now=friday_4pm)
+        ops.set_waiting_on_user(
+            s, t, actor=crew.admin, routing=routing, now=friday_4pm + timedelta(minutes=10)
+        )
+        monday = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+        ops.add_message(
+            s, t, actor=crew.requester, text="here is the screenshot", routing=routing, now=monday
+        )
+        ops.change_priority(s, t, actor=crew.admin, priority="medium", routing=routing, now=monday)
+        # 24 business hours from Fri 16:00, plus the one business hour the wait took (Fri 16:10-17:00
+        # and Mon 09:00-09:10), not the 65 wall-clock hours it lasted
+        assert t.sla_resolution_due == datetime(2026, 12, 9, 17, 0, tzinfo=UTC)

@@ -2,24 +2,39 @@
 the next instant the sweeper must look at the ticket.
 
 Due times are always derived from `created_at + target + paused time`, so a priority change or a
-pause recomputes them the same way the intake did; `sla_paused_seconds` counts paused time on the
-priority's calendar (business seconds when business hours apply).
+pause recomputes them the same way the intake did. Paused time is measured on the priority's
+calendar (business seconds when business hours apply); each ended pause is also kept as a span in
+`sla_pauses`, so a priority on another calendar measures the same pauses its own way.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.workflow.calendar import Calendar
 from bot.workflow.routing import Routing
 from bot.workflow.states import ACTIVE
 from models import Ticket, TicketStatus
+
+
+def paused_seconds(ticket: Ticket, calendar: Calendar) -> float:
+    """Time the clock was paused, measured on `calendar`. Recorded spans are re-measured (a
+    weekend-long wait is 65 hours on a 24x7 calendar but one business hour on a 9-17 one); paused
+    time from before spans were recorded (migration 0008) stands as it was counted."""
+    spans = ticket.sla_pauses or []
+    recorded = sum(float(span[2]) for span in spans)
+    earlier = max(0.0, (ticket.sla_paused_seconds or 0.0) - recorded)
+    return earlier + sum(
+        calendar.between(datetime.fromisoformat(start), datetime.fromisoformat(end))
+        for start, end, _ in spans
+    )
 
 
 def apply_targets(ticket: Ticket, routing: Routing) -> None:
     target = routing.target(ticket.priority)
     calendar = routing.calendar_for(ticket.priority)
     fraction = routing.sla.warn_fraction
-    paused = ticket.sla_paused_seconds or 0.0
+    paused = paused_seconds(ticket, calendar)
     response = target.first_response.total_seconds()
     resolution = target.resolution.total_seconds()
     if ticket.first_response_at is None or ticket.sla_response_due is None:
@@ -69,9 +84,13 @@ def resume(ticket: Ticket, routing: Routing, at: datetime) -> None:
     """End a pause: the paused span is added to the clock and every due time moves accordingly."""
     if ticket.sla_paused_at is not None:
         calendar = routing.calendar_for(ticket.priority)
-        ticket.sla_paused_seconds = (ticket.sla_paused_seconds or 0.0) + calendar.between(
-            ticket.sla_paused_at, at
-        )
+        added = calendar.between(ticket.sla_paused_at, at)
+        ticket.sla_paused_seconds = (ticket.sla_paused_seconds or 0.0) + added
+        # A new list, not an append: the JSON column notices assignment, not mutation.
+        ticket.sla_pauses = [
+            *(ticket.sla_pauses or []),
+            [ticket.sla_paused_at.isoformat(), at.isoformat(), added],
+        ]
         ticket.sla_paused_at = None
         apply_targets(ticket, routing)
 
