@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,6 +21,17 @@ def _samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
         for s in family.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return out
+
+
+def _scope(db: TestDatabase) -> Callable[[], AbstractContextManager[Session]]:
+    """A session scope for the collector, as `tierline serve` hands it one."""
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with db.sessions() as s:
+            yield s
+
+    return scope
 
 
 def test_outcomes_feed_counters_and_latency_histogram() -> None:
@@ -51,12 +62,7 @@ def test_database_figures_are_read_at_scrape_time(db: TestDatabase, session: Ses
     make.ticket(session, "c", at=at, tier=Tier.L1)
     session.commit()
 
-    @contextmanager
-    def scope() -> Iterator[Session]:
-        with db.sessions() as s:
-            yield s
-
-    samples = _samples(obs.render(scope))
+    samples = _samples(obs.render(_scope(db)))
     assert samples[("tierline_sla_breaches_total", (("clock", "response"), ("tier", "L2")))] == 1
     assert samples[("tierline_open_tickets", (("tier", "L2"),))] == 2
     assert samples[("tierline_open_tickets", (("tier", "L1"),))] == 1
@@ -85,12 +91,7 @@ def test_worker_figures_reach_the_server_through_the_database(db: TestDatabase, 
         )
     session.commit()
 
-    @contextmanager
-    def scope() -> Iterator[Session]:
-        with db.sessions() as s:
-            yield s
-
-    samples = _samples(obs.render(scope))
+    samples = _samples(obs.render(_scope(db)))
     assert samples[("tierline_spike_alerts_raised_total", ())] == 2
     assert samples[("tierline_open_spike_alerts", ())] == 1
     assert samples[("tierline_sla_breach_events_total", (("clock", "resolution"), ("tier", "L2")))] == 1
