@@ -100,17 +100,8 @@ class Feedback(enum.StrEnum):
     NOT_SOLVED = "not_solved"
     HUMAN = "human"
 
-    @classmethod
-    def parse(cls, text: str) -> Feedback | None:
-        """A typed button press ('solved', 'that didn't work', 'talk to a person'), else None.
 
-        Bare 'yes' / 'no' are not included: they mean Solved / Not solved only right after an
-        answer, which the engine knows and this method does not.
-        """
-        intent = intents.read_intent(text)
-        return _FEEDBACK_OF.get(intent) if intent is not None else None
-
-
+# Typed words that act as the buttons (bare "yes" / "no" only right after an answer: see `_on_intent`).
 _FEEDBACK_OF = {
     Intent.SOLVED: Feedback.SOLVED,
     Intent.NOT_SOLVED: Feedback.NOT_SOLVED,

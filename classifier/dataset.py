@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -121,34 +121,31 @@ def parse_mapping(spec: str | None) -> dict[str, str]:
     return out
 
 
-def read_priority_map(spec: str | None) -> dict[str, str]:
-    """--priority-map read and checked: each target spelled any way the import itself reads
-    ("0=urgent", "p1=P1"), resolved to critical/high/medium/low now, so that a target nobody can
-    read is refused before the file is touched instead of skipping every row it was meant for."""
+def _read_map(
+    spec: str | None, flag: str, normalise: Callable[[str], str | None], what: str, spellings: str
+) -> dict[str, str]:
+    """A value map read and checked: each target spelled any way the import itself reads it,
+    resolved now, so that a target nobody can read is refused before the file is touched instead
+    of skipping every row it was meant for."""
     out: dict[str, str] = {}
     for key, target in parse_mapping(spec).items():
-        resolved = normalise_priority(target)
+        resolved = normalise(target)
         if resolved is None:
-            raise TrainingDataError(
-                f"--priority-map {key}={target}: {target!r} is not a priority"
-                f" (use critical, high, medium or low, or a spelling such as P1-P4, urgent or sev2)"
-            )
+            raise TrainingDataError(f"{flag} {key}={target}: {target!r} is not {what} ({spellings})")
         out[key] = resolved
     return out
+
+
+def read_priority_map(spec: str | None) -> dict[str, str]:
+    """--priority-map ("0=urgent", "p1=P1") resolved to critical/high/medium/low."""
+    spellings = "use critical, high, medium or low, or a spelling such as P1-P4, urgent or sev2"
+    return _read_map(spec, "--priority-map", normalise_priority, "a priority", spellings)
 
 
 def read_tier_map(spec: str | None) -> dict[str, str]:
-    """--tier-map read and checked like `read_priority_map` ("desk=1", "ops=tier 2")."""
-    out: dict[str, str] = {}
-    for key, target in parse_mapping(spec).items():
-        resolved = normalise_tier(target)
-        if resolved is None:
-            raise TrainingDataError(
-                f"--tier-map {key}={target}: {target!r} is not a tier"
-                f" (use L1, L2 or L3, or a spelling such as 1-3, tier 2 or service desk)"
-            )
-        out[key] = resolved
-    return out
+    """--tier-map ("desk=1", "ops=tier 2") resolved to L1/L2/L3."""
+    spellings = "use L1, L2 or L3, or a spelling such as 1-3, tier 2 or service desk"
+    return _read_map(spec, "--tier-map", normalise_tier, "a tier", spellings)
 
 
 def _named_priority(text: str, *, any_name: bool = False) -> str | None:
