@@ -14,28 +14,30 @@ engine's work happens afterwards in bolt's listener executor, well inside Slack'
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.slack import blocks, store
-from bot.slack.base import SlackServices, UserError
+from bot.slack.base import SORRY, SlackServices, UserError
 from bot.slack.commands import CommandListeners
 from bot.slack.config import ChannelMode
 from bot.slack.engineer import EngineerListeners
 from bot.slack.learning_actions import LearningListeners
 from bot.slack.requester import RequesterListeners
-from bot.slack.text import from_slack, with_attachments
+from bot.slack.text import mentions_user, message_text, with_attachments
 
 __all__ = ["SlackServices", "TierlineSlack", "build_app", "is_human_post"]
 
+log = logging.getLogger(__name__)
+
 # Message subtypes that are a person saying something; everything else (edits, deletes, joins,
 # bot posts, topic changes...) is ignored.
-HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
-SORRY = "Sorry, something went wrong on my side and it has been logged. Please try again in a minute."
+HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
 
 
 class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, LearningListeners):
@@ -81,9 +83,11 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
         }
 
     def register(self, app: App) -> None:
+        """Install the listeners; those Slack waits on (clicks, commands, forms) are `guarded`.
+        Events are acknowledged before they run, and `on_message` answers its own failures."""
         for kind, entries in self.listeners().items():
             for key, listener in entries:
-                getattr(app, kind)(key)(listener)
+                getattr(app, kind)(key)(listener if kind == "event" else self.guarded(listener))
 
     def on_message(self, event: dict[str, Any], context: BoltContext) -> None:
         if not is_human_post(event):
@@ -91,14 +95,13 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
         channel, ts = str(event["channel"]), str(event["ts"])
         thread_ts = event.get("thread_ts")
         user = str(event["user"])
-        text = str(event.get("text") or "")
         bot_user = context.bot_user_id or ""
+        said = with_attachments(message_text(event, bot_user), event.get("files"))
         if self.s.config.tier_of_channel(channel) is not None:
             if thread_ts and thread_ts != ts:
-                said = with_attachments(from_slack(text, bot_user), event.get("files"))
                 self.on_card_thread_reply(channel, ts, str(thread_ts), user, said)
             return
-        mentioned = event.get("type") == "app_mention" or (bool(bot_user) and f"<@{bot_user}>" in text)
+        mentioned = event.get("type") == "app_mention" or mentions_user(event, bot_user)
         is_dm = event.get("channel_type") == "im" or channel.startswith("D")
         top_level = not thread_ts or thread_ts == ts
         key = store.conversation_key(channel, str(thread_ts or ts))
@@ -110,10 +113,9 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
                 return  # never answer in a channel we were not configured for
             if top_level and mode is ChannelMode.MENTION and not mentioned:
                 return
-        question = with_attachments(from_slack(text, bot_user), event.get("files"))
         try:
             relayed = self._handle_post(
-                channel, ts, user, key, question, top_level=top_level, mentioned=mentioned
+                channel, ts, user, key, said, top_level=top_level, mentioned=mentioned
             )
         except store.DuplicatePost:
             return  # a retry, or the other event of an app_mention + message pair
@@ -150,5 +152,20 @@ def build_app(
         listener_executor=listener_executor,
         request_verification_enabled=bool(services.config.signing_secret),
     )
+    app.middleware(acknowledge_rate_limit_notices)
     TierlineSlack(services).register(app)
     return app
+
+
+def acknowledge_rate_limit_notices(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+    """Slack's `app_rate_limited` notice (events are being dropped for this workspace) is no event
+    a listener takes, and Slack counts a non-2xx answer as a failure of the events URL: log it,
+    answer 200."""
+    if body.get("type") == "app_rate_limited":
+        log.warning(
+            "Slack is dropping events for team %s (over its rate limit since %s)",
+            body.get("team_id"),
+            body.get("minute_rate_limited"),
+        )
+        return BoltResponse(status=200, body="")
+    return next()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,7 +24,7 @@ from bot.engine import Engine, Outcome
 from bot.slack import blocks, store
 from bot.slack.config import SlackConfig
 from bot.slack.learning import LearningHooks
-from bot.slack.notifier import SlackNotifier
+from bot.slack.notifier import SlackNotifier, mention_ids
 from bot.triage import TriageError, TriageService
 from bot.workflow import queries
 from bot.workflow.errors import WorkflowError
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 USERGROUP_CACHE_SECONDS = 60.0
 # Refusals and bad input a person can fix: shown to them (ephemeral), never a crash.
 UserError = (WorkflowError, TriageError)
+SORRY = "Sorry, something went wrong on my side and it has been logged. Please try again in a minute."
+FORM_FAILED = "Something went wrong on my side. Please submit again in a minute."
 
 
 @dataclass
@@ -99,8 +102,8 @@ class ListenerBase:
         self.reply(session, where[0], where[1], text, body, user)
 
     def refuse(self, channel: str | None, user: str, message: str, thread_ts: str | None = None) -> None:
-        """An ephemeral 'no' that only the person who tried sees."""
-        text = message[:1].upper() + message[1:]
+        """An ephemeral 'no' that only the person who tried sees; people in it are named as mentions."""
+        text = mention_ids(message[:1].upper() + message[1:])
         if channel is None:
             channel = self._dm(user)
         try:
@@ -108,6 +111,63 @@ class ListenerBase:
         except SlackApiError as exc:  # e.g. the bot is not in that channel: fall back to a DM
             log.info("ephemeral refusal failed (%s); sending a DM", exc.response.get("error"))
             self.s.client.chat_postMessage(channel=self._dm(user), text=text)
+
+    def guarded(self, listener: Callable[..., None]) -> Callable[..., None]:
+        """`listener` with what escapes it logged and told to the person, never re-raised.
+
+        An exception escaping an acknowledged listener makes bolt's thread runner withdraw the
+        acknowledgement: when that happens within milliseconds of `ack()`, Slack gets no answer
+        for 3 s, then a 404, and the person sees "didn't respond" with no word from us. Bolt
+        injects arguments by the listener's own parameter names (it unwraps `functools.wraps`).
+        """
+
+        @functools.wraps(listener)
+        def run(**kwargs: Any) -> None:
+            try:
+                listener(**kwargs)
+            except Exception:
+                log.exception("%s failed", getattr(listener, "__name__", "a listener"))
+                ack = kwargs.get("ack")
+                if ack is not None and getattr(ack, "response", None) is None:
+                    fields = list(((kwargs.get("view") or {}).get("state") or {}).get("values") or {})
+                    if fields:  # a form not yet closed stays open, with what they typed in it
+                        ack(response_action="errors", errors={fields[0]: FORM_FAILED})
+                        return
+                    ack()  # Slack still gets its quick 200
+                self._tell_failure(kwargs)
+
+        return run
+
+    def _tell_failure(self, kwargs: dict[str, Any]) -> None:
+        """Best effort: the person who clicked, typed the command or submitted the form hears we
+        failed; a form's text comes back to them so nothing they typed is lost."""
+        body = kwargs.get("body") or {}
+        command = kwargs.get("command") or {}
+        user = command.get("user_id") or (body.get("user") or {}).get("id")
+        if not user:
+            return
+        channel = (
+            command.get("channel_id")
+            or (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
+        )
+        text = SORRY
+        typed = [v for v in view_values(kwargs.get("view") or {}).values() if v.strip()]
+        if typed:
+            text += " What you wrote:\n" + "\n".join(f"> {line}" for v in typed for line in v.splitlines())
+        try:
+            self.refuse(channel, str(user), text)
+        except Exception:  # Slack itself is failing: the log is all that is left
+            log.exception("could not tell %s that their request failed", user)
+
+    def open_view(self, trigger_id: str, view: dict[str, Any], user: str, channel: str | None) -> None:
+        """Open a form; when Slack will not (the click's trigger expired, Slack is busy) say so,
+        so the person clicks again rather than waits for a form that never comes."""
+        try:
+            self.s.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            log.info("views.open failed: %s", exc.response.get("error"))
+            self.refuse(channel, user, "Slack did not let me open the form in time. Please try again.")
 
     def _dm(self, user: str) -> str:
         return str(self.s.client.conversations_open(users=user)["channel"]["id"])

@@ -17,7 +17,10 @@ from bot.slack.text import escape
 
 Block = dict[str, Any]
 
+# A card of a ticket in these states offers no work buttons; reopening brings them back.
+SETTLED_STATUSES = frozenset({"resolved", "closed"})
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
 MAX_SECTION_CHARS = 3_000
 MAX_FALLBACK_CHARS = 3_900  # `text` is truncated by Slack at 40k, but long fallbacks make noisy notifications
 MAX_BUTTON_VALUE = 2_000
@@ -71,15 +74,28 @@ def plain(text: str, limit: int = MAX_OPTION_TEXT) -> dict[str, Any]:
     return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
 
 
+def safe_cut(text: str, length: int) -> str:
+    """`text[:length]`, moved back so it never ends inside an entity (`&lt;`) or a control
+    sequence (`<url|label>`, `<@U…>`): Slack would show the broken half literally."""
+    kept = text[:length]
+    opened = kept.rfind("<")
+    if opened > kept.rfind(">"):
+        kept = kept[:opened]
+    amp = kept.rfind("&", max(0, len(kept) - 8))
+    if amp >= 0 and ";" not in kept[amp:] and text[amp:].find(";") in range(2, 9):
+        kept = kept[:amp]
+    return kept
+
+
 def clip(text: str, limit: int, suffix: str = "…") -> str:
-    return text if len(text) <= limit else text[: limit - len(suffix)].rstrip() + suffix
+    return text if len(text) <= limit else safe_cut(text, limit - len(suffix)).rstrip() + suffix
 
 
 def section(text: str, *, link: str | None = None) -> Block:
     """A mrkdwn section; text over 3,000 chars is cut and, when we have one, ends with a link."""
     if len(text) > MAX_SECTION_CHARS:
         tail = f"… <{link}|Read the full article>" if link else "… (truncated)"
-        text = text[: MAX_SECTION_CHARS - len(tail)].rstrip() + tail
+        text = safe_cut(text, MAX_SECTION_CHARS - len(tail)).rstrip() + tail
     return {"type": "section", "text": {"type": "mrkdwn", "text": text or " "}}
 
 
@@ -107,12 +123,13 @@ def option(value: str, label: str) -> dict[str, Any]:
     return {"text": plain(label), "value": value}
 
 
-def fit(blocks: Sequence[Block], *, more_link: str | None = None) -> list[Block]:
-    """At most 50 blocks: keep the first 49 and say where the rest is."""
-    if len(blocks) <= MAX_BLOCKS:
+def fit(blocks: Sequence[Block], *, more_link: str | None = None, limit: int = MAX_BLOCKS) -> list[Block]:
+    """At most `limit` blocks (50 in a message, 100 in a modal or App Home): keep the first
+    `limit` - 1 and say where the rest is."""
+    if len(blocks) <= limit:
         return list(blocks)
     note = f"More in <{more_link}|the full view>." if more_link else "List shortened to fit Slack."
-    return [*blocks[: MAX_BLOCKS - 1], context(note)]
+    return [*blocks[: limit - 1], context(note)]
 
 
 def fallback(text: str) -> str:
@@ -259,13 +276,18 @@ def ticket_card(
     }
     if similar:
         blocks.extend(similar_blocks(number, similar))
-    buttons = [
-        button(CLAIM, "Claim", number, "primary"),
-        button(ESCALATE, "Escalate", number),
-        button(RESOLVE, "Resolve", number),
-        button(WAIT, "Ask requester", number),
-        button(NOTE, "Add internal note", number),
-    ]
+    done = status in SETTLED_STATUSES  # nothing left to claim, escalate or resolve
+    buttons = (
+        []
+        if done
+        else [
+            button(CLAIM, "Claim", number, "primary"),
+            button(ESCALATE, "Escalate", number),
+            button(RESOLVE, "Resolve", number),
+            button(WAIT, "Ask requester", number),
+        ]
+    )
+    buttons.append(button(NOTE, "Add internal note", number))
     if can_draft:
         buttons.append(button(CREATE_DRAFT, "Create KB draft", number))
     blocks.append(actions("tl_card", *buttons))
@@ -504,7 +526,7 @@ def declare_modal(alert_id: int, *, title: str, message: str, where: str = "") -
 
 
 def home_view(sections: Sequence[tuple[str, Sequence[str]]]) -> dict[str, Any]:
-    """App Home: a header and a list per section, cut to fit 50 blocks."""
+    """App Home: a header and a list per section, cut to fit Home's 100 blocks."""
     blocks: list[Block] = []
     for title, lines in sections:
         blocks.append({"type": "header", "text": plain(title, 150)})
@@ -513,7 +535,7 @@ def home_view(sections: Sequence[tuple[str, Sequence[str]]]) -> dict[str, Any]:
         else:
             blocks.append(context("Nothing here."))
         blocks.append({"type": "divider"})
-    return {"type": "home", "blocks": fit(blocks)}
+    return {"type": "home", "blocks": fit(blocks, limit=MAX_VIEW_BLOCKS)}
 
 
 def _when(due: datetime) -> str:

@@ -61,7 +61,7 @@ class CommandListeners(ListenerBase):
         if sub == "report":
             meta = json.dumps({"channel": None})
             view = blocks.report_modal(initial_text=from_slack(rest), private_metadata=meta)
-            self.s.client.views_open(trigger_id=command["trigger_id"], view=view)
+            self.open_view(command["trigger_id"], view, user, channel)
         elif sub == "status":
             self._status(user, say)
         elif sub == "stats":

@@ -73,7 +73,7 @@ class EngineerListeners(ListenerBase):
         except UserError as exc:
             self.refuse(channel, user, str(exc))
             return
-        self.s.client.views_open(trigger_id=body["trigger_id"], view=view)
+        self.open_view(body["trigger_id"], view, user, channel)
 
     def on_escalate(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()

@@ -143,7 +143,7 @@ class LearningListeners(ListenerBase):
         message_ts = (body.get("container") or {}).get("message_ts") or ""
         where = f"{channel}|{message_ts}" if channel and message_ts else ""
         view = blocks.declare_modal(alert_id, title=summary, message=DEFAULT_INCIDENT_MESSAGE, where=where)
-        self.s.client.views_open(trigger_id=body["trigger_id"], view=view)
+        self.open_view(body["trigger_id"], view, user, channel)
 
     def on_dismiss_alert(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()

@@ -103,9 +103,15 @@ class RequesterListeners(ListenerBase):
     def on_add_details(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         number = str(action["value"])
-        with transaction(self.s.sessions) as session:
-            missing = missing_facts(queries.find_ticket(session, number))
-        self.s.client.views_open(trigger_id=body["trigger_id"], view=blocks.details_modal(number, missing))
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id")
+        try:
+            with transaction(self.s.sessions) as session:
+                missing = missing_facts(queries.find_ticket(session, number))
+        except UserError as exc:  # e.g. a button left on a message whose ticket was deleted
+            self.refuse(channel, user, str(exc))
+            return
+        self.open_view(body["trigger_id"], blocks.details_modal(number, missing), user, channel)
 
     def on_fact_button(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -176,7 +182,7 @@ class RequesterListeners(ListenerBase):
         meta = json.dumps({"channel": channel, "ts": message.get("thread_ts") or message.get("ts")})
         said = from_slack(str(message.get("text") or ""), context.bot_user_id)
         view = blocks.report_modal(initial_text=said, private_metadata=meta)
-        self.s.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+        self.open_view(shortcut["trigger_id"], view, body["user"]["id"], channel)
 
     def on_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)

@@ -9,6 +9,7 @@ link and swallows the text after it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -47,6 +48,49 @@ def from_slack(text: str, bot_user_id: str | None = None) -> str:
     plain = _CONTROL.sub(replace, text)
     plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return re.sub(r"[ \t]{2,}", " ", plain).strip()
+
+
+def message_text(event: dict[str, Any], bot_user_id: str | None = None) -> str:
+    """What a message event says: its `text`, or, when a client sent only blocks (some clients
+    and workflow steps post rich text with an empty `text`), the words of its rich_text blocks."""
+    said = from_slack(str(event.get("text") or ""), bot_user_id)
+    if said or not isinstance(event.get("blocks"), list):
+        return said
+    lines = [_rich_text(block, bot_user_id) for block in event["blocks"] if isinstance(block, dict)]
+    return re.sub(r"[ \t]{2,}", " ", "\n".join(line for line in lines if line.strip())).strip()
+
+
+def _rich_text(node: dict[str, Any], bot_user_id: str | None) -> str:
+    """One rich_text node as plain text (its text is raw, not entity-escaped)."""
+    kind = node.get("type")
+    if kind == "text":
+        return str(node.get("text") or "")
+    if kind == "link":
+        url, label = str(node.get("url") or ""), str(node.get("text") or "")
+        return f"{label} ({url})" if label and label != url else url
+    if kind == "user":
+        user = str(node.get("user_id") or "")
+        return "" if user == bot_user_id else f"<@{user}>"
+    if kind == "channel":
+        return f"#{node.get('channel_id') or ''}"
+    if kind == "emoji":
+        return f":{node.get('name') or ''}:"
+    if kind == "broadcast":
+        return f"@{node.get('range') or 'here'}"
+    children = [c for c in node.get("elements") or [] if isinstance(c, dict)]
+    parts = [_rich_text(child, bot_user_id) for child in children]
+    # sections run inline; lists, quotes, code blocks and the block itself break lines
+    joiner = "" if kind == "rich_text_section" else "\n"
+    return joiner.join(part for part in parts if part)
+
+
+def mentions_user(event: dict[str, Any], user_id: str) -> bool:
+    """Whether the message mentions `user_id`, in its text or in its rich_text blocks."""
+    if not user_id:
+        return False
+    if f"<@{user_id}>" in str(event.get("text") or ""):
+        return True
+    return f'"user_id": "{user_id}"' in json.dumps(event.get("blocks") or [])
 
 
 def escape(text: str) -> str:

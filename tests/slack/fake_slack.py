@@ -109,6 +109,8 @@ def validate_blocks(method: str, args: dict[str, Any]) -> list[str]:
             problems.append(f"{method}: blocks without a plain-text fallback `text`")
     raw_view = args.get("view")
     if raw_view:
+        if len(raw_view.get("blocks") or []) > 100:
+            problems.append(f"{method}: {len(raw_view['blocks'])} blocks in a view (max 100)")
         try:
             View(**raw_view).validate_json()
         except (SlackObjectFormationError, TypeError, ValueError) as exc:

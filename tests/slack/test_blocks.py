@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.engine import Feedback, Outcome, SourceRef, TicketRef
 from bot.slack import blocks
+from bot.slack.text import escape
 from tests.conftest import shared_path
 from tests.slack.fake_slack import validate_blocks
 
@@ -64,9 +66,9 @@ def test_handoff_lists_ticket_facts_and_offers_details() -> None:
     assert validate_blocks("chat.postMessage", {"text": text, "blocks": body}) == []
 
 
-def test_home_with_many_tickets_fits_fifty_blocks() -> None:
+def test_home_with_many_tickets_fits_homes_hundred_blocks() -> None:
     view = blocks.home_view([("My tickets", [f"*IT-{n}* something broke" for n in range(200)])])
-    assert len(view["blocks"]) == blocks.MAX_BLOCKS
+    assert len(view["blocks"]) == blocks.MAX_VIEW_BLOCKS
     assert "shortened" in json.dumps(view["blocks"][-1])
     assert validate_blocks("views.publish", {"view": view}) == []
 
@@ -116,3 +118,39 @@ def test_validator_accepts_slacks_own_view_fixtures_and_rejects_bad_blocks() -> 
     too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
     assert validate_blocks("chat.postMessage", {"text": "t", "blocks": too_long})
     assert validate_blocks("chat.postMessage", {"text": "t", "blocks": [{"type": "section"}] * 51})
+
+
+@pytest.mark.parametrize("filler", range(0, 14))
+def test_a_long_passage_is_never_cut_inside_an_escape_or_a_link(filler: int) -> None:
+    text = (
+        "x" * (2_900 + 5 * filler) + escape(" clear the queue & retry <error 809> ") + "<https://kb/a|link>" * 5
+    )
+    cut = blocks.section(text, link="https://kb/vpn")["text"]["text"]
+    assert len(cut) <= blocks.MAX_SECTION_CHARS
+    body = cut[: cut.rindex("… <https://kb/vpn|")]
+    assert not re.search(r"&[a-z]{0,3}$", body), body[-12:]
+    assert body.count("<") == body.count(">"), body[-30:]
+
+
+def test_a_resolved_tickets_card_offers_no_work_buttons() -> None:
+    def card(status: str) -> set[str]:
+        _, body = blocks.ticket_card(
+            number="IT-1001",
+            subject="VPN",
+            body="drops",
+            category="network",
+            priority="high",
+            tier="L1",
+            status=status,
+            requester="<@U1>",
+            assignee="<@U2>",
+            response_due=None,
+            categories=["network"],
+            can_draft=status == "resolved",
+        )
+        return {e["action_id"] for b in body if b["type"] == "actions" for e in b["elements"]}
+
+    assert {blocks.CLAIM, blocks.ESCALATE, blocks.RESOLVE} <= card("in_progress")
+    for settled in ("resolved", "closed"):
+        assert not {blocks.CLAIM, blocks.ESCALATE, blocks.RESOLVE, blocks.WAIT} & card(settled)
+    assert blocks.CREATE_DRAFT in card("resolved") and blocks.NOTE in card("closed")

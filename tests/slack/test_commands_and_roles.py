@@ -57,7 +57,7 @@ def test_claim_race_has_one_winner_and_the_loser_is_told(stack: Stack) -> None:
         assert len(claims) == 1
         winner = claims[0].actor.external_id
     loser = ADMIN if winner == ENGINEER_L1 else ENGINEER_L1
-    assert refusal.args["user"] == loser and f"claimed by {winner}" in refusal.args["text"]
+    assert refusal.args["user"] == loser and f"claimed by <@{winner}>" in refusal.args["text"]
 
 
 def test_card_menu_corrects_category_and_priority(stack: Stack) -> None:
