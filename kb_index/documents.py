@@ -72,14 +72,22 @@ def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Every supported file under the given files/folders, in a stable order (hidden files skipped)."""
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path)
-                if any(part.startswith((".", "_")) for part in rel.parts):
-                    continue
-                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
-                    yield child
+            yield from (child for child in _visible_files(path) if child.suffix.lower() in SUPPORTED_SUFFIXES)
         else:
             yield path
+
+
+def unsupported_files(folder: Path) -> list[Path]:
+    """Files under `folder` that ingest does not read (PDFs, Word files...): reported, so an admin
+    does not believe they are in the knowledge base."""
+    return [child for child in _visible_files(folder) if child.suffix.lower() not in SUPPORTED_SUFFIXES]
+
+
+def _visible_files(folder: Path) -> Iterator[Path]:
+    for child in sorted(folder.rglob("*")):
+        rel = child.relative_to(folder)
+        if not any(part.startswith((".", "_")) for part in rel.parts) and child.is_file():
+            yield child
 
 
 def load_file(path: Path, root: Path | None = None) -> list[Article]:

@@ -23,6 +23,11 @@ class UnknownEncoderError(KBError):
     """The configured encoder name is not one we know."""
 
 
+class SourcesMissingError(KBError):
+    """A source given to ingest is missing or holds nothing readable: ingesting it anyway would
+    remove every article it used to hold, so nothing is changed."""
+
+
 class SourceError(KBError):
     """A knowledge-base source file cannot be parsed (reported by name, then skipped)."""
 

@@ -18,9 +18,15 @@ import numpy as np
 
 from kb_index.chunking import chunk_article
 from kb_index.dense import EXACT_LIMIT, build_dense, choose_params
-from kb_index.documents import Article, iter_source_files, load_file
+from kb_index.documents import (
+    SUPPORTED_SUFFIXES,
+    Article,
+    iter_source_files,
+    load_file,
+    unsupported_files,
+)
 from kb_index.encoders import Encoder
-from kb_index.errors import KBError, SourceError
+from kb_index.errors import KBError, SourceError, SourcesMissingError
 from kb_index.lexical import LexicalIndex
 from kb_index.store import ChunkRecord, LoadedIndex, current_build_id, load_index, read_manifest, write_build
 
@@ -75,8 +81,8 @@ def load_sources(paths: Iterable[Path], overrides: Iterable[Path] = ()) -> Sourc
     files with one id anywhere else is an error that skips the later file.
     """
     override_roots = [p for p in overrides if p.exists()]
-    first = _load_roots(override_roots)
-    rest = _load_roots([p for p in paths if p not in override_roots])
+    first = _load_roots(override_roots, required=False)
+    rest = _load_roots([p for p in paths if p not in override_roots], required=True)
     articles = first.articles + [a for a in rest.articles if a.id not in first.ids()]
     overridden = sorted({a.id for a in rest.articles} & first.ids())
     return SourceLoad(articles, first.skipped + rest.skipped, first.files + rest.files, overridden)
@@ -92,18 +98,35 @@ class _RootsLoad:
         return {a.id for a in self.articles}
 
 
-def _load_roots(paths: Iterable[Path]) -> _RootsLoad:
-    """Load files under `paths`; two files with one id skip the later file."""
+UNSUPPORTED = "not read: ingest reads Markdown, HTML, text and FAQ CSV/JSONL files"
+READABLE = "Markdown, HTML, text or FAQ CSV/JSONL"
+
+
+def _load_roots(paths: Iterable[Path], *, required: bool) -> _RootsLoad:
+    """Load files under `paths`; two files with one id skip the later file.
+
+    A `required` path that is missing or holds no readable file is refused (SourcesMissingError)
+    before anything is read: a mistyped path would otherwise empty the knowledge base."""
     articles: list[Article] = []
     skipped: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     files = 0
     for root in paths:
-        if not root.exists():
-            skipped.append((str(root), "no such file or folder"))
-            continue
+        if not root.exists() and required:
+            raise SourcesMissingError(
+                f"{root}: no such file or folder; nothing was changed (ingest would have removed "
+                "every article that came from it)"
+            )
+        readable = list(iter_source_files([root]))
+        if root.is_dir():
+            skipped.extend((str(p), UNSUPPORTED) for p in unsupported_files(root))
+        unreadable = not readable or (root.is_file() and root.suffix.lower() not in SUPPORTED_SUFFIXES)
+        if unreadable and required:
+            raise SourcesMissingError(
+                f"{root} holds no knowledge-base files ({READABLE}); nothing was changed"
+            )
         base = root if root.is_dir() else root.parent
-        for path in iter_source_files([root]):
+        for path in readable:
             files += 1
             try:
                 loaded = load_file(path, base)

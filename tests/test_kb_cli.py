@@ -130,3 +130,27 @@ def test_eval_on_a_folder_without_corpus_fails_clearly(cli: CliRunner, tmp_path:
     assert result.exit_code == 1
     said = " ".join(result.output.split())  # Rich wraps long lines
     assert "corpus.jsonl does not exist" in said
+
+
+@pytest.mark.parametrize("mistake", ["missing", "empty", "pdf"])
+def test_a_mistyped_source_changes_nothing(cli: CliRunner, tmp_path: Path, mistake: str) -> None:
+    assert cli.invoke(app, ["kb", "ingest"]).exit_code == 0
+    wrong = tmp_path / "kb-typo"
+    if mistake != "missing":
+        wrong.mkdir()
+    if mistake == "pdf":
+        (wrong / "manual.pdf").write_bytes(b"%PDF-1.7 not an article")
+    again = cli.invoke(app, ["kb", "ingest", str(wrong)])
+    assert again.exit_code == 1 and "nothing was changed" in " ".join(again.output.split())
+    found = cli.invoke(app, ["kb", "search", "how do I get on the office wifi", "--json"])
+    assert _json(found.output)["hits"][0]["article_id"] == "office-wifi"  # type: ignore[index]
+
+
+def test_files_ingest_does_not_read_are_named(cli: CliRunner, tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    shutil.copytree(KB / "tiny_kb", kb)
+    (kb / "vpn-guide.docx").write_bytes(b"PK\x03\x04 a word file")
+    result = cli.invoke(app, ["kb", "ingest", str(kb), "--json"])
+    assert result.exit_code == 0, result.output
+    skipped = _json(result.output)["skipped"]
+    assert [s["path"] for s in skipped] == [str(kb / "vpn-guide.docx")]  # type: ignore[index,union-attr]
