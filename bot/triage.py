@@ -23,6 +23,7 @@ from bot.settings import Settings
 from classifier.errors import ArtifactError
 from classifier.facts import extract_facts as _extract_facts
 from classifier.facts import merge_facts
+from classifier.labels import OTHER
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
 from classifier.priority import DEFAULT_MATRIX, PriorityMatrix, decide_priority
 from classifier.types import NEEDS_TRIAGE, Facts, HeadPrediction, TriagePrediction
@@ -136,10 +137,11 @@ class TriageService:
 
         if CATEGORY in ranked:
             (label, confidence), *rest = ranked[CATEGORY]
-            abstained = confidence < self.category_threshold
-            alternatives = (
-                tuple(ranked[CATEGORY][: ALTERNATIVES + 1]) if abstained else tuple(rest[:ALTERNATIVES])
-            )
+            # "other" holds the queues too rare to learn: it is no queue to route to, however
+            # sure the model is, so the ticket goes to triage like an abstention.
+            abstained = confidence < self.category_threshold or label == OTHER
+            queues = [r for r in ranked[CATEGORY] if r[0] != OTHER]
+            alternatives = tuple(queues[: ALTERNATIVES + 1]) if abstained else tuple(rest[:ALTERNATIVES])
             category = HeadPrediction(
                 label=NEEDS_TRIAGE if abstained else label,
                 confidence=confidence,

@@ -56,6 +56,30 @@ def corrected_rows(session: Session) -> TrainingRows:
     return TrainingRows(texts, cats, list(prios), ids)
 
 
+# A readable confusion matrix holds a few dozen labels; a 300-queue history would need a
+# 20,000-pixel figure (14 GB of memory to draw) that no one could read.
+MAX_PLOT_LABELS = 40
+REST_LABEL = "(all others)"
+
+
+def largest_labels(
+    labels: list[str], matrix: list[list[int]], keep: int
+) -> tuple[list[str], list[list[int]]]:
+    """The `keep` labels with the most tickets (true or predicted), the rest summed into one
+    row and column, so every ticket still counts in the picture."""
+    if len(labels) <= keep:
+        return labels, matrix
+    size = [sum(matrix[i]) + sum(row[i] for row in matrix) for i in range(len(labels))]
+    top = sorted(sorted(range(len(labels)), key=lambda i: -size[i])[:keep])
+    slot = {old: new for new, old in enumerate(top)}
+    rest = len(top)
+    out = [[0] * (rest + 1) for _ in range(rest + 1)]
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            out[slot.get(i, rest)][slot.get(j, rest)] += value
+    return [labels[i] for i in top] + [REST_LABEL], out
+
+
 def plot_confusion(report: dict[str, Any], path: Path, title: str) -> Path:
     """Confusion matrix as a PNG (rows: truth, columns: prediction)."""
     import matplotlib
@@ -63,8 +87,9 @@ def plot_confusion(report: dict[str, Any], path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = report["labels"]
-    matrix = report["confusion"]
+    labels, matrix = largest_labels(report["labels"], report["confusion"], MAX_PLOT_LABELS)
+    if len(labels) < len(report["labels"]):
+        title += f" ({MAX_PLOT_LABELS} largest of {len(report['labels'])} labels)"
     size = max(5.0, 0.55 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(matrix, cmap="Blues")

@@ -31,10 +31,19 @@ def merge_label_spellings(labels: Sequence[str]) -> tuple[list[str], dict[str, s
     return [merged.get(label, label) for label in labels], merged
 
 
-def fold_rare_labels(labels: Sequence[str], minimum: int) -> tuple[list[str], dict[str, int]]:
+def fold_rare_labels(
+    labels: Sequence[str], minimum: int, history: Sequence[str] | None = None
+) -> tuple[list[str], dict[str, int]]:
     """Labels seen fewer than `minimum` times become "other": a model cannot learn them anyway,
-    and an explicit "other" keeps their tickets out of the wrong named queue."""
+    and an explicit "other" keeps their tickets out of the wrong named queue.
+
+    `history`: the labels of the whole history `labels` were drawn from (the training slice
+    without its held-out tenth). Rareness is judged, and reported, on it: a queue with 10 tickets
+    of which one is held out is not "rare (9)" with a minimum of 10."""
     counts = Counter(labels)
+    if history is not None:
+        by_key = Counter(label_key(label) for label in history)
+        counts = Counter({label: max(n, by_key[label_key(label)]) for label, n in counts.items()})
     rare = {label: n for label, n in counts.items() if n < max(2, minimum) and label != OTHER}
     return [OTHER if label in rare else label for label in labels], rare
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from classifier.dataset import TrainingRows
 from classifier.errors import ArtifactError, RegistryError
-from classifier.labels import fold_like_model
+from classifier.labels import OTHER, label_key
 from classifier.metrics import macro_f1, macro_f1_difference_interval
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
 from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version, normalise_text
@@ -166,10 +166,25 @@ def head_predictions(model: TriageModel, head: str, texts: list[str]) -> list[st
     return list(model.predict(texts)[head])
 
 
-def fold_to(model: TriageModel, head: str, truth: list[str]) -> list[str]:
-    """Labels the model folded into "other" count as "other" (for every model being compared);
-    a label it never saw stays, a miss for both."""
-    return fold_like_model(truth, model.labels(head), model.folded_labels(head))[0]
+def fold_for_both(new: TriageModel, current: TriageModel, head: str, truth: list[str]) -> list[str]:
+    """The held-out truth both models are scored on: a label either model serves as its own
+    queue stays that label, and only labels both leave to "other" (folded by one, unknown or
+    folded to the other) count as "other"; a label neither ever saw stays, a miss for both.
+
+    Folding by the new model alone would turn the active model's right answers for queues the
+    new model dropped into misses: a retrain that folds seven of eight queues into "other" would
+    score 0.93 against 0.45 and replace a model that routes all eight."""
+    served = (set(new.labels(head)) | set(current.labels(head))) - {OTHER}
+    folded = set(new.folded_labels(head)) | set(current.folded_labels(head))
+    by_key = {label_key(label): label for label in served}
+    folded_keys = {label_key(label) for label in folded}
+    out = []
+    for label in truth:
+        label = label if label in served else by_key.get(label_key(label), label)
+        if label not in served and label_key(label) in folded_keys:
+            label = OTHER
+        out.append(label)
+    return out
 
 
 # Below this many held-out tickets per head, the gate's verdict is mostly noise and says so.
@@ -219,14 +234,14 @@ def gate(
             else [holdout.texts[i] for i, p in enumerate(holdout.priorities or []) if p is not None]
         )
         new_pred = head_predictions(new, head, texts)
+        old_pred = head_predictions(current, head, texts)
         if new_pred is None:
             continue
-        folded = fold_to(new, head, truth)
-        new_f1 = macro_f1(folded, new_pred)
-        old_pred = head_predictions(current, head, texts)
         if old_pred is None:
-            scores[head] = {"new_macro_f1": new_f1, "active_macro_f1": None}
+            scores[head] = {"new_macro_f1": macro_f1(truth, new_pred), "active_macro_f1": None}
             continue
+        folded = fold_for_both(new, current, head, truth)
+        new_f1 = macro_f1(folded, new_pred)
         old_f1 = macro_f1(folded, old_pred)
         scores[head] = {"new_macro_f1": new_f1, "active_macro_f1": old_f1}
         low, high = macro_f1_difference_interval(folded, new_pred, old_pred)
@@ -239,6 +254,12 @@ def gate(
             worse.append(
                 f"{head} macro-F1 {new_f1:.3f} is below the active model's {old_f1:.3f} "
                 f"by more than the tolerance {tolerance:.3f} ({spread})"
+            )
+    for head in (CATEGORY, PRIORITY):
+        if head in current.heads and head not in new.heads:
+            worse.append(
+                f"the new model has no {head} head (its history gave it none to learn: no "
+                f"{head} column, or fewer than two levels) while the active model has one"
             )
     if worse:
         return GateDecision(
@@ -300,6 +321,7 @@ def train_and_register(
         version=version,
         source=source,
         progress=progress,
+        history_categories=rows.categories,
     )
     if progress is not None:
         progress(f"promotion gate: macro-F1 on {len(holdout)} held-out tickets")

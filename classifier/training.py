@@ -354,6 +354,7 @@ def train(
     version: str | None = None,
     source: str = "",
     progress: Callable[[str], None] | None = None,
+    history_categories: Sequence[str] | None = None,
 ) -> TrainResult:
     """Fit both heads and write an immutable model directory at `out_dir` (new or empty).
 
@@ -362,7 +363,9 @@ def train(
     below the minimum are left out of the priority head, which then never outputs them. With fewer
     than two usable priority levels there is no priority head and serving falls back to rules.
     `progress` hears the name of each phase as it starts (a retrain of a large history takes a
-    while, and an admin should see it is moving).
+    while, and an admin should see it is moving). `history_categories`: the categories of the
+    whole history when these rows are a slice of it, to judge rare labels on (see
+    `fold_rare_labels`).
     """
     say = progress or (lambda _phase: None)
     config = config or TrainConfig()
@@ -383,7 +386,8 @@ def train(
     if merged:
         listed = ", ".join(f"{variant!r} → {kept!r}" for variant, kept in sorted(merged.items()))
         notes.append(f"category spellings that differ only in case or spacing were merged: {listed}")
-    folded, rare = fold_rare_labels(cats_u, config.rare_label_min)
+    history = [c.strip() for c in history_categories if c.strip()] if history_categories else None
+    folded, rare = fold_rare_labels(cats_u, config.rare_label_min, history)
     if rare:
         listed = ", ".join(f"{label} ({n})" for label, n in sorted(rare.items(), key=lambda kv: -kv[1]))
         notes.append(

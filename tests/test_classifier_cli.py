@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from bot.cli.common import console
 from bot.cli.main import app
 from bot.settings import get_settings
+from classifier.evaluation import REST_LABEL, largest_labels, plot_confusion
 from models import Role, User
 from tests.conftest import TestDatabase
 
@@ -211,3 +213,16 @@ def test_evaluating_on_queues_the_model_never_saw_scores_them_as_misses(
     assert "20 tickets have labels the model never saw (scored as misses)" in " ".join(
         run(cli, *args).split()
     )
+
+
+def test_the_confusion_picture_of_hundreds_of_queues_stays_small_and_counts_every_ticket(
+    tmp_path: Path,
+) -> None:
+    labels = [f"queue-{i:03d}" for i in range(300)]
+    matrix = [[(5 + i % 7 if i == j else int((i * j) % 97 == 0)) for j in range(300)] for i in range(300)]
+    kept, small = largest_labels(labels, matrix, 40)
+    assert len(kept) == 41 and kept[-1] == REST_LABEL
+    assert sum(map(sum, small)) == sum(map(sum, matrix))
+    png = plot_confusion({"labels": labels, "confusion": matrix}, tmp_path / "c.png", "300 queues")
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])
+    assert width <= 4_000 and height <= 4_000

@@ -15,6 +15,7 @@ from classifier.artifact import MODEL_FILE
 from classifier.dataset import (
     ColumnMapping,
     HistoryRow,
+    TrainingRows,
     read_history_csv,
     rows_from_history,
     training_rows_from_db,
@@ -397,3 +398,86 @@ def test_a_tiny_history_cannot_replace_the_active_model(db: TestDatabase, tmp_pa
         session.commit()
         assert outcome.status == "kept" and "too few" in outcome.message
         assert active_model(session).version == good.version  # type: ignore[union-attr]
+
+
+def test_a_retrain_that_folds_queues_the_active_model_routes_is_not_promoted(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    with db.sessions() as session:
+        train_and_register(
+            session, rows_from_history(history(), False), models_dir=tmp_path, tolerance=0.01, config=FAST
+        )
+        good = active_model(session)
+        assert good is not None
+        # A thinner export: network and hardware fall below the minimum and fold into "other".
+        thinner, dropped = [], {"network": 0, "hardware": 0}
+        for row in history():
+            if row.category in dropped and dropped[row.category] < 4 and not is_holdout(row.text):
+                dropped[row.category] += 1
+                continue
+            thinner.append(row)
+        outcome = train_and_register(
+            session,
+            rows_from_history(thinner, False),
+            models_dir=tmp_path,
+            tolerance=0.01,
+            config=TrainConfig(cv_folds=3, rare_label_min=33),
+        )
+        session.commit()
+        assert "network" not in outcome.result.manifest["labels"][CATEGORY]  # type: ignore[union-attr]
+        assert outcome.status == "kept" and "category macro-F1" in outcome.message, outcome.message
+        assert active_model(session).version == good.version  # type: ignore[union-attr]
+
+
+def test_a_retrain_without_priorities_does_not_silently_drop_the_priority_head(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    with db.sessions() as session:
+        train_fixture(session, tmp_path)
+        outcome = train_and_register(
+            session, rows_from_history(history(), False), models_dir=tmp_path, tolerance=0.01, config=FAST
+        )
+        session.commit()
+        assert outcome.status == "kept" and "no priority head" in outcome.message, outcome.message
+
+
+def test_rare_queues_are_judged_on_the_whole_history_not_the_training_slice(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    rows = history()
+    held = {row.category for row in rows if is_holdout(row.text)}
+    assert {"access", "printing", "hardware", "network"} <= held  # each loses tickets to the slice
+    with db.sessions() as session:
+        outcome = train_and_register(
+            session,
+            rows_from_history(rows, True),
+            models_dir=tmp_path,
+            tolerance=0.01,
+            config=TrainConfig(cv_folds=3, rare_label_min=36),  # exactly the size of each queue
+        )
+        session.commit()
+    labels = set(outcome.result.manifest["labels"][CATEGORY])  # type: ignore[union-attr]
+    assert {"access", "printing", "hardware", "network"} <= labels
+    assert outcome.result.manifest["folded_labels"] == {"security": 3}  # type: ignore[union-attr]
+
+
+def test_a_ticket_the_model_puts_in_other_goes_to_triage_however_sure_it_is(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    texts, categories = [], []
+    for i in range(30):
+        texts += [f"printer toner jam tray paper {i}", f"vpn tunnel disconnects gateway {i}"]
+        categories += ["printing", "network"]
+    for queue in ("badges", "lockers", "parking", "keys", "lobby", "doors"):  # too rare to learn
+        for i in range(4):
+            texts.append(f"door badge reader lobby entrance {queue} {i}")
+            categories.append(queue)
+    with db.sessions() as session:
+        train_and_register(
+            session, TrainingRows(texts, categories, None), models_dir=tmp_path, tolerance=0.01, config=FAST
+        )
+        session.commit()
+    prediction = service(db, FakeClock()).triage("the door badge reader at the lobby entrance")
+    assert prediction.category.label == NEEDS_TRIAGE and prediction.category.abstained
+    assert prediction.category.confidence >= 0.3  # sure it is "other", which is no queue
+    assert "other" not in [label for label, _ in prediction.category.alternatives]
