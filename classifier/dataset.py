@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from classifier.dates import DEFAULT_DATE_ORDER, DateOrder, OrderEvidence, TimestampReader, infer_date_order
 from classifier.errors import TrainingDataError
-from classifier.export_file import column_values, has_bad_bytes, open_csv
+from classifier.export_file import ExportRows, column_values, has_bad_bytes, open_csv
 from classifier.priority import PRIORITIES
 from classifier.recipe import normalise_text
 from classifier.types import NEEDS_TRIAGE
@@ -379,8 +380,14 @@ def read_history_csv(
     if mapping.priority_col:
         column = column_values(path, [mapping.priority_col], encoding)
         zero_based = zero_based_codes(value for row in column for value in row)
-    line = 1
+    # The export's categories, to tell a stray quote's swallowed rows by: those seen twice or
+    # more (a broken quote also makes one-off "categories" of body text).
+    seen = Counter(v.strip() for row in column_values(path, [mapping.category_col], encoding) for v in row)
+    labels = {label for label, n in seen.items() if n > 1}
+    width = max(index.values()) + 1
+    line = reader.line_num  # the header's (last) line
     while True:
+        first = line + 1
         try:
             values = next(reader)
         except StopIteration:
@@ -390,9 +397,41 @@ def read_history_csv(
             yield SkippedRow(line, f"malformed CSV ({exc})")
             continue
         line = reader.line_num
+        if line > first and _swallowed(reader, first, line, index[mapping.category_col], width, labels):
+            yield SkippedRow(
+                first,
+                f"malformed CSV: a quote opened on line {first} is not closed until line {line}, "
+                "which would have made those lines one ticket; this row was skipped and the "
+                "lines after it read as rows (close the quote and import the file again)",
+            )
+            reader.restart_after(first)
+            line = first
+            continue
         if not any(v.strip() for v in values):
             continue  # blank line
         yield _parse_row(line, values, index, mapping, timestamps, zero_based)
+
+
+def _swallowed(
+    reader: ExportRows, first: int, last: int, label_col: int, width: int, labels: set[str]
+) -> bool:
+    """Whether a row read over lines `first`..`last` is a stray quote's work rather than a
+    ticket with a multi-line body: its lines after the first read, on their own, as complete
+    rows whose category is one the export uses (a third of them or more, at least one). The
+    line holding the closing quote ends any multi-line field with the rest of its row, so it is
+    no evidence; only a quote never closed (the file ended inside it) leaves it in."""
+    inner = [reader.line(n) for n in range(first + 1, last + 1)]
+    if inner and '"' in inner[-1]:
+        inner.pop()
+    rowlike = 0
+    for text in inner:
+        try:
+            fields = next(csv.reader([text], delimiter=reader.delimiter), [])
+        except csv.Error:
+            continue
+        if len(fields) >= width and fields[label_col].strip() in labels:
+            rowlike += 1
+    return rowlike >= max(1, len(inner) // 3)
 
 
 def _parse_row(

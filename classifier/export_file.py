@@ -12,7 +12,6 @@ from __future__ import annotations
 import _csv
 import codecs
 import csv
-import io
 import re
 import sys
 import unicodedata
@@ -225,8 +224,44 @@ def not_csv_reason(raw: bytes, encoding: str) -> str | None:
     return None
 
 
-def open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[_csv.Reader, dict[str, int]]:
-    """A csv reader positioned after the header, and where each wanted column is."""
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+class ExportRows:
+    """The csv reader over an export's lines that can start again at any line.
+
+    A stray opening quote makes the csv module read on to the next quote, hundreds of lines
+    later, as one field: those rows would vanish into one ticket. `restart_after(line)` lets the
+    caller drop the broken row and read on from the line after it. `line_num` is the file's
+    physical line number of the last line read, as `csv.reader` counts it."""
+
+    def __init__(self, text: str, delimiter: str) -> None:
+        self.lines = _PHYSICAL_LINE.findall(text)
+        self.delimiter = delimiter
+        self._offset = 0
+        self._reader: _csv.Reader = csv.reader(self.lines, delimiter=delimiter)
+
+    def __iter__(self) -> ExportRows:
+        return self
+
+    def __next__(self) -> list[str]:
+        return next(self._reader)
+
+    @property
+    def line_num(self) -> int:
+        return self._offset + self._reader.line_num
+
+    def line(self, number: int) -> str:
+        """Physical line `number` (1-based) as it is in the file."""
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+
+    def restart_after(self, line: int) -> None:
+        self._offset = line
+        self._reader = csv.reader(self.lines[line:], delimiter=self.delimiter)
+
+
+def open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[ExportRows, dict[str, int]]:
+    """A reader positioned after the header, and where each wanted column is."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -242,7 +277,7 @@ def open_csv(path: Path, wanted: list[str], encoding: str) -> tuple[_csv.Reader,
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, sys.maxsize, 2**31 - 1)))
     declared = sep_line_delimiter(text)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=declared or detect_delimiter(text))
+        reader = ExportRows(text, declared or detect_delimiter(text))
         if declared is not None:
             next(reader)  # the "sep=" line; the reader keeps counting lines from the file's first
         header = next(reader)

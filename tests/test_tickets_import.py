@@ -643,3 +643,27 @@ def test_invisible_characters_in_a_header_do_not_hide_the_column(tmp_path: Path)
     mapping = ColumnMapping(text_cols=("subject", "body"), category_col="category")
     (row,) = read_history_csv(export, mapping)
     assert not isinstance(row, SkippedRow) and row.category == "network"
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_stray_quote_costs_its_own_row_and_no_other(tmp_path: Path, line_end: str) -> None:
+    lines = ["text,category"]
+    for i in range(60):
+        queue = ("Hardware", "Access", "Network")[i % 3]
+        lines.append(f"ticket {i} about the {queue.lower()} thing,{queue}")
+    lines[12] = '"printer on floor 3 jams again,Hardware'  # opened, never closed
+    lines[40] = '"vpn, drops every minute",Network'  # the next quote in the file
+    lines[20] = '"a body over lines\nwith, commas\nand a signature",Access'  # a real multi-line body
+    lines[-1] = '"the last but one row,Access'  # a quote that would swallow the final row
+    lines.append("the final row,Network")
+    path = tmp_path / "export.csv"
+    path.write_text(line_end.join(lines) + line_end, encoding="utf-8", newline="")
+    rows = list(read_history_csv(path, ColumnMapping(("text",), "category")))
+    skipped = [r for r in rows if isinstance(r, SkippedRow)]
+    imported = [r for r in rows if not isinstance(r, SkippedRow)]
+    assert [s.line for s in skipped] == [13, 63] and all("quote opened" in s.reason for s in skipped)
+    assert len(imported) == 60 - 2 + 1  # every row but the two broken ones, plus the final row
+    assert "with, commas" in next(r.body or r.subject for r in imported if r.subject.startswith("a body"))
+    assert {"vpn, drops every minute", "the final row", "ticket 13 about the access thing"} <= {
+        r.subject for r in imported
+    }
