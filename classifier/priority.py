@@ -30,18 +30,45 @@ DEFAULT_MATRIX: dict[tuple[str, str], str] = {
     ("everyone", "blocking"): "critical",
 }
 
-# Wording that means "people cannot work": each hit raises a model's guess by one level, at most two.
-_OUTAGE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p, re.IGNORECASE)
-    for p in (
+# Wording that means "people cannot work", by kind (how many are hit, something is down, no one
+# can work, production or data at stake), in English, German and Chinese: each kind found raises
+# a model's guess by one level, at most two. CJK has no word boundaries, so its alternatives
+# stand alone.
+_OUTAGE_KINDS: tuple[tuple[str, ...], ...] = (
+    (
         r"\b(everyone|everybody|all (?:users|staff|employees|of us)|whole (?:company|office|floor|team)"
-        r"|entire (?:company|office|floor|team)|nobody|no ?one can)\b",
+        r"|entire (?:company|office|floor|team)|(?:nobody|no ?one) (?:can|is able))\b",
+        r"\b(alle (?:mitarbeiter\w*|kollegen|kolleginnen|benutzer\w*|nutzer\w*|user)"
+        r"|(?:die )?ganze (?:firma|abteilung|etage)|das ganze (?:büro|team|unternehmen)|niemand kann)\b",
+        r"所有人|大家都|全公司|整个(?:公司|部门|办公室|楼层?|学校)|全体|没有人能",
+    ),
+    (
         r"\b(is|are|went|gone|goes|completely)\s+down\b|\boutage\b"
         r"|\bnot (?:working|responding) for (?:anyone|everyone)\b",
+        r"\b(ausgefallen|ausfall|komplett down|geht (?:gar )?nichts mehr)\b",
+        r"宕机|瘫痪|中断|挂了|断网|全部无法",
+    ),
+    (
         r"\b(can ?not|can't|cannot|unable to)"
         r" (?:work|log ?in|access anything|do (?:my|our|any) (?:job|work))\b",
+        r"\b(k(?:ö|oe)nnen|kann) (?:nicht|nicht mehr) arbeiten\b",
+        r"无法(?:工作|办公|上网)|不能(?:工作|办公|上网)|没法(?:工作|办公)",
+    ),
+    (
         r"\b(production|prod) (?:is )?(?:down|outage|broken)\b|\bsite[- ]wide\b|\bdata loss\b",
-    )
+        r"\b(produktion steht|datenverlust)\b",
+        r"生产(?:环境|系统)?(?:宕机|故障|挂了)|数据丢失",
+    ),
+)
+_OUTAGE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile("|".join(kind), re.IGNORECASE) for kind in _OUTAGE_KINDS
+)
+# "not everyone", "only my laptop", "just me": the person says the problem is theirs alone, and
+# no outage wording elsewhere in the text outweighs that.
+_ONE_PERSON = re.compile(
+    r"\b(?:not (?:everyone|everybody|all)|only (?:me|my|mine|i|for me)|just (?:me|my|mine|for me)"
+    r"|nur (?:ich|bei mir|mein))\b|只有我|仅我|就我",
+    re.IGNORECASE,
 )
 
 
@@ -66,7 +93,10 @@ def matrix_priority(impact: str, urgency: str, matrix: PriorityMatrix = DEFAULT_
 
 
 def outage_signals(text: str) -> int:
-    """How many distinct kinds of outage wording the text uses (0 means none)."""
+    """How many distinct kinds of outage wording the text uses (0 means none, also when the
+    person says it is theirs alone)."""
+    if _ONE_PERSON.search(text):
+        return 0
     return sum(1 for pattern in _OUTAGE_PATTERNS if pattern.search(text))
 
 

@@ -52,3 +52,28 @@ def test_without_answers_the_model_stands_unless_the_wording_says_outage() -> No
 
 def test_one_answer_alone_does_not_invoke_the_matrix() -> None:
     assert decide_priority("low", "question about fonts", "everyone", None) == ("low", "model: low", False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Alle Mitarbeiter können nicht arbeiten, das Netzwerk ist komplett ausgefallen",
+        "整个公司都无法上网，网络中断",
+        "the whole office is down, nobody can work",
+    ],
+)
+def test_an_outage_is_heard_in_english_german_and_chinese(text: str) -> None:
+    assert decide_priority("medium", text, None, None)[0] == "critical"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "only my laptop is affected, not everyone",
+        "nobody answered my last ticket about a mouse",
+        "just me: my screen is down to 800x600 since the update",
+        "Störung im Drucker im 2. Stock",
+    ],
+)
+def test_one_persons_problem_is_not_an_outage(text: str) -> None:
+    assert decide_priority("medium", text, None, None)[0] == "medium"
