@@ -123,7 +123,9 @@ def test_validator_accepts_slacks_own_view_fixtures_and_rejects_bad_blocks() -> 
 @pytest.mark.parametrize("filler", range(0, 14))
 def test_a_long_passage_is_never_cut_inside_an_escape_or_a_link(filler: int) -> None:
     text = (
-        "x" * (2_900 + 5 * filler) + escape(" clear the queue & retry <error 809> ") + "<https://kb/a|link>" * 5
+        "x" * (2_900 + 5 * filler)
+        + escape(" clear the queue & retry <error 809> ")
+        + "<https://kb/a|link>" * 5
     )
     cut = blocks.section(text, link="https://kb/vpn")["text"]["text"]
     assert len(cut) <= blocks.MAX_SECTION_CHARS
