@@ -293,7 +293,7 @@ def fit_head(
     y_index = np.searchsorted(np.array(classes), y)
     folds = folds_for(labels, groups.tolist(), config)
     splits = grouped_folds(labels, groups, folds, config.random_state)
-    if len(labels) >= config.large_rows:
+    if len(labels) >= config.large_rows or len(labels) * len(classes) > config.large_work:
         splits = splits[: config.large_fold_fits]
     candidates = c_candidates(len(labels), config)
     covered = np.concatenate([test_idx for _, test_idx in splits])

@@ -369,3 +369,19 @@ def test_labels_the_model_never_saw_are_misses_and_folded_ones_are_other(trained
     assert (report["unknown_labels"], report["folded_labels"]) == (2, 1)
     assert report["accuracy"] <= 1 / 3 and report["macro_f1"] < 0.5
     assert "a brand new queue" in report["per_class"]  # shown, with its recall of 0
+
+
+def test_a_long_tail_of_queues_fits_one_fold_like_a_large_history(tmp_path: Path) -> None:
+    rows = rows_from_history(fixture_rows(), with_priority=False)
+    every = train(rows.texts, rows.categories, None, out_dir=tmp_path / "a", config=TrainConfig(cv_folds=3))
+    assert every.cv_metrics[CATEGORY]["fold_fits"] == 3
+    work = len(rows.texts) * len(set(rows.categories))  # rows × classes, the cost of a fit
+    one = train(
+        rows.texts,
+        rows.categories,
+        None,
+        out_dir=tmp_path / "b",
+        config=TrainConfig(cv_folds=3, large_work=work // 2),
+    )
+    assert one.cv_metrics[CATEGORY]["fold_fits"] == 1
+    assert load_model(one.path).predict(["the printer jams"])[CATEGORY][0] in one.manifest["labels"][CATEGORY]
