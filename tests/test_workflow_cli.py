@@ -7,14 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from bot import workflow as wf
 from bot.cli.main import app
 from bot.settings import get_settings
 from bot.workflow import operations as ops
+from bot.workflow.queries import ensure_user
 from bot.workflow.routing import Routing, load_routing
-from models import Tier, utcnow
+from models import OutboxMessage, Ticket, Tier, User, utcnow
 from models.db import transaction
 from tests.conftest import EXAMPLES, TestDatabase
 from tests.workflow.factories import people, ticket
@@ -160,3 +163,76 @@ def test_an_engineer_of_two_tiers_sees_the_most_urgent_ticket_first(cli: CliRunn
     ] == [numbers[1]]
     bogus = cli.invoke(app, ["tickets", "list", "--as", "cli:lena", "--status", "bogus"])
     assert bogus.exit_code == 1 and "unknown status bogus" in bogus.output
+
+
+def test_updating_a_user_keeps_their_role_unless_one_is_given(cli: CliRunner) -> None:
+    run(cli, "users", "add", "cli:bob", "--role", "engineer", "--tier", "L2")
+    renamed = json.loads(run(cli, "users", "add", "cli:bob", "--name", "Robert", "--json"))
+    assert (renamed["name"], renamed["role"], renamed["tiers"]) == ("Robert", "engineer", ["L2"])
+    assert json.loads(run(cli, "tickets", "list", "--as", "cli:bob", "--json")) == []  # still sees the queue
+    # A new user given a tier is that tier's engineer, never a requester holding a queue.
+    assert json.loads(run(cli, "users", "add", "cli:zoe", "--tier", "L1", "--json"))["role"] == "engineer"
+    # Making someone a requester takes their tiers away; asking for a requester with a tier is refused.
+    demoted = json.loads(run(cli, "users", "add", "cli:bob", "--role", "requester", "--json"))
+    assert (demoted["role"], demoted["tiers"]) == ("requester", [])
+    both = cli.invoke(app, ["users", "grant", "cli:zoe", "--role", "requester", "--tier", "L2"])
+    assert both.exit_code == 1 and "a requester belongs to no tier" in both.output
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_user_id_is_refused(cli: CliRunner, blank: str) -> None:
+    result = cli.invoke(app, ["users", "add", blank, "--role", "admin"])
+    assert result.exit_code == 1 and "a user id cannot be blank" in result.output
+    assert json.loads(run(cli, "users", "list", "--json")) == []
+
+
+def test_a_category_nobody_routes_or_trained_is_refused_with_the_known_ones(
+    cli: CliRunner, db: TestDatabase
+) -> None:
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        number = ticket(s, crew.requester, routing=ROUTING, category="network", now=utcnow()).number or ""
+    typo = cli.invoke(app, ["tickets", "correct", number, "--category", "netwrok", "--as", "cli:mia"])
+    said = " ".join(typo.output.split())
+    assert typo.exit_code == 1 and "'netwrok' is not a known category" in said
+    assert "network" in said and "printing" in said
+    fixed = cli.invoke(app, ["tickets", "correct", number, "--category", " Security ", "--as", "cli:mia"])
+    assert fixed.exit_code == 0, fixed.output
+    with transaction(db.sessions) as s:
+        assert wf.find_ticket(s, number).category == "security"  # the routed spelling
+
+
+def _timing(s: Session, t: Ticket) -> tuple[object, ...]:
+    """What a priority change re-times, and how many notifications are waiting."""
+    outbox = len(s.scalars(select(OutboxMessage)).all())
+    return (t.sla_response_due, t.sla_resolution_due, t.sla_next_check_at, outbox)
+
+
+def test_reprioritising_a_resolved_ticket_only_corrects_its_label(cli: CliRunner, db: TestDatabase) -> None:
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        t = ticket(s, crew.requester, routing=ROUTING, category="network", priority="low", now=utcnow())
+        ops.claim(s, t, actor=crew.l2)
+        ops.resolve(s, t, actor=crew.l2, resolution="new cable", routing=ROUTING)
+        number = t.number or ""
+        before = _timing(s, t)
+    done = cli.invoke(app, ["tickets", "priority", number, "critical", "--as", "cli:mia"])
+    assert done.exit_code == 0, done.output
+    assert "SLA stays as it was" in done.output
+    with transaction(db.sessions) as s:
+        t = wf.find_ticket(s, number)
+        assert (t.status.value, t.priority) == ("resolved", "critical")
+        assert [e.kind for e in t.events].count("priority_changed") == 1  # what the next training reads
+        assert _timing(s, t) == before  # not re-timed, and no queue told about finished work
+
+
+def test_chat_as_cli_name_is_the_same_person_as_tickets_commands_see(
+    cli: CliRunner, db: TestDatabase
+) -> None:
+    with transaction(db.sessions) as s:
+        ensure_user(s, "cli:alice", "alice")
+    result = cli.invoke(app, ["chat", "--json", "--as", "cli:alice"], input="my printer is jammed\n")
+    assert result.exit_code == 0, result.output
+    with transaction(db.sessions) as s:
+        ids = set(s.scalars(select(User.external_id)))
+    assert "cli:alice" in ids and "cli:cli:alice" not in ids

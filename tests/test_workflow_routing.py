@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +82,38 @@ def test_invalid_yaml_is_explained(tmp_path: Path) -> None:
     path = tmp_path / "routing.yml"
     path.write_text("categories: [unclosed\n", encoding="utf-8")
     with pytest.raises(RoutingError, match="not valid YAML"):
+        load_routing(path)
+
+
+def _example_text(old: str, new: str) -> str:
+    text = (EXAMPLES / "routing.yml").read_text(encoding="utf-8")
+    assert old in text
+    return text.replace(old, new)
+
+
+def test_an_impossible_holiday_names_the_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "routing.yml"
+    path.write_text(_example_text("holidays: [2026-12-25, 2027-01-01]", "holidays: [2026-13-25]"))
+    with pytest.raises(RoutingError, match=r"routing.yml: line \d+, holidays: 2026-13-25 is not a date"):
+        load_routing(path)
+
+
+def test_a_file_that_is_not_utf8_text_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "routing.yml"
+    path.write_bytes("categories: {r\u00e9seau: L2}\n".encode("utf-16"))
+    with pytest.raises(RoutingError, match=r"routing\.yml: not UTF-8 text"):
+        load_routing(path)
+
+
+def test_a_folder_instead_of_a_file_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(RoutingError, match=re.escape(f"TIERLINE_ROUTING is {tmp_path}, a folder")):
+        load_routing(tmp_path)
+
+
+def test_categories_differing_only_in_case_are_refused_naming_both(tmp_path: Path) -> None:
+    path = tmp_path / "routing.yml"
+    path.write_text(_example_text("  network: L2\n", "  Network: L2\n  network: L3\n"))
+    with pytest.raises(RoutingError, match="'Network' and 'network' are the same category"):
         load_routing(path)
 
 

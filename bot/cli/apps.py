@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from bot.cli.common import ExplainedGroup
+
 app = typer.Typer(
     name="tierline",
+    cls=ExplainedGroup,  # known failures become one sentence, whichever command meets them
     help="Tierline: a Slack-native IT support assistant (KB answers, triage, L1/L2/L3 handoff).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -16,9 +16,10 @@ from rich.panel import Panel
 from rich.prompt import Prompt
 
 from bot.cli.apps import app
-from bot.cli.common import console, emit_json, err_console, fail, settings
+from bot.cli.common import console, emit_json, err_console, fail, require_current_schema, settings
 from bot.engine import Inquiry, Outcome
-from models.db import current_revision, transaction
+from bot.workflow.errors import RoutingError
+from models.db import transaction
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -41,8 +42,18 @@ def _render(outcome: Outcome) -> None:
     )
 
 
+def requester_name(user: str) -> str:
+    """The local name behind `--as`: `alice` and `cli:alice` are the same person, as in `tickets`."""
+    name = user.strip().removeprefix("cli:").strip()
+    if not name:
+        fail("--as needs a name, e.g. --as alice")
+    return name
+
+
 def run_chat(container: Container, *, as_json: bool, requester: str, interactive: bool) -> int:
-    """Drive the engine with one message per line; returns the number of replies given."""
+    """Drive the engine with one message per line; returns the number of replies given.
+
+    `requester` is the local name without the `cli:` prefix (see `requester_name`)."""
     key = f"cli:{uuid.uuid4().hex[:12]}"
     engine = container.engine
     for warning in container.warnings:
@@ -87,16 +98,22 @@ def chat(
     user: str = typer.Option("me", "--as", help="Who is asking (a local requester name)."),
 ) -> None:
     """Ask IT questions in the terminal: answers from the KB, or a ticket for the right tier."""
+    name = requester_name(user)
     cfg = settings()
-    if current_revision(cfg.database_url) is None:
-        fail("the database is empty: run `tierline db upgrade` (or `make demo`) first")
+    # An older schema would fail only when the first ticket is opened, mid-conversation.
+    require_current_schema(cfg)
     from bot.container import build_container  # heavy (models); only when chatting
 
     container = build_container(cfg)
+    try:
+        _ = container.routing  # a bad routing file stops here, not at the first handoff
+    except RoutingError as exc:
+        container.close()
+        fail(str(exc))
     interactive = sys.stdin.isatty() and not as_json
     if interactive:
         console.print(Panel("Ask me an IT question. Type [bold]quit[/] to leave.", title="Tierline"))
     try:
-        run_chat(container, as_json=as_json, requester=user, interactive=interactive)
+        run_chat(container, as_json=as_json, requester=name, interactive=interactive)
     finally:
         container.close()

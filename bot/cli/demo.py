@@ -31,7 +31,7 @@ def _run(title: str, args: list[str]) -> None:
     command = get_command(app)
     try:
         code = command.main(args, prog_name="tierline", standalone_mode=False)
-    except click.exceptions.Exit as done:
+    except (click.exceptions.Exit, typer.Exit) as done:  # typer's Exit is not click's
         code = done.exit_code
     except click.ClickException as exc:
         exc.show()

@@ -29,7 +29,7 @@ def report(
     since: str = typer.Option("30d", help="How far back from --until: '7d', '30d', '12w'."),
     until: str | None = typer.Option(None, help="End of the period (ISO date/time, UTC); default now."),
     out: Path = typer.Option(Path("report"), help="Folder for index.html, the PNG charts and figures.json."),
-    gaps: int = typer.Option(10, help="How many KB gap clusters to show."),
+    gaps: int = typer.Option(10, min=0, help="How many KB gap clusters to show."),
     as_json: bool = typer.Option(False, "--json", help="Also print the figures as JSON."),
 ) -> None:
     """Write an HTML report: volume by category and tier, first-response and resolution times,
@@ -45,6 +45,8 @@ def report(
     try:
         with unit_of_work(cfg) as session:
             built = build_report(session, since=start, until=end, encoder=cfg.kb_encoder, gap_limit=gaps)
+    except typer.Exit:  # unit_of_work has already said what is wrong with the database
+        raise
     except Exception as exc:  # explained at the edge: a broken DB URL or a missing model
         fail(f"could not compute the report: {exc}")
     try:

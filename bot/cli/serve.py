@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from bot.cli.apps import app
-from bot.cli.common import console, err_console, fail, settings
+from bot.cli.common import configure_logging, console, err_console, fail, require_current_schema, settings
 
 
 @app.command("serve")
 def serve(
-    port: int | None = typer.Option(None, "--port", help="HTTP port (default: PORT or 3000; 0: any free)."),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="HTTP port (default: PORT or 3000; 0: any free)."
+    ),
     host: str = typer.Option("0.0.0.0", "--host", help="Interface to listen on."),
 ) -> None:
     """Serve the Slack app: Events API and interactivity at /slack/events, health at /healthz."""
     from bot.container import build_container
-    from bot.slack.config import SlackConfig, SlackConfigError
+    from bot.slack.config import SlackConfig, SlackConfigError, explain_startup_error
     from bot.slack.runtime import serve as run
     from bot.workflow.errors import RoutingError
 
     cfg = settings()
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         SlackConfig.from_settings(cfg)
     except SlackConfigError as exc:
         fail(str(exc))
+    require_current_schema(cfg)
+    configure_logging(cfg)
     container = build_container(cfg)
     try:
         with console.status("Loading the knowledge base and the triage model..."):
@@ -38,5 +39,12 @@ def serve(
         fail(str(exc))
     except KeyboardInterrupt:
         console.print("stopped")
+    except Exception as exc:
+        # A token Slack refuses, or a Web API that cannot be reached, is a setting to fix; any
+        # other exception is a bug and keeps its traceback.
+        message = explain_startup_error(exc)
+        if message is None:
+            raise
+        fail(message)
     finally:
         container.close()

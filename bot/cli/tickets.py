@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.cli.apps import tickets_app
 from bot.cli.common import console, emit_json, fail, settings, unit_of_work
+from bot.triage import TriageError, correct_ticket
 from bot.workflow import operations as ops
 from bot.workflow.access import is_staff
 from bot.workflow.errors import NotFound, PermissionDenied, WorkflowError
@@ -32,7 +33,7 @@ def explained() -> Iterator[None]:
     database problems."""
     try:
         yield
-    except WorkflowError as exc:
+    except (WorkflowError, TriageError) as exc:
         fail(str(exc))
 
 
@@ -137,7 +138,7 @@ def tickets_list(
     tier: Tier | None = typer.Option(None, "--tier", help="Only this tier (default: your tiers)."),
     status: list[str] = typer.Option([], "--status", help="Only these statuses (default: open ones)."),
     mine: bool = typer.Option(False, "--mine", help="Only tickets assigned to you."),
-    limit: int = typer.Option(50, "--limit"),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many tickets."),
     as_json: bool = AS_JSON,
 ) -> None:
     """Open tickets of your tiers, most urgent first (requesters see their own tickets)."""
@@ -283,10 +284,16 @@ def tickets_note(number: str, text: str, actor_id: str = AS_USER, as_json: bool 
 def tickets_priority(
     number: str, priority: str, actor_id: str = AS_USER, reason: str = "", as_json: bool = AS_JSON
 ) -> None:
-    """Correct the priority (SLA due times are recomputed)."""
+    """Correct the priority (SLA due times are recomputed on a ticket still being worked)."""
     routing = _load()
 
     def act(s: Session, t: Ticket, a: User) -> str:
+        if t.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            # Finished work keeps the SLA it was measured by: like `tickets correct`, only the
+            # label changes (for the next training), and no queue is told about it.
+            if not correct_ticket(s, t, actor=a, priority=priority, note=reason or None):
+                return f"{t.number} is already {t.priority}; nothing changed"
+            return f"{t.number} is {t.priority} (label only: it is {t.status.value}, its SLA stays as it was)"
         ops.change_priority(s, t, actor=a, priority=priority, routing=routing, reason=reason)
         return f"{t.number} is {t.priority}; first response due {t.sla_response_due}"
 

@@ -16,6 +16,7 @@ from bot.cli.apps import tickets_app
 from bot.cli.common import console, emit_json, fail, settings, unit_of_work
 from bot.triage import InvalidCorrectionError, TriageError, correct_ticket
 from bot.workflow import operations as ops
+from bot.workflow.categories import known_categories, match_category, model_categories
 from bot.workflow.errors import WorkflowError
 from bot.workflow.routing import load_routing
 from classifier.dataset import (
@@ -228,6 +229,8 @@ def correct_command(
         if user is None:
             fail(f"no user {actor!r}; corrections need an engineer or admin (see `tierline users`)")
         number = ticket.number or number
+        if category is not None:
+            category = _known_category(session, category)
         try:
             if ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
                 events = correct_ticket(
@@ -244,6 +247,16 @@ def correct_command(
             what = event.kind.removesuffix("_changed")
             before = event.data["from"] or "not recorded"  # history imported without a priority
             console.print(f"{number}: {what} {before} → [bold]{event.data['to']}[/]")
+
+
+def _known_category(session: Session, category: str) -> str:
+    """The category as the routing file or the active model spells it; anything else (a typo
+    would become a new label the next training learns) is refused with the ones to pick from."""
+    known = known_categories(load_routing(settings().routing_file), model_categories(session))
+    match = match_category(category, known)
+    if match is None:
+        fail(f"{category!r} is not a known category; use one of {', '.join(known)}")
+    return match
 
 
 def _correct_open_ticket(

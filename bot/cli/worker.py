@@ -14,7 +14,15 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli.apps import app
-from bot.cli.common import console, err_console, fail, session_factory, settings
+from bot.cli.common import (
+    configure_logging,
+    console,
+    err_console,
+    fail,
+    require_current_schema,
+    session_factory,
+    settings,
+)
 from bot.settings import Settings
 from bot.workflow.errors import RoutingError
 from bot.workflow.outbox import ConsoleNotifier, Notifier
@@ -65,11 +73,17 @@ def worker(
     interval: float | None = typer.Option(None, help="Seconds between passes (TIERLINE_WORKER_INTERVAL)."),
 ) -> None:
     """Run SLA timers (warnings, breaches, auto-escalation, auto-close) and deliver notifications."""
+    if interval is not None and not interval > 0:  # 0 or less would spin without pause
+        fail(f"--interval must be more than 0 seconds, not {interval:g}")
     cfg = settings()
     try:
         routing = load_routing(cfg.routing_file)
     except RoutingError as exc:
         fail(str(exc))
+    # Every pass reads most tables: an older schema would fail inside a pass, and a failing
+    # sweep is only logged, so a worker on it would look healthy while doing nothing.
+    require_current_schema(cfg)
+    configure_logging(cfg, libraries=False)
     sessions = session_factory(cfg)
     notifier = build_notifier(cfg, routing)
     name = worker_id or f"{socket.gethostname()}:{os.getpid()}"

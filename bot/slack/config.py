@@ -8,10 +8,14 @@ with a sentence naming the bad entry, not silently leave a channel unanswered.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 
 from bot.settings import Settings
 from models import Tier
+
+# One Slack id (C…, G…, S…): a value holding a separator is entries joined the wrong way.
+SLACK_ID = re.compile(r"[^\s;:=|/]+")
 
 
 class SlackConfigError(ValueError):
@@ -89,14 +93,65 @@ def parse_support_channels(raw: str) -> dict[str, ChannelMode]:
 
 
 def parse_tier_map(raw: str, setting: str) -> dict[Tier, str]:
-    """`"L1=C111,L2=C222"` → {Tier.L1: "C111", Tier.L2: "C222"}."""
+    """`"L1=C111,L2=C222"` → {Tier.L1: "C111", Tier.L2: "C222"}.
+
+    A value is one Slack id, so anything that is not (`L1=C1;L2=C2`, with the wrong separator) is
+    refused rather than taken as a channel that never exists; a tier named twice is refused too,
+    since keeping either one would silently drop the other."""
     mapping: dict[Tier, str] = {}
     for item in _items(raw):
         tier, sep, value = item.partition("=")
-        if not sep or not value.strip():
+        value = value.strip()
+        if not sep or not value:
             raise SlackConfigError(f"{setting} entry {item!r} should look like L1=C0123456.")
+        if not SLACK_ID.fullmatch(value):
+            raise SlackConfigError(
+                f"{setting} entry {item!r}: {value!r} is not a Slack id; separate entries with commas, "
+                "e.g. L1=C0123456,L2=C0654321."
+            )
         try:
-            mapping[Tier(tier.strip().upper())] = value.strip()
+            key = Tier(tier.strip().upper())
         except ValueError:
             raise SlackConfigError(f"{setting} entry {item!r}: the tier must be L1, L2 or L3.") from None
+        if key in mapping:
+            raise SlackConfigError(
+                f"{setting} names {key.value} twice ({key.value}={mapping[key]} and {item.strip()}); "
+                "give each tier one entry."
+            )
+        mapping[key] = value
     return mapping
+
+
+def explain_startup_error(exc: BaseException) -> str | None:
+    """One sentence for why the Slack app could not start, naming the setting to check; None when
+    `exc` is not a Slack start-up problem (then it is a bug and keeps its traceback).
+
+    Lives here so `bot.cli` never imports the Slack libraries itself."""
+    from urllib.error import URLError
+
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    if isinstance(exc, SlackApiError | BoltError) and _auth_failure(str(exc)):
+        return (
+            f"Slack refused the bot token ({_first_line(exc)}); check SLACK_BOT_TOKEN "
+            "(and SLACK_APP_TOKEN in Socket Mode)"
+        )
+    if isinstance(exc, URLError | ConnectionError | TimeoutError):
+        reason = getattr(exc, "reason", None) or exc
+        return f"cannot reach the Slack Web API ({reason}); check SLACK_API_URL and the network"
+    if isinstance(exc, SlackApiError | BoltError | SlackClientError):
+        return f"Slack refused to start the app ({_first_line(exc)}); check the SLACK_* settings"
+    return None
+
+
+AUTH_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired")
+
+
+def _auth_failure(text: str) -> bool:
+    return any(code in text for code in AUTH_ERRORS)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

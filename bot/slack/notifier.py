@@ -24,6 +24,7 @@ from bot.slack.client import make_web_client
 from bot.slack.config import SlackConfig, parse_tier_map
 from bot.slack.learning import LearningHooks
 from bot.slack.text import escape
+from bot.workflow.categories import routed_categories
 from bot.workflow.routing import Routing, load_routing
 from models import OutboxMessage, Ticket, TicketStatus, Tier
 from models.db import make_engine, make_session_factory, transaction
@@ -50,9 +51,9 @@ CARD_KINDS = frozenset({"ticket_created", "ticket_escalated", "ticket_reopened",
 
 
 def menu_categories(routing: Routing) -> tuple[str, ...]:
-    """Categories offered in the card's correction menu: the routing file's, or the built-in
-    default's when the file routes everything to the triage tier (a Slack menu needs options)."""
-    return tuple(routing.categories) or tuple(Routing.default().categories)
+    """Categories offered in the card's correction menu: the ones `tickets correct` accepts from
+    the routing file (`bot.workflow.categories`), so both front ends offer one list."""
+    return routed_categories(routing)
 
 
 class DeliveryRefused(Exception):

@@ -592,7 +592,8 @@ def change_priority(
     reason: str = "",
     now: datetime | None = None,
 ) -> Ticket:
-    """Correct the priority; SLA due times are recomputed from creation with the new targets."""
+    """Correct the priority; SLA due times are recomputed from creation with the new targets
+    (on a resolved ticket only the label changes)."""
     if not (is_admin(actor) or ticket.assignee_id == actor.id):
         require_tier(actor, ticket, "change the priority of")
     try:
@@ -608,6 +609,18 @@ def change_priority(
     at = clock(ticket, now)
     old = ticket.recorded_priority
     ticket.set_priority(new.value)
+    if ticket.status == S.RESOLVED:
+        # Finished work keeps the SLA it was measured by: new targets would put its due times in
+        # the past and re-arm its timers, and its queue has nothing to do. Only the label changes.
+        record(
+            ticket,
+            "priority_changed",
+            actor=actor,
+            at=at,
+            text=reason or None,
+            data={"from": old, "to": new.value},
+        )
+        return ticket
     timers.apply_targets(ticket, routing)
     timers.rearm(ticket, at)
     timers.schedule(ticket, routing)

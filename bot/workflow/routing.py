@@ -7,6 +7,7 @@ fresh checkout works without any file and the example documents what the default
 
 from __future__ import annotations
 
+import re
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -138,7 +139,19 @@ class Routing(_Strict):
     def _no_triage_key(cls, value: dict[str, Tier]) -> dict[str, Tier]:
         if NEEDS_TRIAGE in value:
             raise ValueError(f"'{NEEDS_TRIAGE}' is routed by triage_tier, not by categories")
-        return {k.strip().lower(): v for k, v in value.items()}
+        # Categories match regardless of case and spaces, so two spellings of one category
+        # would silently overwrite each other: refuse them, naming both.
+        routed: dict[str, Tier] = {}
+        spelled: dict[str, str] = {}
+        for key, tier in value.items():
+            name = key.strip().lower()
+            if name in spelled:
+                raise ValueError(
+                    f"{spelled[name]!r} and {key!r} are the same category (case and spaces are "
+                    "ignored); keep one of them"
+                )
+            spelled[name], routed[name] = key, tier
+        return routed
 
     # --- questions the workflow asks -------------------------------------------------------
     def tier_for(self, category: str) -> Tier:
@@ -175,7 +188,9 @@ def parse_routing(data: Any, *, source: str) -> Routing:
     try:
         return Routing.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{_key_path(e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{_key_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         raise RoutingError(f"{source}: invalid routing: {problems}") from None
 
 
@@ -185,11 +200,39 @@ def load_routing(path: Path) -> Routing:
         raise RoutingError(
             f"routing file {path} does not exist; set TIERLINE_ROUTING to a file like examples/routing.yml"
         )
+    if path.is_dir():
+        raise RoutingError(
+            f"TIERLINE_ROUTING is {path}, a folder; point it at a file like examples/routing.yml"
+        )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RoutingError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the routing file as UTF-8 YAML"
+        ) from None
+    except OSError as exc:
+        raise RoutingError(f"cannot read routing file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RoutingError(f"{path}: not valid YAML: {exc}") from None
+    except ValueError as exc:
+        # PyYAML reads an unquoted 2026-13-25 as a date and lets the calendar's error through.
+        raise RoutingError(f"{path}: {_bad_value(text, exc)}") from None
     return parse_routing(data, source=str(path))
+
+
+def _bad_value(text: str, exc: ValueError) -> str:
+    """Where a scalar PyYAML could not convert is (it does not say): the first date-like token
+    that is no date, with its line and key."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in re.finditer(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", line):
+            try:
+                date(*(int(part) for part in match.groups()))
+            except ValueError:
+                key = line.split(":", 1)[0].strip() if ":" in line else "a list item"
+                return f"line {number}, {key}: {match.group(0)} is not a date ({exc})"
+    return f"a value cannot be read ({exc})"
 
 
 # Kept identical to examples/routing.yml (tests/test_workflow_routing.py checks it).
