@@ -36,7 +36,15 @@ def language_of(text: str) -> Language:
     return "zh" if letters and cjk / letters >= 0.3 else "en"
 
 
-def when(due: datetime) -> str:
+_ZH_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+# Ticket priorities as a Chinese reader says them; an unknown one is shown as stored.
+_ZH_PRIORITIES = {"critical": "紧急", "high": "高", "medium": "中", "low": "低"}
+
+
+def when(due: datetime, lang: Language = "en") -> str:
+    """A due time as the requester reads dates: "Wed 02 Dec 12:03 UTC" or "12月2日（周三）12:03 UTC"."""
+    if lang == "zh":
+        return f"{due.month}月{due.day}日（{_ZH_WEEKDAYS[due.weekday()]}）{due:%H:%M} UTC"
     return due.strftime("%a %d %b %H:%M UTC")
 
 
@@ -111,9 +119,10 @@ def handoff(
 ) -> str:
     if lang == "zh":
         what = category or "待分类"
-        text = f"我已为您创建工单 *{number}*（{what}，优先级 {priority}），并转给了 {tier} 团队。"
+        level = _ZH_PRIORITIES.get(priority.lower(), priority)
+        text = f"我已为您创建工单 *{number}*（{what}，优先级：{level}），并转给了 {tier} 团队。"
         if response_due:
-            text += f"{tier} 团队将在 {when(response_due)} 前首次回复。"
+            text += f"{tier} 团队将在 {when(response_due, 'zh')} 前首次回复。"
         text += "在此对话中的回复会转达给工程师。"
         if missing:
             text += "为了更快处理，请告诉我：" + "；".join(FACT_QUESTIONS["zh"][m] for m in missing) + "。"

@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from kb_index.documents import Article
+from kb_index.documents import Article, has_words, plain_inline
 from kb_index.fences import fence_ids, split_fences
 from kb_index.tokenize import has_cjk
 
@@ -80,7 +80,7 @@ def _sections(article: Article) -> list[tuple[str, str]]:
     for line, fence in zip(lines, fence_ids(lines), strict=True):
         match = None if fence else _HEADING_RE.match(line)
         if match:
-            heading = match.group(2).strip()
+            heading = plain_inline(match.group(2))
             if len(match.group(1)) == 1 and heading == article.title:
                 continue  # the H1 repeating the title is not a section of its own
             sections.append((heading, []))
@@ -98,19 +98,58 @@ def _size(text: str, cjk: bool) -> int:
     return len(text) if cjk else len(text.split())
 
 
-def _plain_windows(text: str, cjk: bool) -> list[str]:
-    """Windows of at most MAX_WORDS words (or MAX_CJK_CHARS characters) overlapping a little."""
-    if cjk:
-        size, overlap = MAX_CJK_CHARS, OVERLAP_CJK_CHARS
-        if len(text) <= size:
-            return [text]
-        step = size - overlap
-        return [text[i : i + size] for i in range(0, len(text) - overlap, step)]
-    tokens = text.split()
-    if len(tokens) <= MAX_WORDS:
+# Where prose may be cut, coarsest first: between lines (a list item is a line), between sentences,
+# between clauses, between words. A CJK run has no spaces, so its last resort is one character, but
+# a Latin word inside it ("激活的Microphone") stays whole.
+_LINES_RE = re.compile(r"[^\n]*(?:\n+|\Z)")
+_SENTENCES_RE = re.compile(r".*?(?:[.!?:;](?=\s)|[。！？；：]|\Z)\s*", re.DOTALL)
+_CLAUSES_RE = re.compile(r".*?(?:,(?=\s)|[，、]|\Z)\s*", re.DOTALL)
+_WORDS_RE = re.compile(r"\S+\s*|\s+")
+_CJK_WORDS_RE = re.compile(r"[A-Za-z0-9_'’.-]+\s*|\S\s*|\s+")
+
+
+def _units(text: str, cjk: bool, limit: int, level: int = 0) -> list[str]:
+    """The text cut at the coarsest boundaries that give pieces of at most `limit`; joined back
+    together they are the text exactly (whitespace and line breaks included)."""
+    levels = (_LINES_RE, _SENTENCES_RE, _CLAUSES_RE, _CJK_WORDS_RE if cjk else _WORDS_RE)
+    if _size(text, cjk) <= limit or level >= len(levels):
         return [text]
-    step = MAX_WORDS - OVERLAP_WORDS
-    return [" ".join(tokens[i : i + MAX_WORDS]) for i in range(0, len(tokens) - OVERLAP_WORDS, step)]
+    pieces = [m.group(0) for m in levels[level].finditer(text) if m.group(0)]
+    if len(pieces) <= 1 and level < len(levels) - 1:
+        return _units(text, cjk, limit, level + 1)
+    return [unit for piece in pieces for unit in _units(piece, cjk, limit, level + 1)]
+
+
+def _plain_windows(text: str, cjk: bool) -> list[str]:
+    """Windows of at most MAX_WORDS words (or MAX_CJK_CHARS characters) overlapping a little,
+    cut between lines, sentences or clauses where possible and never inside a word.
+
+    Line breaks are kept: a checklist stays a list. Cutting at fixed word counts started passages
+    mid-item ("14 in the control panel - item 15: …") and ended Chinese ones mid-word.
+    """
+    size, overlap = (MAX_CJK_CHARS, OVERLAP_CJK_CHARS) if cjk else (MAX_WORDS, OVERLAP_WORDS)
+    if _size(text, cjk) <= size:
+        return [text]
+    units = _units(text, cjk, size)
+    sizes = [_size(unit, cjk) for unit in units]
+    windows: list[str] = []
+    start = 0
+    while start < len(units):
+        end, total = start, 0
+        while end < len(units) and (end == start or total + sizes[end] <= size):
+            total += sizes[end]
+            end += 1
+        window = "".join(units[start:end]).strip()
+        if window:
+            windows.append(window)
+        if end >= len(units):
+            break
+        back, shared = end, 0  # repeat whole trailing units, up to the overlap, in the next window
+        while back - 1 > start and shared + sizes[back - 1] <= overlap:
+            back -= 1
+            shared += sizes[back]
+        start = back
+    return windows
 
 
 def _code_windows(block: str, cjk: bool) -> list[str]:
@@ -165,9 +204,12 @@ def chunk_article(article: Article, version: int = 1) -> list[Chunk]:
         Chunk(article.id, article.title, "", "", article.url, article.audience, version, 0)
     ]
     for heading, text in _sections(article):
-        pieces = _windows(text) if text else [""]
-        for piece in pieces:
+        # A piece that is only an image or markup has nothing to answer with: it is not indexed.
+        pieces = [piece for piece in _windows(text) if has_words(piece)] if text else []
+        for piece in pieces or [""]:
             if not piece:
+                if not heading:
+                    continue
                 piece = heading  # a heading with no text still says what the section is about
             chunks.append(
                 Chunk(

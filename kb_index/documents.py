@@ -11,9 +11,12 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +31,38 @@ HTML_SUFFIXES = frozenset({".html", ".htm"})
 TEXT_SUFFIXES = frozenset({".txt"})
 FAQ_SUFFIXES = frozenset({".csv", ".jsonl"})
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES | FAQ_SUFFIXES
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
+# Letters and digits of any script: file names such as 重置密码.md or café-wifi.md are ids as they
+# are. For ASCII this is the same set as before ([A-Za-z0-9_]), so existing ids never change.
+_ID_RE = re.compile(r"^[^\W_][\w.:/-]{0,199}$")
+_NOT_ID_RE = re.compile(r"[^\w./-]+")
 _FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 _H1_RE = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# Raw HTML inside Markdown: comments, and layout tags. Only tags that lay a page out are removed:
+# prose that names a tag ("the syntax <del> ... </del>") or a placeholder ("ssh <username>@host")
+# keeps it. Inline code spans come first in the alternation so `<div>` written as code stays.
+_LAYOUT_TAGS = (
+    "a|abbr|article|audio|b|big|blockquote|br|center|dd|details|div|dl|dt|em|figcaption|figure|"
+    "font|h[1-6]|hr|i|iframe|img|li|ol|p|picture|section|small|source|span|strong|sub|summary|sup|"
+    "table|tbody|td|tfoot|th|thead|tr|u|ul|video"
+)
+_HTML_IN_MD_RE = re.compile(
+    r"(?P<code>`[^`\n]+`)|(?P<comment><!--.*?(?:-->|\Z))"
+    rf"|(?P<tag></?(?:{_LAYOUT_TAGS})(?:\s[^<>]*)?/?>)",
+    re.DOTALL | re.IGNORECASE,
+)
+_ALT_RE = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_BLOCK_TAG_RE = re.compile(r"</?(?:br|p|div|center|tr|li|h[1-6]|table|ul|ol)\b", re.IGNORECASE)
+# Inline Markdown in a title or heading: **bold**, __bold__, *em*, _em_, `code`, [text](url), ![alt](src).
+_INLINE_MD_RES = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"(\*\*|__)(\S(?:.*?\S)?)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<!\w)_(\S(?:.*?\S)?)_(?!\w)"), r"\1"),
+    (re.compile(r"`([^`]+)`"), r"\1"),
+    (re.compile(rf"</?(?:{_LAYOUT_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE), ""),
+)
 # Byte-order marks, longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -94,22 +125,35 @@ def load_file(path: Path, root: Path | None = None) -> list[Article]:
     """Articles in one file. Raises SourceError (with the file name) for anything malformed."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise SourceError(f"{path}: unsupported file type {suffix or '(none)'}")
+        raise SourceError(f"{display_path(path)}: unsupported file type {suffix or '(none)'}")
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    text = decode_source(raw, str(path), html=suffix in HTML_SUFFIXES)
+        raise SourceError(f"{display_path(path)}: cannot read ({exc.strerror or exc})") from exc
+    source = display_path(path)
+    text = decode_source(raw, source, html=suffix in HTML_SUFFIXES)
     default_id = _default_id(path, root)
     if suffix in MARKDOWN_SUFFIXES:
-        return [parse_markdown(text, default_id, str(path))]
+        return [parse_markdown(text, default_id, source)]
     if suffix in HTML_SUFFIXES:
-        return [parse_html(text, default_id, str(path))]
+        return [parse_html(text, default_id, source)]
     if suffix in TEXT_SUFFIXES:
-        return [parse_text(text, default_id, str(path))]
+        return [parse_text(text, default_id, source)]
     if suffix == ".csv":
-        return parse_faq_csv(text, default_id, str(path))
-    return parse_beir_jsonl(text, str(path))
+        return parse_faq_csv(text, default_id, source)
+    return parse_beir_jsonl(text, source)
+
+
+def display_path(path: Path | str) -> str:
+    """The path as text that can be stored, printed and sent anywhere.
+
+    A file name that is not valid UTF-8 (b'drucker-\\xe4.md' from an old zip or a Windows share)
+    reaches Python as a string holding surrogates, which the database driver, JSON and the
+    terminal all refuse; the undecodable bytes become U+FFFD here instead. NFC, so the same name
+    from macOS (decomposed) and Linux is one name.
+    """
+    raw = os.fsencode(path)
+    return unicodedata.normalize("NFC", raw.decode("utf-8", errors="replace"))
 
 
 def decode_source(raw: bytes, source: str, *, html: bool = False) -> str:
@@ -174,9 +218,36 @@ def _declared_charset(raw: bytes) -> str | None:
 
 
 def _default_id(path: Path, root: Path | None) -> str:
+    """The id of a file without an `id:` of its own: its path under the source folder, without
+    the suffix, letters of any script kept (重置密码.md → 重置密码, café-wifi.md → café-wifi).
+
+    A name with no letters left, or with bytes that are not UTF-8, gets a short hash of its raw
+    path on top, so two such files never share one id and each keeps its id across ingests.
+    """
     rel = path.relative_to(root) if root is not None and path.is_relative_to(root) else Path(path.name)
     stem = rel.with_suffix("").as_posix()
-    return re.sub(r"[^A-Za-z0-9._/-]+", "-", stem).strip("-") or "article"
+    raw = os.fsencode(stem)
+    readable = display_path(stem)
+    cleaned = _NOT_ID_RE.sub("-", readable).strip("-")
+    lossy = "\ufffd" in readable and "\ufffd" not in stem
+    if _ID_RE.match(cleaned) and not lossy:
+        return cleaned
+    digest = hashlib.sha256(raw).hexdigest()[:8]
+    kept = cleaned.strip("_./")[:180]
+    return f"{kept}-{digest}" if kept else f"article-{digest}"
+
+
+_MD_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_BARE_URL_RE = re.compile(r"<?https?://\S+")
+_ANY_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def has_words(text: str) -> bool:
+    """Whether the text says anything once images, tags and URLs are set aside: a passage that
+    is only `![](/img/x.jpg)` must not be indexed, let alone given as an answer."""
+    visible = _BARE_URL_RE.sub(" ", _MD_LINK_RE.sub(r"\1", _ANY_TAG_RE.sub(" ", _MD_IMAGE_RE.sub(" ", text))))
+    return any(ch.isalnum() for ch in visible)
 
 
 def _checked(article: Article) -> Article:
@@ -189,6 +260,9 @@ def _checked(article: Article) -> Article:
         raise SourceError(f"{where}: article {article.id!r} has no title")
     if not article.body.strip():
         raise SourceError(f"{where}: article {article.id!r} has no text")
+    content = [line for line in article.body.splitlines() if _title_line(line) != article.title]
+    if not has_words("\n".join(content)):
+        raise SourceError(f"{where}: article {article.id!r} has no text, only images or markup")
     return article
 
 
@@ -206,6 +280,7 @@ def parse_markdown(text: str, default_id: str, source: str | None = None) -> Art
             raise SourceError(f"{source}: front matter must be a mapping of fields")
         meta = loaded or {}
         body = text[match.end() :]
+    body = strip_html(body)
     title = str(meta.get("title") or "").strip() or _first_h1(body) or default_id.rsplit("/", 1)[-1]
     tags = meta.get("tags") or ()
     if isinstance(tags, str):
@@ -232,8 +307,53 @@ def _first_h1(body: str) -> str:
     for line, fence in zip(lines, fence_ids(lines), strict=True):
         match = None if fence else _H1_RE.match(line)
         if match:
-            return match.group(1).strip()
+            return plain_inline(match.group(1))
     return ""
+
+
+def _title_line(line: str) -> str | None:
+    match = _H1_RE.match(line)
+    return plain_inline(match.group(1)) if match else None
+
+
+def plain_inline(text: str) -> str:
+    """A title or heading without its inline Markdown: `**YUNA KnowledgeBase**` is shown in
+    replies and clarifying questions as *YUNA KnowledgeBase*, not with its asterisks doubled."""
+    for pattern, replacement in _INLINE_MD_RES:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())
+
+
+def strip_html(body: str) -> str:
+    """Markdown without the raw HTML some KBs carry (`<center><img …></center>`, `<!-- TODO -->`):
+    passages are shown as written, and markup is neither an answer nor something to match on.
+
+    Code blocks and inline code are left alone. An image keeps its alt text; block tags become
+    line breaks so the text around them stays apart.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("code"):
+            return match.group("code")
+        if match.group("comment"):
+            return ""
+        tag = match.group("tag")
+        if tag[1:4].lower() == "img":
+            alt = _ALT_RE.search(tag)
+            return next((g for g in alt.groups() if g), "") if alt else ""
+        return "\n" if _BLOCK_TAG_RE.match(tag) else ""
+
+    if "<" not in body:
+        return body
+    lines = body.splitlines()
+    out: list[str] = []
+    for fenced, group in groupby(zip(fence_ids(lines), lines, strict=True), key=lambda pair: pair[0] != 0):
+        part = "\n".join(line for _, line in group)
+        if not fenced:
+            part = _HTML_IN_MD_RE.sub(replace, part)
+            part = re.sub(r"\n[ \t]*(?:\n[ \t]*)+\n", "\n\n", part)
+        out.append(part)
+    return "\n".join(out)
 
 
 def parse_html(text: str, default_id: str, source: str | None = None) -> Article:

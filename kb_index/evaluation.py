@@ -29,7 +29,7 @@ from kb_index.calibration import (
 )
 from kb_index.documents import Article, parse_beir_jsonl
 from kb_index.encoders import Encoder
-from kb_index.errors import EvaluationDataError, SourceError
+from kb_index.errors import CalibrationError, EvaluationDataError, SourceError
 from kb_index.ingest import ProgressCallback, build_index
 from kb_index.search import BuildSearcher, RankedArticle
 from kb_index.store import load_index
@@ -37,6 +37,9 @@ from kb_index.store import load_index
 ALL_AUDIENCES = frozenset({"public", "internal"})
 # Below this many calibration queries only the threshold is fitted (see calibrate_outcomes).
 REFIT_MIN_QUERIES = 500
+# Share of the judged articles held out when a calibration set has no out-of-KB questions, as
+# `kb calibrate --beir` holds out documents (see calibrate_on_index).
+HOLD_OUT_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,23 @@ class QueryOutcome:
 
 
 def run_queries(
-    searcher: BuildSearcher, encoder: Encoder, queries: list[Query], qrels: dict[str, set[str]], k: int = 10
+    searcher: BuildSearcher,
+    encoder: Encoder,
+    queries: list[Query],
+    qrels: dict[str, set[str]],
+    k: int = 10,
+    *,
+    exclude: frozenset[str] = frozenset(),
 ) -> list[QueryOutcome]:
-    """Rank every query (batch-encoded); relevant sets are cut to articles the index holds."""
-    present = set(searcher.index.articles)
+    """Rank every query (batch-encoded); relevant sets are cut to articles the index holds
+    (less `exclude`, articles searched as if they were not there)."""
+    present = set(searcher.index.articles) - exclude
     vectors = encoder.encode_queries([q.text for q in queries]) if queries else np.zeros((0, encoder.dim))
     outcomes = []
     for query, vector in zip(queries, vectors, strict=True):
-        ranked: list[RankedArticle] = searcher.rank(query.text, vector, ALL_AUDIENCES, limit=k + 1)
+        ranked: list[RankedArticle] = searcher.rank(
+            query.text, vector, ALL_AUDIENCES, limit=k + 1, exclude=exclude
+        )
         ranking = [r.article_id for r in ranked if r.article_id != query.id][:k]  # BEIR: skip self-hits
         kept = [r for r in ranked if r.article_id != query.id]
         judged = qrels.get(query.id, set())
@@ -194,8 +206,17 @@ def calibrate_outcomes(
     correct = np.array([o.correct for o in outcomes], dtype=bool)
     groups = np.array([o.group for o in outcomes])
     in_kb = np.array([o.in_kb for o in outcomes], dtype=bool)
+    check_calibration_data(correct)
+    if in_kb.all():
+        # Wrong top hits of answerable questions look nothing like off-topic questions: fitted on
+        # those alone, 604 StackFAQ questions gave threshold 0.775 and answered "my vpn
+        # disconnects" with a YouTube article. Without questions the KB cannot answer there is
+        # nothing to learn abstaining from.
+        raise CalibrationError(
+            "calibration needs questions the knowledge base cannot answer (queries without a qrels "
+            "line), and there are none"
+        )
     if base is not None and base.threshold < 1.0 and len(outcomes) < REFIT_MIN_QUERIES:
-        check_calibration_data(correct)
         probabilities = np.array([base.probability(o.features) for o in outcomes])
         threshold = choose_threshold(probabilities, correct, target_precision)
         answered = probabilities >= threshold
@@ -212,10 +233,10 @@ def calibrate_outcomes(
             target_precision=target_precision,
             encoder=encoder_key,
             source=f"{source} (threshold; model: {base.source})",
-            metrics=metrics,
+            metrics={**metrics, "refitted": 0.0},
             created_at=datetime.now(UTC).isoformat(),
         )
-    return fit_calibration(
+    fitted = fit_calibration(
         feature_matrix(outcomes),
         correct,
         target_precision=target_precision,
@@ -224,6 +245,7 @@ def calibrate_outcomes(
         groups=groups,
         in_kb=in_kb,
     )
+    return replace(fitted, metrics={**fitted.metrics, "refitted": 1.0})
 
 
 def split_corpus(
@@ -337,23 +359,61 @@ def calibrate_on_index(
     *,
     target_precision: float,
     base: Calibration,
+    seed: int = 0,
 ) -> Calibration:
-    """Fit the confidence model on the live index with a queries + qrels set and save it beside it."""
+    """Fit the confidence model on the live index with a queries + qrels set and save it beside it.
+
+    An admin's set naturally holds only questions the KB answers. Then a fifth of the articles
+    those questions point to are held out (searched as if absent), so their questions act as
+    out-of-KB ones, as `kb calibrate --beir` does; the metrics say how many
+    (`held_out_articles`, `out_of_kb_queries`).
+    """
     index = load_index(root, encoder)
     queries = load_queries(queries_path)
     qrels = load_qrels(qrels_path)
+    present = set(index.articles)
+    held_out = hold_out_articles(queries, qrels, present, seed=seed)
     outcomes = run_queries(
-        BuildSearcher(index, base, multilingual=encoder.multilingual), encoder, queries, qrels
+        BuildSearcher(index, base, multilingual=encoder.multilingual),
+        encoder,
+        queries,
+        qrels,
+        exclude=held_out,
     )
+    source = str(queries_path)
+    if held_out:
+        source += f" ({len(held_out)} articles held out as out-of-KB)"
     calibration = calibrate_outcomes(
         outcomes,
         target_precision=target_precision,
         encoder_key=encoder.key,
-        source=str(queries_path),
+        source=source,
         base=base,
     )
+    metrics = {**calibration.metrics, "out_of_kb_queries": float(sum(not o.in_kb for o in outcomes))}
+    if held_out:
+        metrics["held_out_articles"] = float(len(held_out))
+    calibration = replace(calibration, metrics=metrics)
     calibration.save(root)
     return calibration
+
+
+def hold_out_articles(
+    queries: list[Query], qrels: dict[str, set[str]], present: set[str], *, seed: int = 0
+) -> frozenset[str]:
+    """Articles to search without when every query has an answer in the index (else none).
+
+    Chosen among the articles the queries point to, so each one held out turns its questions
+    into out-of-KB ones; at least one, and never all.
+    """
+    judged = [qrels.get(q.id, set()) & present for q in queries]
+    if not judged or not all(judged):
+        return frozenset()
+    candidates = sorted(set().union(*judged))
+    if len(candidates) < 2:
+        return frozenset()
+    count = min(len(candidates) - 1, max(1, round(len(candidates) * HOLD_OUT_FRACTION)))
+    return frozenset(random.Random(seed).sample(candidates, count))
 
 
 def calibrate_on_beir(

@@ -21,6 +21,7 @@ from kb_index.dense import EXACT_LIMIT, build_dense, choose_params
 from kb_index.documents import (
     SUPPORTED_SUFFIXES,
     Article,
+    display_path,
     iter_source_files,
     load_file,
     unsupported_files,
@@ -114,16 +115,16 @@ def _load_roots(paths: Iterable[Path], *, required: bool) -> _RootsLoad:
     for root in paths:
         if not root.exists() and required:
             raise SourcesMissingError(
-                f"{root}: no such file or folder; nothing was changed (ingest would have removed "
-                "every article that came from it)"
+                f"{display_path(root)}: no such file or folder; nothing was changed (ingest would have "
+                "removed every article that came from it)"
             )
         readable = list(iter_source_files([root]))
         if root.is_dir():
-            skipped.extend((str(p), UNSUPPORTED) for p in unsupported_files(root))
+            skipped.extend((display_path(p), UNSUPPORTED) for p in unsupported_files(root))
         unreadable = not readable or (root.is_file() and root.suffix.lower() not in SUPPORTED_SUFFIXES)
         if unreadable and required:
             raise SourcesMissingError(
-                f"{root} holds no knowledge-base files ({READABLE}); nothing was changed"
+                f"{display_path(root)} holds no knowledge-base files ({READABLE}); nothing was changed"
             )
         base = root if root.is_dir() else root.parent
         for path in readable:
@@ -133,13 +134,14 @@ def _load_roots(paths: Iterable[Path], *, required: bool) -> _RootsLoad:
                 for article in loaded:
                     if article.id in seen:
                         raise SourceError(
-                            f"{path}: article id {article.id!r} is already used by {seen[article.id]}"
+                            f"{display_path(path)}: article id {article.id!r} is already used by "
+                            f"{seen[article.id]}"
                         )
             except SourceError as exc:
-                skipped.append((str(path), str(exc)))
+                skipped.append((display_path(path), str(exc)))
                 continue
             for article in loaded:
-                seen[article.id] = str(path)
+                seen[article.id] = display_path(path)
             articles.extend(loaded)
     return _RootsLoad(articles, skipped, files)
 

@@ -14,8 +14,7 @@ Fusion, as measured on StackFAQ (604 queries, all-MiniLM-L6-v2, article = max ov
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import faiss
 import numpy as np
@@ -36,6 +35,9 @@ PASSAGES_PER_ARTICLE = 3
 # 63% of them at 1.0 and 50% at 0.6 (MRR 0.811 → 0.828); StackFAQ was unchanged.
 LINK_HEAVY_SHARE = 0.5
 LINK_HEAVY_WEIGHT = 0.6
+# A best passage shorter than this many characters ("To reset the client, follow the steps
+# below.") comes with the article's next passage, or the answer would be the intro alone.
+SHORT_PASSAGE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class BuildSearcher:
         position = {a: i for i, a in enumerate(self._article_ids)}
         self._article_of = np.array([position[c.article_id] for c in index.chunks], dtype=np.int64)
         self._masks: dict[frozenset[str], np.ndarray] = {}
+        self._row_of = {(c.article_id, c.ordinal): row for row, c in enumerate(index.chunks)}
         self._chunk_weight = np.array(
             [LINK_HEAVY_WEIGHT if link_share(c.text) >= LINK_HEAVY_SHARE else 1.0 for c in index.chunks],
             dtype=np.float32,
@@ -84,14 +87,27 @@ class BuildSearcher:
         return self._masks[audiences]
 
     def rank(
-        self, query: str, query_vector: np.ndarray, audiences: frozenset[str], limit: int = 10
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        audiences: frozenset[str],
+        limit: int = 10,
+        *,
+        exclude: frozenset[str] = frozenset(),
     ) -> list[RankedArticle]:
-        """Articles best first (at most `limit`), only those the audiences may read."""
+        """Articles best first (at most `limit`), only those the audiences may read.
+
+        `exclude` ranks as if those articles were not in the index (calibration holds some out so
+        their questions stand in for questions the KB cannot answer, without re-embedding it).
+        """
         index = self.index
         n = len(index.chunks)
         if n == 0:
             return []
         allowed = self._mask(audiences)
+        if exclude:
+            left_out = [i for i, a in enumerate(self._article_ids) if a in exclude]
+            allowed = allowed & ~np.isin(self._article_of, left_out)
         if not allowed.any():
             return []
         qv = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
@@ -155,8 +171,11 @@ class BuildSearcher:
         best = self.index.chunks[ranked[0].chunk_rows[0]]
         found = set(tokenize(f"{best.title} {best.section} {best.text}"))
         coverage = len(wanted & found) / max(1, len(wanted))
-        runner_up = ranked[1].lexical if len(ranked) > 1 else 0.0
-        return float(coverage * (1.0 - runner_up / ranked[0].lexical))
+        # Ranking is by fused score, so a lower-ranked article can have the higher BM25 score:
+        # then there is no lead at all (not a negative one).
+        runner_up = max((r.lexical for r in ranked[1:]), default=0.0)
+        lead = max(0.0, 1.0 - runner_up / ranked[0].lexical)
+        return float(min(1.0, coverage * lead))
 
     def features(self, ranked: list[RankedArticle]) -> dict[str, float]:
         if not ranked:
@@ -178,16 +197,18 @@ class BuildSearcher:
         self, query: str, ranked: list[RankedArticle], k: int, threshold: float | None = None
     ) -> SearchResult:
         features = self.features(ranked)
+        calibrated = True
         if not ranked:
             confidence = 0.0
         elif self._lexical_first(query):
             confidence = self.lexical_confidence(query, ranked)
             features["lexical_mode"] = 1.0
+            calibrated = False  # BM25 alone picks well but its "confidence" is not a probability
         else:
             confidence = self.calibration.probability(features)
         hits = tuple(self._hit(r) for r in ranked[:k])
         limit = self.calibration.threshold if threshold is None else threshold
-        return SearchResult(query, hits, confidence, limit, diagnostics=features)
+        return SearchResult(query, hits, confidence, limit, diagnostics=features, calibrated=calibrated)
 
     def search(
         self,
@@ -204,13 +225,23 @@ class BuildSearcher:
     def _hit(self, ranked: RankedArticle) -> ArticleHit:
         chunks = self.index.chunks
         meta = self.index.articles.get(ranked.article_id, {})
-        passages = [
-            _passage(chunks[row], score)
+        shown = [
+            (row, score)
             for row, score in zip(ranked.chunk_rows, ranked.chunk_scores, strict=True)
             if not chunks[row].is_title_only
-        ][:PASSAGES_PER_ARTICLE]
-        if not passages:  # only the title matched: show the article's opening chunk
-            passages = [_passage(c, ranked.fused) for c in _article_chunks(chunks, ranked.article_id)][:1]
+        ]
+        # A heading alone (its section held only an image) ranks the article but answers nothing:
+        # the article's best passage with text comes first.
+        shown = sorted(shown, key=lambda pair: _heading_only(chunks[pair[0]]))[:PASSAGES_PER_ARTICLE]
+        if not shown:  # only the title matched: show the article's opening chunk
+            shown = [
+                (row, ranked.fused)
+                for row, c in enumerate(chunks)
+                if c.article_id == ranked.article_id and not c.is_title_only
+            ][:1]
+        passages = [_passage(chunks[row], score) for row, score in shown]
+        if passages and len(passages[0].text.strip()) < SHORT_PASSAGE_CHARS:
+            passages[0] = self._with_following(passages[0], chunks[shown[0][0]])
         first = chunks[ranked.chunk_rows[0]]
         return ArticleHit(
             article_id=ranked.article_id,
@@ -221,9 +252,19 @@ class BuildSearcher:
             passages=tuple(passages),
         )
 
+    def _with_following(self, passage: Passage, chunk: ChunkRecord) -> Passage:
+        """The passage with the article's next chunk attached (see SHORT_PASSAGE_CHARS)."""
+        row = self._row_of.get((chunk.article_id, chunk.ordinal + 1))
+        if row is None:
+            return passage
+        following = self.index.chunks[row]
+        if following.is_title_only or _heading_only(following):
+            return passage
+        return replace(passage, following=_passage(following, passage.score))
 
-def _article_chunks(chunks: Iterable[ChunkRecord], article_id: str) -> list[ChunkRecord]:
-    return [c for c in chunks if c.article_id == article_id and not c.is_title_only]
+
+def _heading_only(chunk: ChunkRecord) -> bool:
+    return not chunk.text.strip() or chunk.text.strip() == chunk.section.strip()
 
 
 def _passage(chunk: ChunkRecord, score: float) -> Passage:

@@ -17,6 +17,9 @@ class Passage:
     audience: str  # "public" | "internal"
     version: int
     score: float
+    # The article's next passage, given when this one is too short to answer on its own (an
+    # intro sentence before "## Steps"): the reply shows both.
+    following: Passage | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class SearchResult:
 
     `confidence` is a calibrated probability (0..1) that `hits[0]` is the right article;
     `threshold` is the answer threshold from calibration (the engine may override it).
+    `calibrated` is False when no calibrated model applies (a Chinese question on the English-only
+    encoder is ranked by BM25 alone): `confidence` then only orders hits, and the result is
+    never answerable, whatever the threshold.
     An empty KB or no hit is an ordinary result with no hits and confidence 0.
     """
 
@@ -49,6 +55,7 @@ class SearchResult:
     confidence: float
     threshold: float
     diagnostics: dict[str, float] = field(default_factory=dict)
+    calibrated: bool = True
 
     @property
     def top(self) -> ArticleHit | None:
@@ -56,4 +63,4 @@ class SearchResult:
 
     def answerable(self, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold
-        return bool(self.hits) and self.confidence >= limit
+        return bool(self.hits) and self.calibrated and self.confidence >= limit

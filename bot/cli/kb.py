@@ -135,6 +135,16 @@ def calibrate(
         + (f"out-of-KB abstain rate {m['abstain_rate']:.2f}, " if "abstain_rate" in m else "")
         + f"answered precision {m.get('answered_precision', 0):.3f}); saved beside {cfg.kb_index_path}"
     )
+    if "held_out_articles" in m:
+        console.print(
+            "every question has an answer in the knowledge base, so "
+            f"{int(m['held_out_articles'])} of the articles they point to were held out and their "
+            f"{int(m.get('out_of_kb_queries', 0))} questions stood in for questions it cannot answer"
+        )
+    if m.get("refitted") == 1.0:
+        console.print("the confidence model was refitted on these questions")
+    elif "refitted" in m:
+        console.print("the shipped confidence model was kept; only the threshold was fitted")
     if calibration.threshold >= 1.0:
         console.print(
             "[yellow]the target precision was not reachable: the engine will hand off every question[/]"

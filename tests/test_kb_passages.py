@@ -1,0 +1,78 @@
+"""What a reply shows from an article: enough of it to act on (real encoder, tiny KB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb_index.encoders import Encoder, load_encoder
+from kb_index.ingest import ingest_paths
+from kb_index.searcher import LiveSearcher
+
+pytestmark = pytest.mark.slow
+
+RESET = """# Reset the VPN client
+
+Resetting the client fixes most sign-in loops.
+
+## Steps
+
+1. Quit the VPN client from the menu bar.
+2. Delete the profile under Settings > Profiles.
+3. Sign in again with your company account.
+"""
+
+LONG_INTRO = (
+    "# Printer paper jam\n\n"
+    + " ".join(["Paper jams happen when the tray is overfilled."] * 8)
+    + ("\n\n## Clear the jam\n\nOpen the front door and pull the sheet out.\n")
+)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return load_encoder("minilm")
+
+
+def test_a_short_best_passage_comes_with_the_steps_that_follow(tmp_path: Path, encoder: Encoder) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "vpn-reset.md").write_text(RESET, encoding="utf-8")
+    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    searcher = LiveSearcher(tmp_path / "index", encoder)
+    top = searcher.search("the vpn client is stuck in a sign-in loop").top  # matches the intro
+    assert top is not None and top.article_id == "vpn-reset"
+    assert top.best.text == "Resetting the client fixes most sign-in loops."
+    assert top.best.following is not None and top.best.following.section == "Steps"
+    assert "Delete the profile" in top.best.following.text
+    printer = searcher.search("why does paper jam in the tray").top
+    assert printer is not None and printer.best.following is None  # long enough on its own
+
+
+APPLY = """# Network resources
+
+## Requesting resources
+
+Staff can request a subdomain, server hosting or a fixed IP address in the OS portal, under Apply.
+
+### Apply for a subdomain
+
+<center class="half"><img src="/img/sqym.jpg" width=40% /></center>
+
+### Apply for server hosting
+
+<center class="half"><img src="/img/host.jpg" width=40% /></center>
+"""
+
+
+def test_a_section_that_is_only_a_picture_is_never_the_answer_shown(tmp_path: Path, encoder: Encoder) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "apply.md").write_text(APPLY, encoding="utf-8")
+    (tmp_path / "kb" / "vpn-reset.md").write_text(RESET, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    top = LiveSearcher(tmp_path / "index", encoder).search("how do I apply for a subdomain").top
+    assert top is not None and top.article_id == "apply"
+    assert top.best.text.startswith("Staff can request a subdomain")
+    assert top.best.following is None  # the next sections are pictures: nothing to add
+    assert all("<" not in p.text for p in top.passages)
