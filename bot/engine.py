@@ -483,7 +483,7 @@ class Engine:
     def _decide(
         self, session: Session, conversation: Conversation, requester: User, query: str, *, truncated: bool
     ) -> Outcome:
-        result = self._search(query, requester)
+        result = self._search(query, requester, conversation)
         threshold = (
             self.answer_threshold
             if self.answer_threshold is not None
@@ -504,12 +504,15 @@ class Engine:
             result=result,
         )
 
-    def _search(self, query: str, requester: User) -> SearchResult | None:
+    def _search(self, query: str, requester: User, conversation: Conversation) -> SearchResult | None:
+        """Internal articles only for staff, and only where the answer is seen by them alone: an
+        engineer asking in a support channel or a group DM is answered in front of everyone."""
         if self.searcher is None:
             return None
+        staff = requester.role in (Role.ENGINEER, Role.ADMIN)
         audiences = (
             frozenset({"public", "internal"})
-            if requester.role in (Role.ENGINEER, Role.ADMIN)
+            if staff and is_private_venue(conversation.key)
             else frozenset({"public"})
         )
         return self.searcher.search(query, audiences=audiences, k=self.top_k)
@@ -776,6 +779,15 @@ def _where(conversation: Conversation) -> Literal["idle", "answered", "clarifyin
     ):
         return "clarifying"
     return "idle"
+
+
+def is_private_venue(conversation_key: str) -> bool:
+    """Whether only the asker sees the replies: the terminal chat, or a Slack DM with the bot
+    (Slack's DM channel ids start with D). Support channels and group DMs are not."""
+    if conversation_key.startswith("cli:"):
+        return True
+    parts = conversation_key.split(":")
+    return len(parts) >= 3 and parts[0] == "slack" and parts[1].startswith("D")
 
 
 def _same_title_hits(result: SearchResult) -> tuple[ArticleHit, ...]:

@@ -119,10 +119,15 @@ _ZH_RES = [(intent, re.compile(rf"{_ZH_LEAD}(?:{core}){_ZH_TAIL}")) for intent, 
 
 # Long messages are questions, whatever words they contain.
 _MAX_WORDS = 14
+# ...and characters: 14 words are under 120 characters; a 40,000-character "谢谢谢谢…" cost the
+# phrase patterns 5 s of CPU per message, which one person could repeat to stall everyone.
+_MAX_CHARS = 160
 
 
 def read_intent(text: str) -> Intent | None:
     """The intent of the whole message, or None when it should be treated as a question."""
+    if len(text) > _MAX_CHARS:  # before any matching: Chinese has no spaces to count words by
+        return None
     said = normalise(text)
     if not said or len(said.split()) > _MAX_WORDS:
         return None

@@ -91,7 +91,7 @@ _ERROR_RES: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b(0x[0-9a-f]{4,8})\b", _FLAGS),
     re.compile(r"\b((?:error|err)\s*(?:code)?\s*[:#]?\s*[A-Z]*-?\d{2,6})\b", _FLAGS),
     re.compile(r"\b(HTTP\s*[45]\d\d|[45]0[0-9] (?:error|forbidden|not found|unauthorized))\b", _FLAGS),
-    re.compile(r"^\s*(?:error|exception)\s*:\s*(.{3,200})$", _FLAGS | re.MULTILINE),
+    re.compile(r"^[ \t]*(?:error|exception)[ \t]*:[ \t]*(.{3,200})$", _FLAGS | re.MULTILINE),
 )
 
 # Typographic apostrophes are what Slack clients usually send ("can’t"), so match both.

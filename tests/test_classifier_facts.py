@@ -202,3 +202,8 @@ def test_who_else_is_affected_in_more_phrasings(text: str, impact: str) -> None:
 )
 def test_chinese_urgency(text: str, urgency: str) -> None:
     assert extract_facts(text).urgency == urgency
+
+
+def test_an_error_line_is_found_after_thousands_of_blank_lines() -> None:
+    text = "my vpn" + "\n" * 40_000 + "error: 809 the network connection could not be established"
+    assert "809" in (extract_facts(text).error_text or "")

@@ -136,6 +136,13 @@ def test_internal_articles_only_for_engineers(db: TestDatabase, engine: Engine, 
     out = ask(db, engine, "vpn gateway is down", key="cli:eng1", who="cli:eng")
     assert out.kind == "answer" and out.sources[0].id == "vpn-gateway-restart"
     assert kb.seen_audiences[0] == frozenset({"public"})
+    # the same engineer in a DM with the bot is answered from it too...
+    out = ask(db, engine, "vpn gateway is down", key="slack:DENG000001:1.1", who="cli:eng")
+    assert out.sources[0].id == "vpn-gateway-restart"
+    # ...but not in a support channel or a group DM, where everyone reads the answer
+    for channel in ("CSUPPORT01", "GGROUPDM01"):
+        out = ask(db, engine, "vpn gateway is down", key=f"slack:{channel}:2.2", who="cli:eng")
+        assert all(s.id != "vpn-gateway-restart" for s in out.sources), channel
 
 
 @pytest.mark.parametrize(

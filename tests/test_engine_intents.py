@@ -47,3 +47,10 @@ def test_short_messages_are_read_for_what_they_mean(text: str, intent: Intent) -
 )
 def test_questions_containing_those_words_stay_questions(text: str) -> None:
     assert read_intent(text) is None
+
+
+def test_a_wall_of_thanks_is_a_message_to_read_not_a_phrase_to_match() -> None:
+    """Only short messages are phrases ("谢谢", "thanks, that fixed it"); a 40,000-character paste
+    is not read as one (matching it against the phrase patterns cost seconds per message)."""
+    assert read_intent("谢谢" * 3) is Intent.THANKS
+    assert read_intent("谢谢" * 20_000 + "X") is None

@@ -92,3 +92,17 @@ def test_tickets_linked_later_hear_the_next_update(session: Session) -> None:
     post_update(session, incident, actor=l3, message="Fixed on floor 3, canteen next.")
     recipients = sorted(m.recipient for m in _requester_messages(session, "incident_update"))
     assert recipients == sorted([*people, "U-late"])
+
+
+def test_an_incident_declared_without_a_title_never_tells_requesters_one_persons_words(
+    session: Session,
+) -> None:
+    alert, _ = _spike(session)
+    l3 = make.user(session, "U-l3", role=Role.ENGINEER, tiers=(Tier.L3,))
+    incident = declare_incident(session, actor=l3, title="  ", message="We are on it.", alert_id=alert.id)
+    session.commit()
+    assert "floor three" not in incident.title.lower() and "several people" in incident.title
+    assert all(
+        "floor three" not in m.payload["text"].lower()
+        for m in _requester_messages(session, "incident_declared")
+    )

@@ -17,6 +17,7 @@ from bot.learning.drafts import (
     published_dir,
     reindex_with,
 )
+from bot.learning.errors import NotAllowed
 from bot.settings import Settings
 from models import KBArticle, Role, TicketStatus, utcnow
 from tests.conftest import EXAMPLES, TestDatabase
@@ -59,7 +60,7 @@ def test_approved_draft_becomes_searchable(tiny_kb: Settings, session: Session) 
     pub = approve_draft(
         session,
         draft.id,
-        reviewer=engineer,
+        reviewer=make.user(session, "U-reviewer", role=Role.ENGINEER),  # not the draft's author
         published_dir=published_dir(tiny_kb),
         reindex=reindex_with(tiny_kb),
     )
@@ -89,7 +90,7 @@ def test_same_topic_draft_adds_a_version_to_the_existing_article(tiny_kb: Settin
     approve_draft(
         session,
         draft.id,
-        reviewer=engineer,
+        reviewer=make.user(session, "U-reviewer2", role=Role.ENGINEER),
         published_dir=published_dir(tiny_kb),
         reindex=reindex_with(tiny_kb),
     )
@@ -99,3 +100,28 @@ def test_same_topic_draft_adds_a_version_to_the_existing_article(tiny_kb: Settin
     hit = open_searcher(tiny_kb).search("phone number is not registered for password reset", k=1).hits[0]
     assert hit.article_id == "password-reset"
     assert "Registered the new mobile number" in hit.best.text
+
+
+def test_an_engineer_cannot_publish_their_own_draft(tiny_kb: Settings, session: Session) -> None:
+    engineer = make.user(session, "U-eng3", role=Role.ENGINEER)
+    ticket = make.ticket(
+        session,
+        "Docking station does not charge my laptop",
+        at=utcnow(),
+        category="hardware",
+        status=TicketStatus.RESOLVED,
+        resolution="Use the 90 W dock; the 65 W one cannot charge this model.",
+    )
+    draft = create_draft_from_ticket(session, ticket, author=engineer, encoder="minilm")
+    with pytest.raises(NotAllowed, match="another engineer or an admin"):
+        approve_draft(
+            session,
+            draft.id,
+            reviewer=engineer,
+            published_dir=published_dir(tiny_kb),
+            reindex=reindex_with(tiny_kb),
+        )
+    admin = make.user(session, "U-adm", role=Role.ADMIN)
+    approve_draft(
+        session, draft.id, reviewer=admin, published_dir=published_dir(tiny_kb), reindex=reindex_with(tiny_kb)
+    )

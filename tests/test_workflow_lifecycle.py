@@ -94,6 +94,17 @@ def test_internal_notes_never_reach_the_requester(session: Session) -> None:
         wf.add_internal_note(session, t, actor=crew.requester, text="hi")
 
 
+def test_internal_notes_come_from_the_tickets_tier_or_from_who_worked_on_it(session: Session) -> None:
+    crew = people(session)
+    t = ticket(session, crew.requester, routing=ROUTING)  # an L1 ticket
+    with pytest.raises(wf.PermissionDenied, match="not an engineer of L1"):
+        wf.add_internal_note(session, t, actor=crew.l3, text="from an unrelated tier")
+    wf.claim(session, t, actor=crew.l1)
+    wf.escalate(session, t, actor=crew.l1, reason="needs hardware swap", routing=ROUTING)
+    wf.add_internal_note(session, t, actor=crew.l1, text="one more thing I found")  # worked on it
+    assert [e.text for e in t.events if e.kind == "note"] == ["one more thing I found"]
+
+
 def test_messages_relay_both_ways_and_count_as_first_response(session: Session) -> None:
     crew = people(session)
     t = ticket(session, crew.requester, routing=ROUTING)

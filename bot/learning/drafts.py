@@ -408,6 +408,11 @@ def publish_draft(
     """Approve a draft and write its article file; re-indexing is the caller's next step."""
     _require_staff(reviewer, "approve KB drafts")
     draft = get_draft(session, draft_id)
+    if draft.author_id is not None and draft.author_id == reviewer.id and reviewer.role is not Role.ADMIN:
+        # What goes in front of every employee gets a second pair of eyes.
+        raise NotAllowed(
+            f"{reviewer.label} wrote draft #{draft.id}; another engineer or an admin approves it"
+        )
     if draft.status is not DraftStatus.DRAFT:
         raise InvalidState(f"draft #{draft.id} is already {draft.status.value}")
     names = people_on(session, draft.ticket) if draft.ticket is not None else []

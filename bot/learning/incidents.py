@@ -57,6 +57,13 @@ def get_incident(session: Session, incident_id: int) -> MajorIncident:
     return incident
 
 
+def default_title(alert: SpikeAlert) -> str:
+    """A title every linked requester may read: the alert's summary is one requester's own words
+    (their ticket's subject, names and all), so it is never sent to the others."""
+    what = alert.category.replace("_", " ") if alert.category and alert.category != "needs_triage" else "IT"
+    return f"{what[:1].upper()}{what[1:]} problem affecting several people"
+
+
 def declare_incident(
     session: Session,
     *,
@@ -80,7 +87,7 @@ def declare_incident(
         members.update({m.ticket.id: m.ticket for m in alert.members})
     if not members:
         raise InvalidInput("a major incident needs tickets: give an alert id or ticket numbers")
-    incident = MajorIncident(title=title.strip() or (alert.summary if alert else "Major incident"))
+    incident = MajorIncident(title=title.strip() or (default_title(alert) if alert else "Major incident"))
     incident.declared_by_id = actor.id
     session.add(incident)
     session.flush()

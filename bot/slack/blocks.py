@@ -244,7 +244,7 @@ def ticket_card(
     """
     due = _when(response_due) if response_due else "—"
     fields = [
-        f"*Category*\n{category}",
+        f"*Category*\n{escape(category)}",
         f"*Priority*\n{priority}",
         f"*Tier*\n{tier}",
         f"*Status*\n{status.replace('_', ' ')}",

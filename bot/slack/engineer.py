@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from bot.slack import blocks, store
 from bot.slack.base import ListenerBase, UserError, view_values
 from bot.workflow import access, operations, queries
+from bot.workflow.categories import known_categories, match_category, model_categories
+from bot.workflow.errors import InvalidInput
 from models import Ticket, User
 from models.db import transaction
 
@@ -163,8 +165,17 @@ class EngineerListeners(ListenerBase):
                 # The workflow's corrections record category_changed / priority_changed (what the
                 # next training reads as a correction) and also re-route and re-time the ticket.
                 if action["action_id"] == blocks.CORRECT_CATEGORY:
+                    known = known_categories(self.s.routing, model_categories(session))
+                    category = match_category(value, known)
+                    if category is None:  # not from our menu: a forged or stale payload
+                        raise InvalidInput(f"{value!r} is not a category; choose one from the menu")
                     operations.change_category(
-                        session, ticket, actor=actor, category=value, routing=self.s.routing, reason=CORRECTED
+                        session,
+                        ticket,
+                        actor=actor,
+                        category=category,
+                        routing=self.s.routing,
+                        reason=CORRECTED,
                     )
                 else:
                     operations.change_priority(

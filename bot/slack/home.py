@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.slack import blocks
+from bot.slack.text import escape
 from bot.workflow import metrics, queries
 from bot.workflow.states import OPEN
 from models import ClassifierModel, Role, Ticket, User, utcnow
@@ -21,8 +22,9 @@ AT_RISK_WITHIN = timedelta(hours=1)
 def _line(ticket: Ticket) -> str:
     due = ticket.sla_response_due if ticket.first_response_at is None else ticket.sla_resolution_due
     when = f" · due {due.strftime('%d %b %H:%M UTC')}" if due else ""
+    subject = escape(blocks.clip(ticket.subject, 80))  # their words: no links or pings of their own
     return (
-        f"*{ticket.number}* {blocks.clip(ticket.subject, 80)} — {ticket.status.value.replace('_', ' ')}"
+        f"*{ticket.number}* {subject} — {ticket.status.value.replace('_', ' ')}"
         f" · {ticket.priority} · {ticket.tier.value}{when}"
     )
 

@@ -21,6 +21,7 @@ from bot.learning.drafts import ArticleVectors, Publication
 from bot.learning.errors import InvalidState
 from bot.learning.similar import SimilarTicket
 from bot.settings import Settings
+from bot.slack.text import escape
 from kb_index.encoders import Encoder
 from models import KBDraft, MajorIncident, Ticket, User
 
@@ -102,10 +103,12 @@ class LearningHooks:
 
     # ------------------------------------------------------------------ App Home
     def dashboard_lines(self, session: Session) -> list[str]:
-        """The learning loop's figures (alerts, incidents, drafts waiting); [] (logged) on failure."""
+        """The learning loop's figures (alerts, incidents, drafts waiting); [] (logged) on failure.
+        Escaped: alert summaries and KB gaps are people's own words, which must not become
+        links or @channel pings in an admin's view."""
         try:
             with session.begin_nested():
-                return dashboard.dashboard_lines(session)
+                return [escape(line) for line in dashboard.dashboard_lines(session)]
         except Exception:
             log.exception("learning dashboard failed; the home view goes out without it")
             return []

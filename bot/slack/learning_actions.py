@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt import Ack
 
 from bot.learning.errors import LearningError
-from bot.learning.incidents import can_run_incidents, dismiss_alert, incident_label
+from bot.learning.incidents import can_run_incidents, default_title, dismiss_alert, incident_label
 from bot.learning.similar import link_duplicate
 from bot.learning.spikes import alert_payload
 from bot.slack import blocks
@@ -136,7 +136,7 @@ class LearningListeners(ListenerBase):
                 refusal = f"Spike alert {alert_id} no longer exists."
             elif alert.incident_id is not None:
                 refusal = f"Spike alert {alert_id} is already major incident MI-{alert.incident_id}."
-            summary = alert.summary if alert else ""
+            summary = default_title(alert) if alert else ""
         if refusal:
             self.refuse(channel, user, refusal)
             return

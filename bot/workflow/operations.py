@@ -353,6 +353,10 @@ def add_internal_note(
     """A note for engineers only: the event is flagged internal and no outbox row is written, so no
     front end can relay it to the requester."""
     require_staff(actor, "add internal notes")
+    # The ticket's tier, or anyone who has worked on it (the L1 engineer who escalated it may add
+    # what they found); an engineer of an unrelated tier has no business writing in it.
+    if not any(event.actor_id == actor.id for event in ticket.events):
+        require_tier(actor, ticket, "add internal notes to")
     record(ticket, "note", actor=actor, at=clock(ticket, now), text=_text(text, "note"), internal=True)
     return ticket
 
