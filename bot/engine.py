@@ -679,7 +679,8 @@ class Engine:
                 f"{new_priority}; the {ticket.tier.value} team aims to respond by "
                 f"{phrases.when(ticket.sla_response_due) if ticket.sla_response_due else 'soon'}.",
                 ticket=TicketRef.of(ticket),
-                relayed=True,
+                # said in words, not only acknowledged: the promise they were given has changed
+                relayed=False,
             )
         return self._say(
             session,

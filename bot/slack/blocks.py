@@ -237,10 +237,12 @@ def ticket_card(
     headline: str = "New ticket",
     similar: Sequence[dict[str, Any]] = (),
     can_draft: bool = False,
+    actionable: bool = True,
 ) -> tuple[str, list[Block]]:
     """The tier-queue card: what, who, SLA, similar tickets, and the buttons to work it.
 
     `similar` rows are `SimilarTicket.to_json()`; `can_draft` adds "Create KB draft" (resolved tickets).
+    `actionable=False`: the card of a tier the ticket has left, which shows its state only.
     """
     due = _when(response_due) if response_due else "—"
     fields = [
@@ -290,6 +292,11 @@ def ticket_card(
     buttons.append(button(NOTE, "Add internal note", number))
     if can_draft:
         buttons.append(button(CREATE_DRAFT, "Create KB draft", number))
+    if not actionable:
+        blocks.append(context(f"Now handled in {tier}: work it from that tier's card."))
+        return fallback(escape(f"{headline}: {number} — {subject} ({category}, {priority}, {tier})")), fit(
+            blocks
+        )
     blocks.append(actions("tl_card", *buttons))
     if categories:
         blocks.append(actions("tl_correct", category_menu, priority_menu))

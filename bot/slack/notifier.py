@@ -170,6 +170,9 @@ class SlackNotifier:
             text, body = self.card(ticket, headline=headline, session=session)
             ts = self._post(channel, text, body)
             store.link_thread(session, ticket, store.CARD, channel, ts, tier)
+            if message.kind != "ticket_created":  # why it came here, and what the last tier found
+                self._post(channel, *self._handover_note(message), thread_ts=ts)
+                self._settle_old_cards(session, ticket)
             return
         self._post(card.channel, *self._thread_note(ticket, message), thread_ts=card.ts)
         self.refresh_card(session, ticket)
@@ -192,9 +195,38 @@ class SlackNotifier:
         card = store.latest_card(session, ticket)
         if message.kind == "relay" and card is not None:
             self._post(card.channel, *self._thread_note(ticket, message), thread_ts=card.ts)
+            if (message.payload or {}).get("resumed"):  # the answer ended "waiting on user"
+                self.refresh_card(session, ticket)
             return
         channel = self._open_dm(message.recipient)
         self._post(channel, *self._thread_note(ticket, message))
+
+    def _handover_note(self, message: OutboxMessage) -> tuple[str, list[dict[str, Any]]]:
+        """The reason a ticket came to this tier and the notes the last tier left (internal: the
+        tier channels are staff-only), posted in the new card's thread."""
+        payload = message.payload or {}
+        lines = [mention_ids(str(payload.get("text") or message.kind.replace("_", " ")))]
+        notes = [n for n in payload.get("notes") or [] if isinstance(n, dict) and n.get("text")]
+        if notes:
+            lines.append("*What happened so far:*")
+            for note in notes:
+                kind = "internal note" if note.get("internal") else str(note.get("kind") or "note")
+                by = mention_ids(str(note.get("by") or "someone"))
+                lines.append(f"• {by} ({kind}): {note['text']}")
+        return blocks.notice_message("\n".join(lines))  # escapes people's words
+
+    def _settle_old_cards(self, session: Session, ticket: Ticket) -> None:
+        """Cards in tiers the ticket has left keep showing its state, without buttons: nobody
+        there can claim or resolve it any more (best effort: the live card is what matters)."""
+        latest = store.latest_card(session, ticket)
+        for card in store.cards_of(session, ticket):
+            if latest is not None and card.id == latest.id:
+                continue
+            text, body = self.card(ticket, headline=f"Moved to {ticket.tier.value}", actionable=False)
+            try:
+                self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
+            except (SlackApiError, OSError) as exc:
+                log.info("the old card of %s in %s was not updated: %s", ticket.number, card.tier, exc)
 
     def _thread_note(self, ticket: Ticket, message: OutboxMessage) -> tuple[str, list[dict[str, Any]]]:
         payload = message.payload or {}
@@ -208,7 +240,12 @@ class SlackNotifier:
 
     # ------------------------------------------------------------------ cards
     def card(
-        self, ticket: Ticket, *, headline: str = "New ticket", session: Session | None = None
+        self,
+        ticket: Ticket,
+        *,
+        headline: str = "New ticket",
+        session: Session | None = None,
+        actionable: bool = True,
     ) -> tuple[str, list[dict[str, Any]]]:
         """The card; with a session and the learning loop on, also similar tickets and "Create KB draft"."""
         similar: list[dict[str, Any]] = []
@@ -230,7 +267,8 @@ class SlackNotifier:
             facts=ticket.facts,
             headline=headline,
             similar=similar,
-            can_draft=self.learning is not None and resolved,
+            can_draft=self.learning is not None and resolved and actionable,
+            actionable=actionable,
         )
 
     def refresh_card(self, session: Session, ticket: Ticket, *, strict: bool = False) -> None:
@@ -297,9 +335,11 @@ class SlackNotifier:
 
 
 def _headline(ticket: Ticket) -> str:
-    if ticket.assignee is not None:
-        return f"{ticket.status.value.replace('_', ' ').capitalize()}"
-    return "Escalated" if ticket.status.value == "escalated" else "Waiting"
+    """What the card's header says the ticket needs: unclaimed ones, a taker."""
+    status = ticket.status.value
+    if ticket.assignee is None and status in ("new", "triaged"):
+        return "Unclaimed"
+    return status.replace("_", " ").capitalize()
 
 
 def _tier(value: str) -> Tier | None:

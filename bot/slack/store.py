@@ -105,6 +105,17 @@ def latest_card(session: Session, ticket: Ticket) -> SlackThread | None:
     ).first()
 
 
+def cards_of(session: Session, ticket: Ticket) -> list[SlackThread]:
+    """Every card the ticket has had, one per tier it was queued in, oldest first."""
+    return list(
+        session.scalars(
+            select(SlackThread)
+            .where(SlackThread.ticket_id == ticket.id, SlackThread.role == CARD)
+            .order_by(SlackThread.id)
+        )
+    )
+
+
 def card_for_tier(session: Session, ticket: Ticket, tier: Tier) -> SlackThread | None:
     return session.scalars(
         select(SlackThread).where(

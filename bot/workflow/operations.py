@@ -324,17 +324,33 @@ def add_message(
     if actor.id == ticket.requester_id:
         if ticket.status in (S.RESOLVED, S.CLOSED):
             reopen(session, ticket, actor=actor, routing=routing, reason=body, now=at)
-        elif ticket.status == S.WAITING_ON_USER:
+        resumed = ticket.status == S.WAITING_ON_USER
+        if resumed:
             timers.resume(ticket, routing, at)
             ticket.status = S.IN_PROGRESS
             timers.schedule(ticket, routing)
+            record(
+                ticket,
+                "status_changed",
+                actor=actor,
+                at=at,
+                data={"from": S.WAITING_ON_USER.value, "to": S.IN_PROGRESS.value, "by": "requester reply"},
+            )
         event = record(ticket, "message", actor=actor, at=at, text=body, data={"from": "requester"})
+        # `resumed`: the card still says "waiting on user" and must catch up with the answer.
         if ticket.assignee is not None:
             tell_engineer(
-                session, ticket, ticket.assignee, "relay", cause=event, text=body, author=actor.label
+                session,
+                ticket,
+                ticket.assignee,
+                "relay",
+                cause=event,
+                text=body,
+                author=actor.label,
+                resumed=resumed,
             )
         else:
-            tell_queue(session, ticket, "relay", cause=event, text=body, author=actor.label)
+            tell_queue(session, ticket, "relay", cause=event, text=body, author=actor.label, resumed=resumed)
         return ticket
     require_handler(actor, ticket, "reply on")
     if ticket.status == S.CLOSED:

@@ -1,0 +1,79 @@
+"""What engineers see when a ticket moves between tiers and between them and the requester."""
+
+from __future__ import annotations
+
+import json
+
+from bot.slack import blocks
+from tests.slack.conftest import (
+    ENGINEER_L1,
+    L1_CHANNEL,
+    L2_CHANNEL,
+    REQUESTER,
+    SUPPORT,
+    Stack,
+    hand_off,
+)
+
+
+def _last_update(stack: Stack, ts: str) -> dict[str, object]:
+    return [c.args for c in stack.fake.calls_to("chat.update") if c.args["ts"] == ts][-1]
+
+
+def _action_ids(card: dict[str, object]) -> set[str]:
+    return {
+        e["action_id"]
+        for b in card["blocks"]  # type: ignore[attr-defined]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+
+
+def test_the_next_tier_hears_why_and_what_was_tried_and_the_old_card_loses_its_buttons(stack: Stack) -> None:
+    number, _ = hand_off(stack)
+    l1_card = stack.fake.posts(L1_CHANNEL)[0]
+    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=l1_card.ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    stack.driver.say(
+        ENGINEER_L1, L1_CHANNEL, "!note reinstalled the VPN client, no change", thread_ts=l1_card.ts
+    )
+    stack.fake.settle()
+    stack.driver.submit_view(ENGINEER_L1, blocks.ESCALATE_VIEW, {"reason": "needs the network team"}, number)
+    l2_card = stack.fake.wait_for(lambda: stack.fake.posts(L2_CHANNEL), what="L2 card")[0]
+    handover = stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(L2_CHANNEL, l2_card.ts) if "needs the network team" in t],
+        what="the reason in the L2 card's thread",
+    )
+    assert "reinstalled the VPN client" in handover[0]
+    stack.fake.settle()
+    old = _last_update(stack, l1_card.ts)
+    assert "Moved to L2" in str(old["text"]) and not _action_ids(old)
+
+
+def test_the_card_stops_saying_waiting_once_the_requester_answers(stack: Stack) -> None:
+    number, ts = hand_off(stack)
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card.ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    stack.driver.submit_view(
+        ENGINEER_L1, blocks.WAIT_VIEW, {"question": "Which building are you in?"}, number
+    )
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "waiting_on_user", what="on hold")
+    stack.fake.settle()
+    assert "waiting on user" in json.dumps(_last_update(stack, card.ts)["blocks"]).lower()
+    stack.driver.say(REQUESTER, SUPPORT, "Building C, third floor", thread_ts=ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "in_progress", what="resumed")
+    stack.fake.settle()
+    assert "in progress" in json.dumps(_last_update(stack, card.ts)["blocks"]).lower()
+
+
+def test_a_reply_that_raises_the_priority_tells_the_requester_the_new_promise(stack: Stack) -> None:
+    number, ts = hand_off(stack)
+    stack.fake.settle()
+    stack.driver.say(
+        REQUESTER, SUPPORT, "It blocks my work and everyone in the company is affected", thread_ts=ts
+    )
+    told = stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(SUPPORT, ts) if "priority is now" in t], what="new promise"
+    )
+    assert number in told[0] and stack.ticket(number).priority in told[0]
