@@ -14,6 +14,7 @@ Fusion, as measured on StackFAQ (604 queries, all-MiniLM-L6-v2, article = max ov
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import faiss
@@ -240,7 +241,9 @@ class BuildSearcher:
                 if c.article_id == ranked.article_id and not c.is_title_only
             ][:1]
         passages = [_passage(chunks[row], score) for row, score in shown]
-        if passages and len(passages[0].text.strip()) < SHORT_PASSAGE_CHARS:
+        if passages and (
+            len(passages[0].text.strip()) < SHORT_PASSAGE_CHARS or _describes_problem(passages[0].section)
+        ):
             passages[0] = self._with_following(passages[0], chunks[shown[0][0]])
         first = chunks[ranked.chunk_rows[0]]
         return ArticleHit(
@@ -261,6 +264,18 @@ class BuildSearcher:
         if following.is_title_only or _heading_only(following):
             return passage
         return replace(passage, following=_passage(following, passage.score))
+
+
+# Sections that restate the problem ("Symptoms") match a question best but fix nothing: the fix
+# is in the section after them.
+_PROBLEM_SECTION = re.compile(
+    r"\b(symptoms?|problem|issue|what you (?:see|notice)|error messages?|cause)\b|症状|现象|问题描述",
+    re.IGNORECASE,
+)
+
+
+def _describes_problem(section: str) -> bool:
+    return bool(section) and bool(_PROBLEM_SECTION.search(section.rsplit("›", 1)[-1]))
 
 
 def _heading_only(chunk: ChunkRecord) -> bool:

@@ -76,3 +76,28 @@ def test_a_section_that_is_only_a_picture_is_never_the_answer_shown(tmp_path: Pa
     assert top.best.text.startswith("Staff can request a subdomain")
     assert top.best.following is None  # the next sections are pictures: nothing to add
     assert all("<" not in p.text for p in top.passages)
+
+
+OUTLOOK = """# Outlook crashes
+
+## Symptoms
+
+Outlook closes a few seconds after it opens, every time, and Windows says "Microsoft Outlook has
+stopped working". Restarting the computer does not help, and webmail still works as usual for
+the same mailbox, so the problem is on this computer only.
+
+## Fix
+
+1. Start Outlook in safe mode: hold Ctrl while you open it.
+2. Disable the add-ins under File > Options > Add-ins, then restart Outlook.
+"""
+
+
+def test_an_answer_from_the_symptoms_comes_with_the_fix_after_them(tmp_path: Path, encoder: Encoder) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "outlook-crashes.md").write_text(OUTLOOK, encoding="utf-8")
+    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    top = LiveSearcher(tmp_path / "index", encoder).search("Outlook crashes every time I open it").top
+    assert top is not None and top.best.section.endswith("Symptoms")
+    assert top.best.following is not None and "safe mode" in top.best.following.text

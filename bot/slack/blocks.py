@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.engine import Feedback, Outcome
-from bot.slack.text import escape
+from bot.slack.text import escape, markdown_to_mrkdwn
 
 Block = dict[str, Any]
 
@@ -186,7 +186,7 @@ def _fact_choice_buttons(number: str, missing: Iterable[str]) -> list[dict[str, 
 def answer_message(outcome: Outcome) -> tuple[str, list[Block]]:
     top = outcome.sources[0] if outcome.sources else None
     link = top.url if top else None
-    passage = escape(outcome.passage or outcome.text)
+    passage = markdown_to_mrkdwn(outcome.passage) if outcome.passage else escape(outcome.text)
     blocks: list[Block] = [section(passage, link=link)]
     if top is not None:
         title = f"<{top.url}|{escape(top.title)}>" if top.url else f"*{escape(top.title)}*"
@@ -233,6 +233,7 @@ def ticket_card(
     assignee: str | None,
     response_due: datetime | None,
     categories: Sequence[str],
+    due_label: str = "Respond by",
     facts: dict[str, Any] | None = None,
     headline: str = "New ticket",
     similar: Sequence[dict[str, Any]] = (),
@@ -252,7 +253,7 @@ def ticket_card(
         f"*Status*\n{status.replace('_', ' ')}",
         f"*Requester*\n{requester}",
         f"*Assignee*\n{assignee or 'unclaimed'}",
-        f"*Respond by*\n{due}",
+        f"*{due_label}*\n{due}",
     ]
     blocks: list[Block] = [
         {"type": "header", "text": plain(f"{headline}: {number}", 150)},

@@ -12,8 +12,9 @@ from bot.slack import blocks, store
 from bot.slack.base import ListenerBase, UserError, view_values
 from bot.workflow import access, operations, queries
 from bot.workflow.categories import known_categories, match_category, model_categories
-from bot.workflow.errors import InvalidInput
-from models import Ticket, User
+from bot.workflow.errors import IllegalTransition, InvalidInput
+from bot.workflow.states import check_transition
+from models import Ticket, TicketStatus, User
 from models.db import transaction
 
 NOTE_PREFIX = "!note"
@@ -24,6 +25,7 @@ class EngineerListeners(ListenerBase):
     """What the IT staff do from a ticket's card in their tier's queue channel."""
 
     def on_card_thread_reply(self, channel: str, ts: str, thread_ts: str, user: str, text: str) -> None:
+        noted = False
         try:
             with self.unit() as session:
                 store.claim_post(session, store.post_key(channel, ts))
@@ -39,12 +41,19 @@ class EngineerListeners(ListenerBase):
                     operations.add_internal_note(
                         session, ticket, actor=actor, text=body[len(NOTE_PREFIX) :].strip()
                     )
+                    noted = True
                 else:
+                    unanswered = ticket.first_response_at is None
                     operations.add_message(session, ticket, actor=actor, text=body, routing=self.s.routing)
+                    if unanswered and ticket.first_response_at is not None:  # the card's clock moves on
+                        self.s.notifier.refresh_card(session, ticket)
         except store.DuplicatePost:
             return
         except UserError as exc:
             self.refuse(channel, user, str(exc), thread_ts)
+            return
+        if noted:  # a note is never relayed, so say it was kept: a padlock on it
+            self._react(channel, ts, "lock")
 
     def _card_context(self, body: dict[str, Any]) -> tuple[str, str | None]:
         return body["user"]["id"], (body.get("channel") or {}).get("id")
@@ -90,7 +99,11 @@ class EngineerListeners(ListenerBase):
     def on_resolve(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         number = str(action["value"])
-        check: Callable[[User, Ticket], None] = lambda a, t: access.require_handler(a, t, "resolve")  # noqa: E731
+
+        def check(actor: User, ticket: Ticket) -> None:  # before they type: claim it first, say
+            access.require_handler(actor, ticket, "resolve")
+            _require_move(ticket, TicketStatus.RESOLVED, "resolved")
+
         self._precheck_then_open(body, number, check, blocks.resolve_modal(number))
 
     def on_note(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -102,7 +115,11 @@ class EngineerListeners(ListenerBase):
     def on_wait(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         number = str(action["value"])
-        check: Callable[[User, Ticket], None] = lambda a, t: access.require_handler(a, t, "put on hold")  # noqa: E731
+
+        def check(actor: User, ticket: Ticket) -> None:
+            access.require_handler(actor, ticket, "put on hold")
+            _require_move(ticket, TicketStatus.WAITING_ON_USER, "put on hold")
+
         self._precheck_then_open(body, number, check, blocks.wait_modal(number))
 
     def on_wait_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -184,3 +201,13 @@ class EngineerListeners(ListenerBase):
                 self.s.notifier.refresh_card(session, ticket)
         except UserError as exc:
             self.refuse(channel, user, str(exc))
+
+
+def _require_move(ticket: Ticket, target: TicketStatus, done: str) -> None:
+    """Refuse a form whose submission the ticket's status would refuse, with what to do first:
+    an unclaimed (new, escalated, reopened) ticket is claimed before it is worked."""
+    try:
+        check_transition(ticket, target, done)
+    except IllegalTransition as exc:
+        hint = " Claim it first." if ticket.assignee_id is None and ticket.status.value != "closed" else ""
+        raise IllegalTransition(f"{exc}.{hint}") from None

@@ -252,6 +252,13 @@ class SlackNotifier:
         if self.learning is not None and session is not None:
             similar = [row.to_json() for row in self.learning.similar(session, ticket)]
         resolved = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+        # The clock that is running: the first response, then the resolution; none once resolved.
+        if resolved:
+            due, due_label = None, "Resolve by"
+        elif ticket.first_response_at is None:
+            due, due_label = ticket.sla_response_due, "Respond by"
+        else:
+            due, due_label = ticket.sla_resolution_due, "Resolve by"
         return blocks.ticket_card(
             number=ticket.number or "",
             subject=ticket.subject,
@@ -262,7 +269,8 @@ class SlackNotifier:
             status=ticket.status.value,
             requester=_mention(ticket.requester.external_id) if ticket.requester else "unknown",
             assignee=_mention(ticket.assignee.external_id) if ticket.assignee else None,
-            response_due=ticket.sla_response_due,
+            response_due=due,
+            due_label=due_label,
             categories=self.categories,
             facts=ticket.facts,
             headline=headline,

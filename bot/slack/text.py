@@ -113,3 +113,22 @@ def with_attachments(text: str, files: Any) -> str:
         link = item.get("permalink") or item.get("url_private")
         lines.append(f"[attached: {name}{f' {link}' if link else ''}]")
     return "\n".join(lines)
+
+
+_MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_MD_QUOTE = re.compile(r"^&gt;[ \t]?", re.MULTILINE)
+_MD_BULLET = re.compile(r"^([ \t]*)[*+-][ \t]+", re.MULTILINE)
+
+
+def markdown_to_mrkdwn(text: str) -> str:
+    """A KB passage (Markdown) as Slack shows it: escaped, then **bold** as *bold*, [label](url)
+    as a link, headings bold, list items as bullets and `>` lines as quotes. Slack's mrkdwn is
+    not Markdown: left as it is, the asterisks show and a quote becomes a literal '>'."""
+    out = escape(text)
+    out = _MD_LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", out)
+    out = _MD_BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", out)
+    out = _MD_HEADING.sub(lambda m: f"*{m.group(1)}*", out)
+    out = _MD_BULLET.sub(lambda m: f"{m.group(1)}• ", out)
+    return _MD_QUOTE.sub("> ", out)

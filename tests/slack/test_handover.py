@@ -77,3 +77,30 @@ def test_a_reply_that_raises_the_priority_tells_the_requester_the_new_promise(st
         lambda: [t for t in stack.thread_texts(SUPPORT, ts) if "priority is now" in t], what="new promise"
     )
     assert number in told[0] and stack.ticket(number).priority in told[0]
+
+
+def test_resolve_on_an_unclaimed_ticket_is_refused_before_the_form_opens(stack: Stack) -> None:
+    number, _ = hand_off(stack)
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    stack.driver.click(ENGINEER_L1, blocks.RESOLVE, number, channel=L1_CHANNEL, message_ts=card.ts)
+    refusal = stack.fake.wait_for(lambda: stack.fake.calls_to("chat.postEphemeral"), what="refusal")[0]
+    assert "Claim it first" in str(refusal.args["text"])
+    assert stack.fake.calls_to("views.open") == []
+
+
+def test_a_note_is_acknowledged_and_the_card_shows_the_clock_that_is_running(stack: Stack) -> None:
+    number, _ = hand_off(stack)
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    assert "Respond by" in json.dumps(card.args["blocks"])
+    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card.ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    note = stack.driver.say(ENGINEER_L1, L1_CHANNEL, "!note checked the gateway logs", thread_ts=card.ts)
+    lock = stack.fake.wait_for(
+        lambda: [c for c in stack.fake.calls_to("reactions.add") if c.args["timestamp"] == note],
+        what="padlock",
+    )
+    assert lock[0].args["name"] == "lock"
+    stack.driver.say(ENGINEER_L1, L1_CHANNEL, "Could you restart the laptop?", thread_ts=card.ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).first_response_at, what="first response")
+    stack.fake.settle()
+    assert "Resolve by" in json.dumps(_last_update(stack, card.ts)["blocks"])

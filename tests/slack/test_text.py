@@ -3,7 +3,7 @@ shows as written (no stray `<` swallowing the rest of a message)."""
 
 from __future__ import annotations
 
-from bot.slack.text import escape, from_slack, with_attachments
+from bot.slack.text import escape, from_slack, markdown_to_mrkdwn, with_attachments
 
 BOT = "UTIERBOT01"
 
@@ -42,3 +42,18 @@ def test_shared_files_are_named_with_their_link() -> None:
     files = [{"name": "error.png", "permalink": "https://acme.slack.com/files/F1"}, "junk"]
     assert with_attachments("", files) == "[attached: error.png https://acme.slack.com/files/F1]"
     assert with_attachments("see this", None) == "see this"
+
+
+def test_a_kb_passage_in_markdown_reads_as_slack_formatting() -> None:
+    passage = (
+        "## Fix\nPlug it into the **right port** & restart <the dock>.\n- unplug it\n"
+        "> Thanks for your message\nSee [the guide](https://kb.example/dock?a=1&b=2)."
+    )
+    shown = markdown_to_mrkdwn(passage)
+    assert shown.splitlines() == [
+        "*Fix*",
+        "Plug it into the *right port* &amp; restart &lt;the dock&gt;.",
+        "• unplug it",
+        "> Thanks for your message",
+        "See <https://kb.example/dock?a=1&amp;b=2|the guide>.",
+    ]
