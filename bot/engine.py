@@ -666,7 +666,17 @@ class Engine:
             return self._decide(
                 session, conversation, requester, _first(text, MAX_QUERY_CHARS), truncated=False
             )
+        was_settled = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
         self.desk.requester_message(session, ticket, requester=requester, text=text)
+        if was_settled and ticket.status is TicketStatus.REOPENED:
+            return self._say(
+                session,
+                conversation,
+                "notice",
+                f"I've reopened {ticket.number} and passed this on; the {ticket.tier.value} team "
+                "will pick it up again.",
+                ticket=TicketRef.of(ticket),
+            )
         new_priority = self.desk.add_facts(
             session, ticket, requester=requester, facts=self.triage.extract_facts(text)
         )

@@ -322,7 +322,8 @@ def add_message(
     body = _text(text, "message")
     at = clock(ticket, now)
     if actor.id == ticket.requester_id:
-        if ticket.status in (S.RESOLVED, S.CLOSED):
+        reopened = ticket.status in (S.RESOLVED, S.CLOSED)
+        if reopened:  # the reopen notice carries their words to the queue: not relayed twice
             reopen(session, ticket, actor=actor, routing=routing, reason=body, now=at)
         resumed = ticket.status == S.WAITING_ON_USER
         if resumed:
@@ -338,6 +339,8 @@ def add_message(
             )
         event = record(ticket, "message", actor=actor, at=at, text=body, data={"from": "requester"})
         # `resumed`: the card still says "waiting on user" and must catch up with the answer.
+        if reopened:
+            return ticket
         if ticket.assignee is not None:
             tell_engineer(
                 session,

@@ -104,3 +104,22 @@ def test_a_note_is_acknowledged_and_the_card_shows_the_clock_that_is_running(sta
     stack.fake.wait_for(lambda: stack.ticket(number).first_response_at, what="first response")
     stack.fake.settle()
     assert "Resolve by" in json.dumps(_last_update(stack, card.ts)["blocks"])
+
+
+def test_a_reopen_passes_the_words_on_once_and_tells_the_requester(stack: Stack) -> None:
+    number, ts = hand_off(stack)
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card.ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    stack.driver.submit_view(
+        ENGINEER_L1, blocks.RESOLVE_VIEW, {"resolution": "Reinstalled the client"}, number
+    )
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "resolved", what="resolved")
+    stack.fake.settle()
+    stack.driver.say(REQUESTER, SUPPORT, "It is broken again since this morning", thread_ts=ts)
+    stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(SUPPORT, ts) if "reopened" in t], what="requester told"
+    )
+    stack.fake.settle()
+    words = [t for t in stack.thread_texts(L1_CHANNEL, card.ts) if "broken again since this morning" in t]
+    assert len(words) == 1, words
