@@ -632,21 +632,6 @@ def change_priority(
     at = clock(ticket, now)
     old = ticket.recorded_priority
     ticket.set_priority(new.value)
-    if ticket.status == S.RESOLVED:
-        # Finished work keeps the SLA it was measured by: new targets would put its due times in
-        # the past and re-arm its timers, and its queue has nothing to do. Only the label changes.
-        record(
-            ticket,
-            "priority_changed",
-            actor=actor,
-            at=at,
-            text=reason or None,
-            data={"from": old, "to": new.value},
-        )
-        return ticket
-    timers.apply_targets(ticket, routing)
-    timers.rearm(ticket, at)
-    timers.schedule(ticket, routing)
     event = record(
         ticket,
         "priority_changed",
@@ -655,6 +640,13 @@ def change_priority(
         text=reason or None,
         data={"from": old, "to": new.value},
     )
+    if ticket.status == S.RESOLVED:
+        # Finished work keeps the SLA it was measured by: new targets would put its due times in
+        # the past and re-arm its timers, and its queue has nothing to do. Only the label changes.
+        return ticket
+    timers.apply_targets(ticket, routing)
+    timers.rearm(ticket, at)
+    timers.schedule(ticket, routing)
     tell_queue(
         session,
         ticket,

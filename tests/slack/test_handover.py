@@ -16,6 +16,11 @@ from tests.slack.conftest import (
 )
 
 
+def _claim(stack: Stack, number: str, card_ts: str) -> None:
+    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card_ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+
+
 def _last_update(stack: Stack, ts: str) -> dict[str, object]:
     return [c.args for c in stack.fake.calls_to("chat.update") if c.args["ts"] == ts][-1]
 
@@ -32,8 +37,7 @@ def _action_ids(card: dict[str, object]) -> set[str]:
 def test_the_next_tier_hears_why_and_what_was_tried_and_the_old_card_loses_its_buttons(stack: Stack) -> None:
     number, _ = hand_off(stack)
     l1_card = stack.fake.posts(L1_CHANNEL)[0]
-    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=l1_card.ts)
-    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    _claim(stack, number, l1_card.ts)
     stack.driver.say(
         ENGINEER_L1, L1_CHANNEL, "!note reinstalled the VPN client, no change", thread_ts=l1_card.ts
     )
@@ -53,8 +57,7 @@ def test_the_next_tier_hears_why_and_what_was_tried_and_the_old_card_loses_its_b
 def test_the_card_stops_saying_waiting_once_the_requester_answers(stack: Stack) -> None:
     number, ts = hand_off(stack)
     card = stack.fake.posts(L1_CHANNEL)[0]
-    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card.ts)
-    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    _claim(stack, number, card.ts)
     stack.driver.submit_view(
         ENGINEER_L1, blocks.WAIT_VIEW, {"question": "Which building are you in?"}, number
     )
@@ -92,8 +95,7 @@ def test_a_note_is_acknowledged_and_the_card_shows_the_clock_that_is_running(sta
     number, _ = hand_off(stack)
     card = stack.fake.posts(L1_CHANNEL)[0]
     assert "Respond by" in json.dumps(card.args["blocks"])
-    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card.ts)
-    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    _claim(stack, number, card.ts)
     note = stack.driver.say(ENGINEER_L1, L1_CHANNEL, "!note checked the gateway logs", thread_ts=card.ts)
     lock = stack.fake.wait_for(
         lambda: [c for c in stack.fake.calls_to("reactions.add") if c.args["timestamp"] == note],
@@ -109,8 +111,7 @@ def test_a_note_is_acknowledged_and_the_card_shows_the_clock_that_is_running(sta
 def test_a_reopen_passes_the_words_on_once_and_tells_the_requester(stack: Stack) -> None:
     number, ts = hand_off(stack)
     card = stack.fake.posts(L1_CHANNEL)[0]
-    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card.ts)
-    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    _claim(stack, number, card.ts)
     stack.driver.submit_view(
         ENGINEER_L1, blocks.RESOLVE_VIEW, {"resolution": "Reinstalled the client"}, number
     )
