@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from classifier.dataset import TrainingRows
 from classifier.errors import ArtifactError, RegistryError
-from classifier.labels import OTHER, label_key
+from classifier.labels import OTHER, fold_like_model
 from classifier.metrics import macro_f1, macro_f1_difference_interval
 from classifier.model import CATEGORY, PRIORITY, TriageModel, load_model
 from classifier.recipe import TrainConfig, TrainResult, config_dict, data_hash, new_version, normalise_text
@@ -176,15 +176,7 @@ def fold_for_both(new: TriageModel, current: TriageModel, head: str, truth: list
     score 0.93 against 0.45 and replace a model that routes all eight."""
     served = (set(new.labels(head)) | set(current.labels(head))) - {OTHER}
     folded = set(new.folded_labels(head)) | set(current.folded_labels(head))
-    by_key = {label_key(label): label for label in served}
-    folded_keys = {label_key(label) for label in folded}
-    out = []
-    for label in truth:
-        label = label if label in served else by_key.get(label_key(label), label)
-        if label not in served and label_key(label) in folded_keys:
-            label = OTHER
-        out.append(label)
-    return out
+    return fold_like_model(truth, [*sorted(served), OTHER], folded)[0]
 
 
 # Below this many held-out tickets per head, the gate's verdict is mostly noise and says so.

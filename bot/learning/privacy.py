@@ -35,7 +35,7 @@ PLACEHOLDERS = {
     "name": "[name]",
 }
 # Placeholders say something to a reviewer but nothing in an article id.
-PLACEHOLDER = re.compile(r"\[(?:email address|phone number|user|channel|name)\]")
+PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 _DESCRIPTIONS = {
     "email": "an e-mail address",
     "phone": "a phone number",

@@ -9,7 +9,6 @@ link and swallows the text after it.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -90,7 +89,14 @@ def mentions_user(event: dict[str, Any], user_id: str) -> bool:
         return False
     if f"<@{user_id}>" in str(event.get("text") or ""):
         return True
-    return f'"user_id": "{user_id}"' in json.dumps(event.get("blocks") or [])
+    return any(_mentions(block, user_id) for block in event.get("blocks") or [] if isinstance(block, dict))
+
+
+def _mentions(node: dict[str, Any], user_id: str) -> bool:
+    if node.get("type") == "user":
+        return node.get("user_id") == user_id
+    children = node.get("elements") or []
+    return any(_mentions(child, user_id) for child in children if isinstance(child, dict))
 
 
 def escape(text: str) -> str:
