@@ -376,14 +376,14 @@ def read_history_csv(
     if order is None and mapping.date_cols:
         order = date_evidence(path, mapping, encoding).order
     timestamps = TimestampReader(order or DEFAULT_DATE_ORDER)
-    zero_based: set[str] = set()
-    if mapping.priority_col:
-        column = column_values(path, [mapping.priority_col], encoding)
-        zero_based = zero_based_codes(value for row in column for value in row)
-    # The export's categories, to tell a stray quote's swallowed rows by: those seen twice or
-    # more (a broken quote also makes one-off "categories" of body text).
-    seen = Counter(v.strip() for row in column_values(path, [mapping.category_col], encoding) for v in row)
-    labels = {label for label, n in seen.items() if n > 1}
+    # One pass over the label columns before the rows: whether the priority codes count from 0,
+    # and the export's categories, to tell a stray quote's swallowed rows by (those seen twice
+    # or more: a broken quote also makes one-off "categories" of body text).
+    wanted = [mapping.category_col, *([mapping.priority_col] if mapping.priority_col else [])]
+    columns = list(column_values(path, wanted, encoding))
+    zero_based = zero_based_codes(row[1] for row in columns) if mapping.priority_col else set()
+    seen = Counter(row[0].strip() for row in columns)
+    labels = {label for label, n in seen.items() if n > 1 and label}  # a blank cell is no label
     width = max(index.values()) + 1
     line = reader.line_num  # the header's (last) line
     while True:

@@ -182,7 +182,8 @@ def _encoding_hint(raw: bytes, name: str, encoding: str) -> str | None:
 
 
 def column_values(path: Path, columns: list[str], encoding: str) -> Iterator[list[str]]:
-    """The values of `columns` in every well-formed row."""
+    """The values of `columns` in every well-formed row, in that order ("" where a short row
+    has no such cell)."""
     reader, index = open_csv(path, columns, encoding)
     positions = [index[c] for c in columns]
     while True:
@@ -192,7 +193,7 @@ def column_values(path: Path, columns: list[str], encoding: str) -> Iterator[lis
             return
         except csv.Error:
             continue
-        yield [values[i] for i in positions if i < len(values)]
+        yield [values[i] if i < len(values) else "" for i in positions]
 
 
 # Files admins pick by mistake instead of the CSV export, by their first bytes, with what to do.

@@ -667,3 +667,16 @@ def test_a_stray_quote_costs_its_own_row_and_no_other(tmp_path: Path, line_end: 
     assert {"vpn, drops every minute", "the final row", "ticket 13 about the access thing"} <= {
         r.subject for r in imported
     }
+
+
+def test_a_body_line_ending_in_the_delimiter_is_no_stray_quote_even_when_categories_are_blank(
+    tmp_path: Path,
+) -> None:
+    lines = ["text,category", "no queue yet,", "nor this one,"]  # blank categories are common
+    lines += [f"ticket {i},Hardware" for i in range(10)]
+    lines.append('"Printer jams\nThanks,\nAda",Hardware')  # a signature line ends with a comma
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = list(read_history_csv(path, ColumnMapping(("text",), "category")))
+    assert not [r for r in rows if isinstance(r, SkippedRow) and "quote" in r.reason]
+    assert any(not isinstance(r, SkippedRow) and "Ada" in (r.body or r.subject) for r in rows)
