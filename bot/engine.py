@@ -22,6 +22,7 @@ import enum
 import re
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -820,9 +821,7 @@ def _title_key(title: str) -> str:
 def _told_apart(hits: tuple[ArticleHit, ...]) -> list[str]:
     """Titles to offer; articles sharing a title are told apart by section or id ("Email setup
     (email/iphone)"), so the person can say which one they mean."""
-    counts: dict[str, int] = {}
-    for hit in hits:
-        counts[_title_key(hit.title)] = counts.get(_title_key(hit.title), 0) + 1
+    counts = Counter(_title_key(hit.title) for hit in hits)
     labels = []
     for hit in hits:
         if counts[_title_key(hit.title)] > 1:

@@ -50,12 +50,6 @@ THREAD_UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archi
 CARD_KINDS = frozenset({"ticket_created", "ticket_escalated", "ticket_reopened", "ticket_deescalated"})
 
 
-def menu_categories(routing: Routing) -> tuple[str, ...]:
-    """Categories offered in the card's correction menu: the ones `tickets correct` accepts from
-    the routing file (`bot.workflow.categories`), so both front ends offer one list."""
-    return routed_categories(routing)
-
-
 class DeliveryRefused(Exception):
     """A row that must never be sent (e.g. internal content addressed to a requester)."""
 
@@ -218,11 +212,8 @@ class SlackNotifier:
     def _settle_old_cards(self, session: Session, ticket: Ticket) -> None:
         """Cards in tiers the ticket has left keep showing its state, without buttons: nobody
         there can claim or resolve it any more (best effort: the live card is what matters)."""
-        latest = store.latest_card(session, ticket)
-        for card in store.cards_of(session, ticket):
-            if latest is not None and card.id == latest.id:
-                continue
-            text, body = self.card(ticket, headline=f"Moved to {ticket.tier.value}", actionable=False)
+        text, body = self.card(ticket, headline=f"Moved to {ticket.tier.value}", actionable=False)
+        for card in store.cards_of(session, ticket)[:-1]:  # the last one is the live card
             try:
                 self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
             except (SlackApiError, OSError) as exc:
@@ -375,7 +366,7 @@ def build_notifier(
     Card menus offer the routing's categories; a routing file that cannot be read raises its own
     RoutingError (naming the bad key) rather than silently falling back.
     """
-    categories = menu_categories(routing or load_routing(settings.routing_file))
+    categories = routed_categories(routing or load_routing(settings.routing_file))
     if client is None:
         config = SlackConfig.from_settings(settings)
         client = make_web_client(config.bot_token, config.api_url)

@@ -20,8 +20,9 @@ from bot.slack.app import SlackServices, build_app
 from bot.slack.client import make_web_client
 from bot.slack.config import SlackConfig
 from bot.slack.learning import LearningHooks
-from bot.slack.notifier import SlackNotifier, menu_categories
+from bot.slack.notifier import SlackNotifier
 from bot.slack.server import make_http_server, make_wsgi_app, serve_in_thread, start_socket_mode
+from bot.workflow.categories import routed_categories
 from bot.workflow.outbox import deliver_pending
 from models.db import transaction
 
@@ -64,7 +65,7 @@ def build_services(
     container: Container, config: SlackConfig, *, client: WebClient | None = None
 ) -> SlackServices:
     client = client or make_web_client(config.bot_token, config.api_url)
-    categories = menu_categories(container.routing)
+    categories = routed_categories(container.routing)
     learning = LearningHooks.from_settings(container.settings)
     notifier = SlackNotifier(
         client,
