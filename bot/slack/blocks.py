@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot import phrases
 from bot.engine import Feedback, Outcome
 from bot.slack.text import escape, markdown_to_mrkdwn
 
@@ -155,7 +156,7 @@ def outcome_message(outcome: Outcome) -> tuple[str, list[Block]]:
     blocks: list[Block] = [section(escape(outcome.text))]
     if outcome.ticket is not None:
         ticket = outcome.ticket
-        due = f" · respond by {_when(ticket.sla_response_due)}" if ticket.sla_response_due else ""
+        due = f" · respond by {phrases.when(ticket.sla_response_due)}" if ticket.sla_response_due else ""
         blocks.append(
             context(f"*{ticket.number}* · {ticket.category} · {ticket.priority} · {ticket.tier}{due}")
         )
@@ -245,7 +246,7 @@ def ticket_card(
     `similar` rows are `SimilarTicket.to_json()`; `can_draft` adds "Create KB draft" (resolved tickets).
     `actionable=False`: the card of a tier the ticket has left, which shows its state only.
     """
-    due = _when(response_due) if response_due else "—"
+    due = phrases.when(response_due) if response_due else "—"
     fields = [
         f"*Category*\n{escape(category)}",
         f"*Priority*\n{priority}",
@@ -544,7 +545,3 @@ def home_view(sections: Sequence[tuple[str, Sequence[str]]]) -> dict[str, Any]:
             blocks.append(context("Nothing here."))
         blocks.append({"type": "divider"})
     return {"type": "home", "blocks": fit(blocks, limit=MAX_VIEW_BLOCKS)}
-
-
-def _when(due: datetime) -> str:
-    return due.strftime("%a %d %b %H:%M UTC")
