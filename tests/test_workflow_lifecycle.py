@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import workflow as wf
+from bot.workflow.categories import known_categories, match_category
 from bot.workflow.routing import Routing
 from models import OutboxMessage, Priority, Ticket, TicketStatus, Tier
 from tests.workflow.factories import MONDAY_10AM, people, ticket
@@ -49,6 +50,24 @@ def test_abstained_category_goes_to_triage_tier(session: Session) -> None:
     wf.change_category(session, t, actor=crew.l1, category="security", routing=ROUTING)
     assert (t.category, t.needs_triage, t.tier) == ("security", False, Tier.L2)
     assert [e.kind for e in t.events][-2:] == ["category_changed", "rerouted"]
+
+
+def test_a_new_ticket_keeps_the_category_as_the_history_spells_it(session: Session) -> None:
+    """History imported as "Network" trains a model that says "Network": the new ticket is filed
+    under that same spelling (one category in queues and reports), routed like "network"."""
+    crew = people(session)
+    t = ticket(session, crew.requester, routing=ROUTING, category=" Network ")
+    assert (t.category, t.tier, t.needs_triage) == ("Network", Tier.L2, False)
+    wf.change_category(session, t, actor=crew.l2, category="network", routing=ROUTING)
+    assert t.category == "Network"  # the same category: no correction for the next training
+    assert "category_changed" not in [e.kind for e in t.events]
+
+
+def test_known_categories_are_spelled_as_the_model_spells_them() -> None:
+    known = known_categories(ROUTING, ["Network", "VPN Access"])
+    assert "Network" in known and "network" not in known
+    assert match_category("vpn   access", known) == "VPN Access"
+    assert match_category("NETWORK", known) == "Network"
 
 
 def test_numbers_are_unique(session: Session) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.workflow.routing import Routing
 from classifier.artifact import read_manifest
 from classifier.errors import ClassifierError
+from classifier.labels import label_key
 from classifier.registry import active_model
 from classifier.types import NEEDS_TRIAGE
 
@@ -41,16 +42,22 @@ def model_categories(session: Session) -> tuple[str, ...]:
 
 
 def known_categories(routing: Routing, model_labels: Iterable[str] = ()) -> tuple[str, ...]:
-    """Routed categories first, then the model's, each once (case and spaces ignored)."""
+    """Routed categories first, then the model's, each once (case and spaces ignored).
+
+    A category both name is spelled as the model has it: the model spells it as the imported
+    history does ("Network"), while the routing file's keys are lower-cased, and one category
+    must not be stored under two spellings that reports and the next training count apart.
+    """
+    spelling = {label_key(name): name.strip() for name in model_labels}
     seen: dict[str, str] = {}
-    for name in (*routed_categories(routing), *model_labels):
-        key = name.strip().lower()
+    for name in (*routed_categories(routing), *spelling.values()):
+        key = label_key(name)
         if key and key != NEEDS_TRIAGE and key not in seen:
-            seen[key] = name.strip()
+            seen[key] = spelling.get(key, name.strip())
     return tuple(seen.values())
 
 
 def match_category(value: str, known: Iterable[str]) -> str | None:
-    """The known category `value` names (any case, surrounding spaces), else None."""
-    wanted = value.strip().lower()
-    return next((name for name in known if name.strip().lower() == wanted), None)
+    """The known category `value` names (any case, spacing), else None."""
+    wanted = label_key(value)
+    return next((name for name in known if label_key(name) == wanted), None)

@@ -46,8 +46,10 @@ def open_ticket(
     if not title:
         raise InvalidInput("a ticket needs a subject")
     at = clock(None, now)
-    label = (triage.category.label or "").strip().lower()
-    needs_triage = triage.category.abstained or not label or label == NEEDS_TRIAGE
+    # The model's label is kept as the history spells it ("Network" stays "Network"), so new
+    # tickets and imported ones count as one category in queues, reports and the next training.
+    label = (triage.category.label or "").strip()
+    needs_triage = triage.category.abstained or not label or label.lower() == NEEDS_TRIAGE
     category = NEEDS_TRIAGE if needs_triage else label
     tier = routing.triage_tier if needs_triage else routing.tier_for(category)
     priority = routing.priority_of(triage.priority.label)

@@ -25,6 +25,7 @@ from bot.workflow.audit import clock, record, tell_engineer, tell_queue, tell_re
 from bot.workflow.errors import AlreadyClaimed, IllegalTransition, InvalidInput, PermissionDenied
 from bot.workflow.routing import Routing
 from bot.workflow.states import CLAIMABLE, check_transition, describe
+from classifier.labels import label_key
 from classifier.types import NEEDS_TRIAGE
 from models import Priority, Role, Ticket, TicketEvent, TicketStatus, Tier, User
 
@@ -671,12 +672,12 @@ def change_category(
     re-routed when the category belongs to another tier."""
     if not (is_admin(actor) or ticket.assignee_id == actor.id):
         require_tier(actor, ticket, "change the category of")
-    new = _text(category, "category").lower()
-    if new == NEEDS_TRIAGE:
+    new = _text(category, "category")
+    if new.lower() == NEEDS_TRIAGE:
         raise InvalidInput("choose a real category; needs_triage is what the classifier sets when unsure")
     if ticket.status in (S.CLOSED, S.RESOLVED):
         raise IllegalTransition(f"{ticket.number} is {describe(ticket.status)}")
-    if new == ticket.category:
+    if label_key(new) == label_key(ticket.category or ""):
         return ticket
     at = clock(ticket, now)
     old = ticket.category
