@@ -21,7 +21,7 @@ from bot.workflow import timers
 from bot.workflow.audit import clock, prime_clock, record, tell_engineer, tell_queue
 from bot.workflow.operations import close, move_tier
 from bot.workflow.routing import Routing
-from models import Ticket, TicketStatus, utcnow
+from models import OutboxMessage, Ticket, TicketEvent, TicketStatus, utcnow
 from models.db import transaction
 
 LEASE = timedelta(minutes=5)
@@ -53,6 +53,22 @@ _CLOCKS = {
 }
 
 
+def _fired_before(session: Session, ticket: Ticket, kind: str, key: str) -> bool:
+    """Whether this exact timer (clock, kind and due time) already fired on this ticket.
+
+    A priority changed and changed back re-arms a timer for the time it already fired at: firing
+    again would tell the queue twice, escalate twice for one miss, and (the outbox key being
+    unique) fail the whole sweep batch. Events name the timer they fired (indexed by ticket);
+    older events did not, so the queue's exact outbox key is looked up too."""
+    fired = session.scalars(
+        select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == kind)
+    )
+    if any((data or {}).get("timer") == key for data in fired):
+        return True
+    queue_key = f"{ticket.id}:{key}:{ticket.tier.value}"
+    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == queue_key)) is not None
+
+
 def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, report: SweepReport) -> None:
     """Fire every timer of this ticket that is due at `at` (a breach implies its warning)."""
     due = {name for name, when in timers.pending_timers(ticket) if when <= at}
@@ -63,8 +79,10 @@ def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, repo
             setattr(ticket, breached_attr, at)
             if getattr(ticket, warned_attr) is None:
                 setattr(ticket, warned_attr, at)
+            if _fired_before(session, ticket, "sla_breach", breach_key):
+                continue
             report.breaches += 1
-            record(ticket, "sla_breach", actor=None, at=at, data={"clock": clock_name})
+            record(ticket, "sla_breach", actor=None, at=at, data={"clock": clock_name, "timer": breach_key})
             text = f"SLA breached: {ticket.number} missed its {label} target"
             tell_queue(
                 session,
@@ -104,8 +122,10 @@ def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, repo
                     report.escalations += 1
         elif f"{clock_name}_warning" in due:
             setattr(ticket, warned_attr, at)
+            if _fired_before(session, ticket, "sla_warning", warning_key):
+                continue
             report.warnings += 1
-            record(ticket, "sla_warning", actor=None, at=at, data={"clock": clock_name})
+            record(ticket, "sla_warning", actor=None, at=at, data={"clock": clock_name, "timer": warning_key})
             when = ticket.sla_response_due if clock_name == "response" else ticket.sla_resolution_due
             text = f"SLA warning: {ticket.number} {label} due {when:%Y-%m-%d %H:%M} UTC" if when else ""
             tell_queue(
