@@ -10,11 +10,13 @@ notification also carries a unique dedupe key per ticket and timer.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.workflow import timers
@@ -24,7 +26,11 @@ from bot.workflow.routing import Routing
 from models import OutboxMessage, Ticket, TicketEvent, TicketStatus, utcnow
 from models.db import transaction
 
+log = logging.getLogger(__name__)
+
 LEASE = timedelta(minutes=5)
+# A ticket whose timers failed with an unexpected error is looked at again after this long.
+FAILED_RETRY = timedelta(minutes=5)
 # Who gets told: loaded with the batch rather than one query per ticket.
 _PEOPLE = (selectinload(Ticket.requester), selectinload(Ticket.assignee))
 
@@ -36,6 +42,7 @@ class SweepReport:
     breaches: int = 0
     escalations: int = 0
     closed: int = 0
+    failed: int = 0  # tickets whose timers raised an unexpected error (logged, retried later)
     tickets: list[str] = field(default_factory=list)
 
     def add(self, other: SweepReport) -> None:
@@ -44,6 +51,7 @@ class SweepReport:
         self.breaches += other.breaches
         self.escalations += other.escalations
         self.closed += other.closed
+        self.failed += other.failed
         self.tickets.extend(other.tickets)
 
 
@@ -172,16 +180,27 @@ def process_ticket(
         ticket.sla_next_check_at = now + timedelta(minutes=1)
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Ticket.sla_next_check_at.is_not(None),
+        Ticket.sla_next_check_at <= now,
+        or_(Ticket.lease_until.is_(None), Ticket.lease_until < now),
+    )
+
+
 def _sweep_batch(
-    sessions: sessionmaker[Session], *, worker_id: str, routing: Routing, now: datetime, limit: int
+    sessions: sessionmaker[Session],
+    *,
+    worker_id: str,
+    routing: Routing,
+    now: datetime,
+    limit: int,
+    only: int | None = None,
 ) -> SweepReport:
+    """Up to `limit` due tickets (or just ticket id `only`, if due) in one committed transaction."""
     report = SweepReport()
     with transaction(sessions) as session:
-        due = and_(
-            Ticket.sla_next_check_at.is_not(None),
-            Ticket.sla_next_check_at <= now,
-            or_(Ticket.lease_until.is_(None), Ticket.lease_until < now),
-        )
+        due = _due(now) if only is None else and_(_due(now), Ticket.id == only)
         if session.get_bind().dialect.name == "postgresql":
             query = (
                 select(Ticket)
@@ -227,11 +246,63 @@ def sweep(
     now: datetime | None = None,
     batch_size: int = 200,
 ) -> SweepReport:
-    """Process every ticket due at `now`, one committed batch at a time."""
+    """Process every ticket due at `now`, one committed batch at a time.
+
+    A batch that fails with an unexpected error is rolled back and its tickets are taken again one
+    at a time: one bad ticket (a row a manual edit or another version left unreadable, a bug) must
+    not stop every other ticket's timers, nor the delivery that follows the sweep. That ticket is
+    logged with its traceback, counted in `failed` and looked at again after `FAILED_RETRY`. A lost
+    database is not a ticket's fault: it propagates, and the worker retries the whole pass.
+    """
     at = now or utcnow()
     total = SweepReport()
     while True:
-        report = _sweep_batch(sessions, worker_id=worker_id, routing=routing, now=at, limit=batch_size)
+        try:
+            report = _sweep_batch(sessions, worker_id=worker_id, routing=routing, now=at, limit=batch_size)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            log.exception("worker %s: an SLA batch failed; taking its tickets one at a time", worker_id)
+            report = _sweep_one_by_one(
+                sessions, worker_id=worker_id, routing=routing, now=at, limit=batch_size
+            )
         total.add(report)
-        if report.checked < batch_size:
+        if report.checked + report.failed < batch_size:
             return total
+
+
+def _sweep_one_by_one(
+    sessions: sessionmaker[Session], *, worker_id: str, routing: Routing, now: datetime, limit: int
+) -> SweepReport:
+    """Up to `limit` due tickets, each in its own transaction; a failing one is postponed."""
+    report = SweepReport()
+    for _ in range(limit):
+        with sessions() as session:
+            first = select(Ticket.id).where(_due(now)).order_by(Ticket.sla_next_check_at).limit(1)
+            ticket_id = session.scalar(first)
+        if ticket_id is None:
+            break
+        try:
+            one = _sweep_batch(
+                sessions, worker_id=worker_id, routing=routing, now=now, limit=1, only=ticket_id
+            )
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            log.exception(
+                "worker %s: the SLA timers of ticket id %s failed; looking again in %s",
+                worker_id,
+                ticket_id,
+                FAILED_RETRY,
+            )
+            with transaction(sessions) as session:
+                session.execute(
+                    update(Ticket)
+                    .where(Ticket.id == ticket_id)
+                    .values(sla_next_check_at=now + FAILED_RETRY, lease_owner=None, lease_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+            report.failed += 1
+            continue
+        report.add(one)
+    return report

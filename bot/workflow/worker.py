@@ -35,14 +35,16 @@ class PassReport:
 
     @property
     def idle(self) -> bool:
-        return self.sweep.checked == 0 and self.delivered == 0 and not self.extras
+        return self.sweep.checked == 0 and self.sweep.failed == 0 and self.delivered == 0 and not self.extras
 
     def summary(self) -> str:
         s = self.sweep
         return (
             f"checked {s.checked} ticket(s): {s.warnings} warning(s), {s.breaches} breach(es), "
             f"{s.escalations} auto-escalation(s), {s.closed} auto-closed; "
-            f"delivered {self.delivered} message(s)" + "".join(f"; {line}" for line in self.extras)
+            f"delivered {self.delivered} message(s)"
+            + (f"; {s.failed} ticket(s) failed, see the log" if s.failed else "")
+            + "".join(f"; {line}" for line in self.extras)
         )
 
 
