@@ -94,3 +94,28 @@ def test_unanswered_questions_are_clustered_into_gaps_by_count(session: Session)
     assert "meeting room display" in gaps[0].representative.lower()
     assert gaps[1].representative == "Parking badge stopped working"
     assert all("VPN" not in g.representative for g in gaps)
+
+
+def test_kb_gaps_quote_questions_without_the_requesters_address_or_number(session: Session) -> None:
+    person = make.user(session, "U-g2")
+    for i, question in enumerate(
+        [
+            "Parking badge stopped working, mail me at ann.lee@acme.com",
+            "parking badge stopped working +44 20 7946 0958",
+        ]
+    ):
+        add_conversation(
+            session,
+            person,
+            key=f"p{i}",
+            question=question,
+            at=NOW - timedelta(hours=i + 1),
+            answer_article=None,
+            feedback=None,
+            handoff=True,
+        )
+    [gap] = kb_gaps(session, since=SINCE, until=NOW, encoder=BagOfWordsEncoder(), similarity=0.3)
+    quoted = " ".join([gap.representative, *gap.examples])
+    assert gap.count == 2 and "Parking badge stopped working" in quoted
+    assert "acme" not in quoted and "7946" not in quoted
+    assert "[email address]" in quoted and "[phone number]" in quoted

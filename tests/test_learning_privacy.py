@@ -138,3 +138,29 @@ def test_a_ticket_resolved_as_a_duplicate_makes_no_draft(session: Session) -> No
     with pytest.raises(InvalidState, match=f"duplicate of {original.number}"):
         create_draft_from_ticket(session, dup, author=None, encoder=BagOfWordsEncoder())
     assert create_draft_from_ticket(session, original, author=None, encoder=BagOfWordsEncoder()).id
+
+
+def test_names_shown_with_a_tier_or_role_are_scrubbed_too(session: Session, tmp_path: Path) -> None:
+    # Display names as the demo and many directories write them: "Alice (L1)", "O'Brien, Sean".
+    engineer = make.user(session, "cli:alice", role=Role.ENGINEER, tiers=(Tier.L1,))
+    engineer.display_name = "Alice (L1)"
+    requester = make.user(session, "U0SEAN")
+    requester.display_name = "O'Brien, Sean"
+    ticket = make.ticket(
+        session,
+        "Label printer prints blank labels",
+        at=NOW,
+        requester=requester,
+        status=TicketStatus.RESOLVED,
+        resolution="Hold FEED to recalibrate. Alice did it remotely; Sean O'Brien can call Alice again.",
+    )
+    ticket.assignee_id = engineer.id
+    session.flush()
+    draft = create_draft_from_ticket(session, ticket, author=None, encoder=BagOfWordsEncoder())
+    for personal in ("Alice", "Sean", "O'Brien"):
+        assert personal not in draft.body, personal
+    assert "Hold FEED to recalibrate." in draft.body
+    reviewer = make.user(session, "U-admin", role=Role.ADMIN)
+    edit_draft(session, draft.id, editor=reviewer, body=draft.body + "\nAsk Alice.")
+    with pytest.raises(InvalidState, match="the name of a person on the ticket"):
+        publish_draft(session, draft.id, reviewer=reviewer, published_dir=tmp_path / "pub", mode="new")

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.learning.embeddings import greedy_clusters
+from bot.learning.privacy import scrub
 from kb_index.encoders import Encoder, load_encoder
 from models import Conversation, KBArticle, KBArticleVersion, Message, MessageRole
 
@@ -210,6 +211,8 @@ def kb_gaps(
         members = cluster.members
         sims = vectors[members] @ cluster.centroid
         order = [members[int(i)] for i in np.argsort(-sims, kind="stable")]
-        gaps.append(KBGap(len(members), questions[order[0]], [questions[i] for i in order[1:4]]))
+        # Quoted to admins and in a report meant to be mailed: no requester's address or number.
+        shown = [scrub(questions[i]) for i in order[:4]]
+        gaps.append(KBGap(len(members), shown[0], shown[1:]))
     gaps.sort(key=lambda g: (-g.count, g.representative))
     return gaps[:limit]

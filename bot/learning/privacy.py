@@ -45,6 +45,8 @@ _DESCRIPTIONS = {
 }
 # Name parts shorter than this ("Al", "Li") match too many ordinary words to replace on their own.
 _MIN_NAME_PART = 3
+# A word of a name: letters, possibly joined by an apostrophe or hyphen ("O'Brien", "Jean-Luc").
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
 def _name_patterns(names: Iterable[str]) -> list[re.Pattern[str]]:
@@ -55,8 +57,10 @@ def _name_patterns(names: Iterable[str]) -> list[re.Pattern[str]]:
         if not re.search(r"[^\W\d_]", name):
             continue  # an id such as "U-1" is no name to look for in prose
         patterns.append(re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE))
-        parts = [p for p in re.split(r"[\s.]+", name) if len(p) >= _MIN_NAME_PART and p[0].isupper()]
-        if len(parts) > 1:
+        # The words of the name, without what display names wrap around them ("Alice (L1)",
+        # "O'Brien, Sean"): prose says "Alice", never "Alice (L1)".
+        parts = [p for p in _NAME_WORD.findall(name) if len(p) >= _MIN_NAME_PART and p[0].isupper()]
+        if parts != [name]:
             patterns += [re.compile(rf"(?<!\w){re.escape(p)}(?!\w)") for p in parts]
     # Longest first, so "John Smith" becomes one placeholder rather than two.
     return sorted(patterns, key=lambda p: len(p.pattern), reverse=True)
