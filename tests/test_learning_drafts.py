@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 
 from bot.learning.drafts import create_draft_from_ticket, edit_draft, list_drafts, publish_draft, reject_draft
 from bot.learning.errors import InvalidInput, InvalidState
+from bot.workflow.operations import claim, reopen, resolve
+from bot.workflow.routing import load_routing
 from models import DraftStatus, KBArticle, KBArticleVersion, Role, Ticket, TicketStatus, Tier
+from tests.conftest import EXAMPLES
 from tests.learning import factories as make
 from tests.learning.fakes import BagOfWordsEncoder
 
@@ -161,3 +164,32 @@ def test_reviewer_edits_reach_the_published_file_and_bad_edits_are_refused(
     assert "Clear saved Office credentials." in body and RESOLUTION not in body
     with pytest.raises(InvalidState, match="approved"):
         edit_draft(session, draft.id, editor=reviewer, title="late")
+
+
+def test_a_draft_whose_ticket_was_reopened_is_not_published_and_a_new_one_carries_the_new_fix(
+    session: Session, tmp_path: Path
+) -> None:
+    routing = load_routing(EXAMPLES / "routing.yml")
+    engineer = make.user(session, "U-eng-r", role=Role.ENGINEER, tiers=(Tier.L1,))
+    reviewer = make.user(session, "U-admin-r", role=Role.ADMIN)
+    ticket = _resolved(session)
+    ticket.assignee_id = engineer.id
+    stale = create_draft_from_ticket(session, ticket, author=engineer, encoder=BagOfWordsEncoder())
+    reopen(session, ticket, actor=engineer, routing=routing, reason="Outlook asks again", now=NOW)
+    published = tmp_path / "kb_published"
+    with pytest.raises(InvalidState, match=r"reopened.*did not hold"):
+        publish_draft(session, stale.id, reviewer=reviewer, published_dir=published)
+    assert not published.exists()
+
+    claim(session, ticket, actor=engineer, now=NOW)
+    resolve(
+        session, ticket, actor=engineer, resolution="Re-create the Outlook profile.", routing=routing, now=NOW
+    )
+    with pytest.raises(InvalidState, match="reopened"):  # resolved again, but this draft has the old fix
+        publish_draft(session, stale.id, reviewer=reviewer, published_dir=published)
+    fresh = create_draft_from_ticket(session, ticket, author=engineer, encoder=BagOfWordsEncoder())
+    assert fresh.id != stale.id and "Re-create the Outlook profile." in fresh.body
+    assert stale.status is DraftStatus.REJECTED and "reopened" in (stale.review_note or "")
+    assert [d.id for d in list_drafts(session)] == [fresh.id]
+    pub = publish_draft(session, fresh.id, reviewer=reviewer, published_dir=published)
+    assert "Re-create the Outlook profile." in pub.path.read_text(encoding="utf-8")

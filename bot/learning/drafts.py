@@ -240,8 +240,12 @@ def create_draft_from_ticket(
     pending = session.scalars(
         select(KBDraft).where(KBDraft.ticket_id == ticket.id, KBDraft.status == DraftStatus.DRAFT)
     ).first()
-    if pending is not None:
+    if pending is not None and not reopened_since(session, pending):
         return pending
+    if pending is not None:  # its fix did not hold; the new draft carries the latest resolution
+        pending.status = DraftStatus.REJECTED
+        pending.reviewed_at = utcnow()
+        pending.review_note = f"superseded: {ticket.number} was reopened after this draft was written"
     enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
     names = people_on(session, ticket)
     title = scrub(" ".join(ticket.subject.split()), names) or f"Fix for {ticket.category} issue"
@@ -277,6 +281,39 @@ def create_draft_from_ticket(
     )
     session.flush()
     return draft
+
+
+def reopened_since(session: Session, draft: KBDraft) -> bool:
+    """The draft's ticket was reopened after the draft was written: the fix it holds did not last.
+
+    Compared by event id, not time: the draft's own audit note and the reopening are rows of one
+    append-only table, so their order holds even when clocks (or tests) disagree.
+    """
+    if draft.ticket_id is None:
+        return False
+    written = select(func.min(TicketEvent.id)).where(
+        TicketEvent.ticket_id == draft.ticket_id, TicketEvent.data["kb_draft"].as_integer() == draft.id
+    )
+    reopened = session.scalar(
+        select(func.count(TicketEvent.id)).where(
+            TicketEvent.ticket_id == draft.ticket_id,
+            TicketEvent.kind == "reopened",
+            TicketEvent.id > func.coalesce(written.scalar_subquery(), 0),
+        )
+    )
+    return bool(reopened)
+
+
+def _require_fix_held(session: Session, draft: KBDraft) -> None:
+    """Refuse to publish a fix that did not hold: the requester reopened the ticket after it."""
+    ticket = draft.ticket
+    if ticket is None:
+        return
+    if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED) or reopened_since(session, draft):
+        raise InvalidState(
+            f"{ticket.number} was reopened after draft #{draft.id} was written, so its fix did not hold; "
+            f"reject the draft, and write a new one once {ticket.number} is resolved again"
+        )
 
 
 def draft_from_ticket(
@@ -415,6 +452,7 @@ def publish_draft(
         )
     if draft.status is not DraftStatus.DRAFT:
         raise InvalidState(f"draft #{draft.id} is already {draft.status.value}")
+    _require_fix_held(session, draft)
     names = people_on(session, draft.ticket) if draft.ticket is not None else []
     found = personal_data_in(f"{draft.title}\n{draft.body}", names)
     if found:
