@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.learning.errors import InvalidInput, InvalidState, NotAllowed
 from bot.learning.incidents import declare_incident, link_tickets, post_update, resolve_incident
 from bot.learning.spikes import detect_spikes
-from models import AlertStatus, IncidentStatus, OutboxMessage, Role, SpikeAlert, Tier
+from models import AlertStatus, IncidentStatus, OutboxMessage, Role, SpikeAlert, Tier, User
 from tests.learning import factories as make
 from tests.learning.fakes import BagOfWordsEncoder
 
@@ -105,4 +105,27 @@ def test_an_incident_declared_without_a_title_never_tells_requesters_one_persons
     assert all(
         "floor three" not in m.payload["text"].lower()
         for m in _requester_messages(session, "incident_declared")
+    )
+
+
+def test_a_ticket_linked_to_an_incident_under_way_hears_its_latest_status_at_once(session: Session) -> None:
+    alert, people = _spike(session)
+    l3 = make.user(session, "U-l3d", role=Role.ENGINEER, tiers=(Tier.L3,))
+    incident = declare_incident(session, actor=l3, title="Wifi", message="Investigating.", alert_id=alert.id)
+    post_update(session, incident, actor=l3, message="An access point failed; use a cable meanwhile.")
+    latecomer = make.user(session, "U-late2")
+    late = make.ticket(session, "No wifi in the canteen", at=NOW, requester=latecomer)
+    # One who already heard the update files again: the new ticket is linked, nobody is told twice.
+    again = make.ticket(
+        session, "Still no wifi", at=NOW, requester=session.get(User, alert.members[0].ticket.requester_id)
+    )
+    link_tickets(session, incident, [late, again], actor=l3)
+    link_tickets(session, incident, [late], actor=l3)
+    session.commit()
+
+    told = [m for m in _requester_messages(session, "incident_update") if m.recipient == "U-late2"]
+    assert len(told) == 1
+    assert "use a cable meanwhile" in told[0].payload["text"] and late.number in told[0].payload["text"]
+    assert sorted(m.recipient for m in _requester_messages(session, "incident_update")) == sorted(
+        [*people, "U-late2"]
     )

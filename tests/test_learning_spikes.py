@@ -295,3 +295,28 @@ def test_unrelated_chinese_tickets_are_no_spike_for_an_english_only_encoder(sess
     assert detect_spikes(session, now=NOW, encoder=_EnglishOnly(), min_tickets=5, similarity=0.5).quiet
     # A multilingual encoder's vectors are trusted (this fake one calls them all alike).
     assert detect_spikes(session, now=NOW, encoder=_Multilingual(), min_tickets=5, similarity=0.5).raised
+
+
+def test_a_ticket_that_joins_a_declared_incident_tells_its_requester_once(session: Session) -> None:
+    enc = BagOfWordsEncoder()
+    _seed(session, BURST, start=NOW - timedelta(minutes=30), step=timedelta(minutes=2))
+    first = detect_spikes(session, now=NOW, encoder=enc, min_tickets=5, similarity=0.5)
+    incident, _ = _declare(session, first.raised[0])
+    session.commit()
+    [late] = _seed(session, ["VPN disconnects every few minutes at home"], start=NOW, step=timedelta(0))
+    for minutes in (1, 2):  # two worker passes
+        detect_spikes(
+            session, now=NOW + timedelta(minutes=minutes), encoder=enc, min_tickets=5, similarity=0.5
+        )
+        session.commit()
+    ticket = session.get(Ticket, late)
+    assert ticket is not None and ticket.requester is not None
+    told = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.audience == "requester",
+            OutboxMessage.recipient == ticket.requester.external_id,
+            OutboxMessage.kind.like("incident%"),
+        )
+    ).all()
+    assert [m.payload["incident"] for m in told] == [f"MI-{incident.id}"]
+    assert "On it." in told[0].payload["text"] and ticket.number in told[0].payload["text"]

@@ -460,7 +460,7 @@ def incidents_link(
     actor_id: str = AS_USER,
     ticket: list[str] = typer.Option(..., "--ticket", help="Ticket number to link (repeatable)."),
 ) -> None:
-    """Link more tickets to an active incident (their requesters hear the next update)."""
+    """Link more tickets to an active incident (their requesters hear its latest update now)."""
     with _work() as session:
         actor = _actor(session, actor_id)
         incident = mi.get_incident(session, incident_id)

@@ -106,6 +106,7 @@ def link_tickets(session: Session, incident: MajorIncident, tickets: Sequence[Ti
         raise InvalidState(f"{incident_label(incident)} is resolved; declare a new incident instead")
     linked = {link.ticket_id for link in incident.links}
     added = 0
+    fresh: list[Ticket] = []
     for ticket in sorted(tickets, key=lambda t: t.id):
         if ticket.id in linked:
             continue
@@ -120,8 +121,76 @@ def link_tickets(session: Session, incident: MajorIncident, tickets: Sequence[Ti
         )
         linked.add(ticket.id)
         added += 1
+        fresh.append(ticket)
     session.flush()
+    tell_newly_linked(session, incident, fresh, actor=actor)
     return added
+
+
+def tell_newly_linked(
+    session: Session, incident: MajorIncident, tickets: Sequence[Ticket], *, actor: User | None
+) -> int:
+    """Tell the requesters of tickets just linked to an incident that has already spoken its latest
+    status now: someone who reports a known outage should hear that it is known, not wait for the
+    next update. Returns how many people were told; one who already heard this update is skipped.
+    """
+    sequence = incident.updates_sent
+    if sequence == 0 or not tickets:
+        return 0  # declaring: the first broadcast is about to reach everyone
+    latest = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == f"incident:{incident.id}:update:{sequence}:queue"
+        )
+    ).first()
+    message = str((latest.payload or {}).get("message") or "") if latest is not None else ""
+    if latest is None or not message:
+        return 0
+    by_requester: dict[int, list[Ticket]] = {}
+    for ticket in tickets:
+        if ticket.requester_id is not None:
+            by_requester.setdefault(ticket.requester_id, []).append(ticket)
+    at, label, told = utcnow(), incident_label(incident), 0
+    for requester_id, theirs in sorted(by_requester.items()):
+        key = f"incident:{incident.id}:update:{sequence}:user:{requester_id}"
+        if session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
+            continue
+        requester = session.get(User, requester_id)
+        assert requester is not None  # FK guarantees it
+        numbers = ", ".join(t.number or str(t.id) for t in theirs)
+        text = (
+            f"[{label}] {incident.title}: {numbers} is part of this known major incident; "
+            f"updates will reach you here. Latest update: {message}"
+        )
+        notify(
+            session,
+            theirs[0],
+            audience=REQUESTER,
+            recipient=requester.external_id,
+            kind=latest.kind,
+            at=at,
+            dedupe_key=key,
+            text=text,
+            extra={
+                "incident_id": incident.id,
+                "incident": label,
+                "incident_status": incident.status.value,
+                "message": message,
+                "tickets": [t.number for t in theirs],
+                "update": sequence,
+            },
+        )
+        for ticket in theirs:
+            record(
+                ticket,
+                "message",
+                actor=actor,
+                at=at,
+                text=f"[{label}] {message}",
+                data={"incident": incident.id, "update": sequence, "broadcast": True},
+            )
+        told += 1
+    session.flush()
+    return told
 
 
 def post_update(

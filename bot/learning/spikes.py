@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.learning.embeddings import greedy_clusters, ticket_vectors, unit, warm_embeddings
 from bot.learning.errors import InvalidInput
+from bot.learning.incidents import tell_newly_linked
 from kb_index.encoders import Encoder, load_encoder
 from models import (
     AlertStatus,
@@ -159,6 +160,7 @@ def _grow_open_alerts(
     )
     centroids = np.stack([np.frombuffer(a.centroid, dtype=np.float32) for a in alerts])
     joined: dict[int, int] = {}
+    into_incident: dict[int, list[Ticket]] = {}
     for ticket, vector in zip(fresh, vectors, strict=True):
         sims = centroids @ vector
         best = int(np.argmax(sims))
@@ -183,8 +185,13 @@ def _grow_open_alerts(
                     data={"incident": alert.incident_id, "alert": alert.id},
                 )
             )
+            into_incident.setdefault(alert.incident_id, []).append(ticket)
         joined[ticket.id] = alert.id
     session.flush()
+    for incident_id, tickets in into_incident.items():
+        incident = session.get(MajorIncident, incident_id)
+        if incident is not None:
+            tell_newly_linked(session, incident, tickets, actor=None)
     return joined
 
 
