@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.learning.embeddings import warm_embeddings
-from bot.learning.errors import InvalidInput
+from bot.learning.errors import InvalidInput, NotAllowed
 from bot.learning.similar import duplicates_of, link_duplicate, similar_tickets
 from kb_index.encoders import load_encoder
-from models import TicketEvent, TicketStatus
+from models import Role, TicketEvent, TicketStatus, Tier
 from tests.conftest import TestDatabase, shared_path
 from tests.learning import factories as make
 from tests.learning.fakes import BagOfWordsEncoder
@@ -57,7 +57,7 @@ def test_no_candidates_gives_an_empty_list(session: Session) -> None:
 
 
 def test_linking_a_duplicate_is_recorded_on_both_tickets_and_idempotent(session: Session) -> None:
-    engineer = make.user(session, "U-eng")
+    engineer = make.user(session, "U-eng", role=Role.ENGINEER, tiers=(Tier.L1,))
     original = make.ticket(session, "VPN down", at=NOW - timedelta(hours=1))
     dup = make.ticket(session, "VPN not working", at=NOW)
     first = link_duplicate(session, dup, original, actor=engineer)
@@ -143,3 +143,22 @@ def test_similar_tickets_on_real_helpdesk_mail_share_the_category_far_above_chan
     share = Counter(t.category for t in tickets)
     chance = sum((n / len(tickets)) ** 2 for n in share.values())
     assert agree / len(tickets) > 2 * chance
+
+
+def test_only_staff_mark_duplicates_and_a_duplicate_has_one_original(session: Session) -> None:
+    engineer = make.user(session, "U-eng-d", role=Role.ENGINEER, tiers=(Tier.L1,))
+    requester = make.user(session, "U-req-d")
+    original = make.ticket(session, "VPN down", at=NOW - timedelta(hours=2))
+    dup = make.ticket(session, "VPN not working", at=NOW - timedelta(hours=1))
+    third = make.ticket(session, "VPN broken", at=NOW)
+    with pytest.raises(NotAllowed, match="only engineers and admins"):
+        link_duplicate(session, dup, original, actor=requester)
+    link_duplicate(session, dup, original, actor=engineer)
+    # A duplicate of a duplicate would hide where the work happens: name the original instead.
+    with pytest.raises(InvalidInput, match=f"itself a duplicate of {original.number}"):
+        link_duplicate(session, third, dup, actor=engineer)
+    with pytest.raises(InvalidInput, match=f"already marked as a duplicate of {original.number}"):
+        link_duplicate(session, dup, third, actor=engineer)
+    link_duplicate(session, third, original, actor=engineer)
+    assert [t.number for t in duplicates_of(session, original)] == [dup.number, third.number]
+    assert duplicates_of(session, dup) == [] and duplicates_of(session, third) == []

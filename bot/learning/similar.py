@@ -16,9 +16,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.learning.embeddings import cached_ids, ticket_vectors
-from bot.learning.errors import InvalidInput
+from bot.learning.errors import InvalidInput, NotAllowed
 from kb_index.encoders import Encoder, load_encoder
-from models import Ticket, TicketEvent, TicketLink, TicketStatus, User, utcnow
+from models import Role, Ticket, TicketEvent, TicketLink, TicketStatus, User, utcnow
 
 CLOSED_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 # Below this cosine two tickets are rarely about the same problem (MiniLM; see the tests).
@@ -131,8 +131,22 @@ def _duplicate_link(session: Session, ticket: Ticket, original: Ticket) -> Ticke
     ).first()
 
 
+def _original_of(session: Session, ticket: Ticket) -> Ticket | None:
+    """The ticket `ticket` is already marked as a duplicate of, if any."""
+    return session.scalars(
+        select(Ticket)
+        .join(TicketLink, TicketLink.target_id == Ticket.id)
+        .where(TicketLink.ticket_id == ticket.id, TicketLink.kind == "duplicate")
+        .order_by(TicketLink.id)
+    ).first()
+
+
 def link_duplicate(session: Session, ticket: Ticket, original: Ticket, *, actor: User | None) -> TicketLink:
     """Record that `ticket` duplicates `original`; idempotent, both audit trails say so."""
+    if actor is not None and actor.role not in (Role.ENGINEER, Role.ADMIN):
+        raise NotAllowed(
+            f"only engineers and admins can mark duplicates; {actor.label} is a {actor.role.value}"
+        )
     if ticket.id == original.id:
         raise InvalidInput(f"{ticket.number} cannot duplicate itself")
     if _duplicate_link(session, original, ticket) is not None:
@@ -140,6 +154,17 @@ def link_duplicate(session: Session, ticket: Ticket, original: Ticket, *, actor:
     existing = _duplicate_link(session, ticket, original)
     if existing is not None:
         return existing
+    # One original per duplicate, and never a duplicate as the original: the work, the KB draft
+    # and the requester's updates happen on one ticket, which a chain or a fork would hide.
+    earlier = _original_of(session, ticket)
+    if earlier is not None:
+        raise InvalidInput(f"{ticket.number} is already marked as a duplicate of {earlier.number}")
+    root = _original_of(session, original)
+    if root is not None:
+        raise InvalidInput(
+            f"{original.number} is itself a duplicate of {root.number}: mark {ticket.number} "
+            f"as a duplicate of {root.number}"
+        )
     link = TicketLink(
         ticket_id=ticket.id,
         target_id=original.id,
