@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.settings import get_settings
-from models import Role, Ticket, TicketStatus
+from models import KBArticle, KBArticleVersion, Role, Ticket, TicketStatus
 from tests.conftest import TestDatabase
 from tests.learning import factories as make
-from tests.learning.seed import FIXTURE_CSV, seed_from_csv
+from tests.learning.seed import FIXTURE_CSV, add_conversation, seed_from_csv
 
 
 @pytest.fixture
@@ -104,3 +104,42 @@ def test_a_period_too_long_for_the_calendar_is_one_sentence(cli: CliRunner) -> N
             assert result.exit_code == 1, (args, result.output)
             assert "too long a" in result.output, (args, result.output)
             assert isinstance(result.exception, SystemExit)  # a clean exit, no traceback
+
+
+def test_report_uses_the_kb_settings_and_reports_its_period_in_utc(
+    cli: CliRunner, db: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    until = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    with db.sessions() as s:
+        article = KBArticle(id="vpn-setup", title="VPN setup", content_hash="h")
+        article.versions = [
+            KBArticleVersion(
+                version=1,
+                content_hash="h",
+                title="VPN setup",
+                body="b",
+                created_at=until - timedelta(days=10),
+            )
+        ]
+        s.add(article)
+        add_conversation(
+            s,
+            make.user(s, "U-r"),
+            key="c1",
+            question="vpn setup",
+            at=until - timedelta(hours=3),
+            answer_article="vpn-setup",
+            feedback="solved",
+            handoff=False,
+        )
+        s.commit()
+    monkeypatch.setenv("TIERLINE_KB_STALE_DAYS", "7")  # `kb health` calls a 10-day-old article stale
+    get_settings.cache_clear()
+    out = tmp_path / "report"
+    args = ["report", "--since", "1d", "--until", "2026-11-20T03:00+02:00", "--out", str(out), "--json"]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(a["article_id"], a["stale"]) for a in data["kb_articles"]] == [("vpn-setup", True)]
+    assert data["until"] == "2026-11-20T01:00:00+00:00"
+    assert "2026-11-19 01:00 – 2026-11-20 01:00 UTC" in (out / "index.html").read_text(encoding="utf-8")

@@ -187,3 +187,24 @@ def test_an_empty_period_still_renders_a_readable_report(session: Session, tmp_p
     index = write_report(report, tmp_path)
     assert "Tickets opened" in index.read_text(encoding="utf-8")
     assert report.figures.tickets == 0 and report.gaps == []
+
+
+def test_more_categories_than_colours_are_still_told_apart() -> None:
+    from bot.learning.charts import series_style
+
+    styles = [series_style(i) for i in range(12)]  # the demo history has eleven categories
+    assert len(set(styles)) == 12
+
+
+def test_chinese_labels_are_drawn_with_a_cjk_font_when_one_is_installed(tmp_path: Path) -> None:
+    import warnings
+
+    from bot.learning import charts
+    from bot.learning.health import KBGap
+
+    if not charts.installed_cjk_fonts():
+        pytest.skip("no CJK font on this machine (fonts-noto-cjk or fonts-wqy-zenhei install one)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        charts.gaps_chart([KBGap(3, "打印机一直卡纸怎么办")], tmp_path / "gaps.png")
+    assert not [w for w in caught if "missing from font" in str(w.message)]

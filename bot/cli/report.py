@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -21,7 +21,8 @@ def parse_until(value: str | None) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         fail(f"--until {value!r} is not a date such as 2026-11-01 or 2026-11-01T09:00")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
+    # In UTC whatever offset was given: days are bucketed, and the period printed, in UTC.
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @app.command("report")
@@ -44,7 +45,15 @@ def report(
     cfg = settings()
     try:
         with unit_of_work(cfg) as session:
-            built = build_report(session, since=start, until=end, encoder=cfg.kb_encoder, gap_limit=gaps)
+            built = build_report(
+                session,
+                since=start,
+                until=end,
+                encoder=cfg.kb_encoder,
+                gap_limit=gaps,
+                stale_days=cfg.kb_stale_days,
+                gap_similarity=cfg.kb_gap_similarity,
+            )
     except typer.Exit:  # unit_of_work has already said what is wrong with the database
         raise
     except Exception as exc:  # explained at the edge: a broken DB URL or a missing model

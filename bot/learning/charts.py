@@ -13,6 +13,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -27,6 +28,38 @@ COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
+
+
+# Past ten series (a demo history has eleven categories) colours repeat; a hatch tells them apart.
+HATCHES = ("", "//", "..", "xx")
+# Fonts with Chinese/Japanese/Korean glyphs, tried after DejaVu Sans for the characters it lacks:
+# without one a Chinese category or question is drawn as empty boxes.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+    "Arial Unicode MS",
+)
+
+
+def series_style(index: int) -> tuple[str, str]:
+    """Colour and hatch of the `index`-th series: distinct for the first 40 series."""
+    return COLORS[index % len(COLORS)], HATCHES[(index // len(COLORS)) % len(HATCHES)]
+
+
+def installed_cjk_fonts() -> list[str]:
+    """The CJK fonts of `CJK_FONTS` this machine has, in order of preference."""
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in CJK_FONTS if name in names]
+
+
+# Only installed fonts are listed: matplotlib warns about every family it cannot find.
+plt.rcParams["font.family"] = ["DejaVu Sans", *installed_cjk_fonts()]
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -53,7 +86,16 @@ def stacked_volume(series: dict[str, Counter[str]], title: str, path: Path, buck
         bottom = [0] * len(labels)
         for i, key in enumerate(keys):
             values = [series[label][key] for label in labels]
-            ax.bar(range(len(labels)), values, bottom=bottom, label=key, color=COLORS[i % len(COLORS)])
+            color, hatch = series_style(i)
+            ax.bar(
+                range(len(labels)),
+                values,
+                bottom=bottom,
+                label=key,
+                color=color,
+                hatch=hatch,
+                edgecolor="white" if hatch else None,
+            )
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         step = max(1, len(labels) // 12)
         ax.set_xticks(range(0, len(labels), step))

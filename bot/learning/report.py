@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.learning.figures import Figures, compute_figures
-from bot.learning.health import ArticleHealth, KBGap, article_health, kb_gaps
+from bot.learning.health import (
+    DEFAULT_GAP_SIMILARITY,
+    DEFAULT_STALE_DAYS,
+    ArticleHealth,
+    KBGap,
+    article_health,
+    kb_gaps,
+)
 from kb_index.encoders import Encoder
 
 SCORE_EXPLAINED = (
@@ -39,12 +46,23 @@ class Report:
 
 
 def build_report(
-    session: Session, *, since: datetime, until: datetime, encoder: Encoder | str, gap_limit: int = 10
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    encoder: Encoder | str,
+    gap_limit: int = 10,
+    stale_days: int = DEFAULT_STALE_DAYS,
+    gap_similarity: float = DEFAULT_GAP_SIMILARITY,
 ) -> Report:
+    """The report's figures; `stale_days` and `gap_similarity` are the settings `kb health` uses
+    (TIERLINE_KB_STALE_DAYS, TIERLINE_KB_GAP_SIMILARITY), so both views agree."""
     return Report(
         figures=compute_figures(session, since=since, until=until),
-        articles=article_health(session, since=since, until=until),
-        gaps=kb_gaps(session, since=since, until=until, encoder=encoder, limit=gap_limit),
+        articles=article_health(session, since=since, until=until, stale_days=stale_days),
+        gaps=kb_gaps(
+            session, since=since, until=until, encoder=encoder, similarity=gap_similarity, limit=gap_limit
+        ),
     )
 
 
