@@ -61,3 +61,20 @@ def test_metrics_over_a_known_history(session: Session) -> None:
     assert (score.count, score.mean, score.satisfied_rate) == (2, 3.5, 0.5)
     assert metrics.deflection(session, since, until).value == pytest.approx(1 / 3)
     assert metrics.first_response_time(session, until, until + H).count == 0
+
+
+def test_a_reopened_ticket_still_open_is_not_counted_as_resolved(session: Session) -> None:
+    """Resolved in time, then reopened by the requester and still being worked at the end of the
+    period: no time to resolve yet, and its resolution target is missed once it passes."""
+    crew = people(session)
+    t = ticket(session, crew.requester, routing=ROUTING, priority="high", now=T0)
+    wf.claim(session, t, actor=crew.l1, now=T0)
+    wf.add_message(session, t, actor=crew.l1, text="hi", routing=ROUTING, now=T0 + H / 2)
+    wf.resolve(session, t, actor=crew.l1, resolution="restarted it", routing=ROUTING, now=T0 + H)
+    wf.reopen(session, t, actor=crew.requester, routing=ROUTING, reason="broken again", now=T0 + 2 * H)
+    session.flush()
+    since, until = T0 - H, T0 + 24 * H
+    assert metrics.time_to_resolve(session, since, until).count == 0
+    sla = {(r.tier, r.priority): r for r in metrics.sla_attainment(session, since, until)}
+    assert sla[("L1", "high")].resolution.value == 0.0
+    assert [(r.tier, r.count) for r in metrics.backlog(session, until)] == [("L1", 1)]

@@ -574,6 +574,9 @@ def reopen(
     ticket.csat_score, ticket.csat_comment = None, None
     timers.resume(ticket, routing, at)
     ticket.status = S.REOPENED
+    # Open again, so not resolved: metrics count time to resolve, SLA attainment and CSAT from the
+    # resolution that lasts, not from one the requester undid.
+    ticket.resolved_at = None
     ticket.closed_at = None
     _assign(ticket, None)
     ticket.reopen_count = (ticket.reopen_count or 0) + 1
