@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.settings import get_settings
-from models import KBArticle, KBArticleVersion, Role, Ticket, TicketStatus
+from models import KBArticle, KBArticleVersion, Role, Ticket, TicketStatus, Tier
 from tests.conftest import TestDatabase
 from tests.learning import factories as make
 from tests.learning.seed import FIXTURE_CSV, add_conversation, seed_from_csv
@@ -143,3 +143,28 @@ def test_report_uses_the_kb_settings_and_reports_its_period_in_utc(
     assert [(a["article_id"], a["stale"]) for a in data["kb_articles"]] == [("vpn-setup", True)]
     assert data["until"] == "2026-11-20T01:00:00+00:00"
     assert "2026-11-19 01:00 – 2026-11-20 01:00 UTC" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_resolving_an_incident_from_the_cli_resolves_its_open_tickets(
+    cli: CliRunner, db: TestDatabase
+) -> None:
+    now = datetime.now(UTC)
+    with db.sessions() as s:
+        make.user(s, "cli:lee", role=Role.ENGINEER, tiers=(Tier.L3,))
+        numbers = [
+            make.ticket(s, "VPN down for the whole office", at=now - timedelta(minutes=i)).number
+            for i in range(2)
+        ]
+        s.commit()
+    declared = cli.invoke(
+        app,
+        ["incidents", "declare", "--as", "lee", "--title", "VPN outage", "--message", "Known, on it"]
+        + [arg for number in numbers for arg in ("--ticket", str(number))],
+    )
+    assert declared.exit_code == 0, declared.output
+    resolved = cli.invoke(app, ["incidents", "resolve", "1", "--as", "lee", "--message", "VPN is back"])
+    assert resolved.exit_code == 0, resolved.output
+    assert all(str(number) in resolved.output for number in numbers)
+    with db.sessions() as s:
+        statuses = s.scalars(select(Ticket.status).where(Ticket.number.in_(numbers))).all()
+    assert statuses == [TicketStatus.RESOLVED, TicketStatus.RESOLVED]

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from bot.learning.errors import InvalidInput, InvalidState, NotAllowed
 from bot.learning.incidents import declare_incident, link_tickets, post_update, resolve_incident
 from bot.learning.spikes import detect_spikes
-from models import AlertStatus, IncidentStatus, OutboxMessage, Role, SpikeAlert, Tier, User
+from bot.workflow.routing import Routing
+from bot.workflow.timers import pending_timers
+from models import AlertStatus, IncidentStatus, OutboxMessage, Role, SpikeAlert, TicketStatus, Tier, User
 from tests.learning import factories as make
 from tests.learning.fakes import BagOfWordsEncoder
 
@@ -56,11 +58,23 @@ def test_l3_declares_from_alert_and_every_requester_hears_once(session: Session)
     assert all("an access point failed" in m.payload["text"] for m in declared)
 
     post_update(session, incident, actor=l3, message="Replacement AP arriving at 14:00.")
-    resolve_incident(session, incident.id, actor=l3, message="Wifi is back on floor three.")
+    _, settled = resolve_incident(
+        session, incident.id, actor=l3, message="Wifi is back on floor three.", routing=Routing.default()
+    )
     session.commit()
     assert incident.status is IncidentStatus.RESOLVED
     assert sorted(m.recipient for m in _requester_messages(session, "incident_update")) == people
-    assert sorted(m.recipient for m in _requester_messages(session, "incident_resolved")) == people
+    resolved = _requester_messages(session, "incident_resolved")
+    assert sorted(m.recipient for m in resolved) == people  # once each, no CSAT request per ticket
+    assert _requester_messages(session, "csat_request") == []
+    # The outage's tickets are settled with it: no SLA timer left to breach a fixed problem.
+    linked = [link.ticket for link in incident.links]
+    assert sorted(t.id for t in settled) == sorted(t.id for t in linked)
+    assert all(t.status is TicketStatus.RESOLVED and pending_timers(t) == [] for t in linked)
+    assert all(t.resolution == f"[MI-{incident.id}] Wifi is back on floor three." for t in linked)
+    assert all(
+        "resolved with it; if it is not fixed for you, reply here" in m.payload["text"] for m in resolved
+    )
     with pytest.raises(InvalidState):
         post_update(session, incident, actor=l3, message="late news")
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.learning.errors import InvalidInput
 from bot.learning.incidents import declare_incident, link_tickets, resolve_incident
 from bot.learning.spikes import cjk_dominant, detect_spikes, sweep_spikes
+from bot.workflow.routing import Routing
 from models import (
     IncidentTicket,
     MajorIncident,
@@ -243,7 +244,9 @@ def test_the_same_failure_after_its_incident_is_resolved_raises_a_new_alert(sess
     _seed(session, BURST, start=NOW - timedelta(minutes=30), step=timedelta(minutes=2))
     first = detect_spikes(session, now=NOW, encoder=enc, min_tickets=5, similarity=0.5)
     incident, l3 = _declare(session, first.raised[0])
-    resolve_incident(session, incident.id, actor=l3, message="Fixed the concentrator.")
+    resolve_incident(
+        session, incident.id, actor=l3, message="Fixed the concentrator.", routing=Routing.default()
+    )
     session.commit()
 
     _seed(session, BURST, start=NOW + timedelta(minutes=5), step=timedelta(minutes=1))

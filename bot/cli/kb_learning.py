@@ -29,6 +29,7 @@ from bot.learning.spikes import DEFAULT_MIN_TICKETS, DEFAULT_SIMILARITY, detect_
 from bot.workflow.durations import parse_duration
 from bot.workflow.errors import WorkflowError
 from bot.workflow.queries import find_ticket, find_user
+from bot.workflow.routing import load_routing
 from models import AlertStatus, DraftStatus, KBDraft, SpikeAlert, User, utcnow
 
 drafts_app = typer.Typer(
@@ -487,11 +488,16 @@ def incidents_resolve(
     actor_id: str = AS_USER,
     message: str = typer.Option(..., help="Resolution message for every affected requester."),
 ) -> None:
-    """Resolve the incident and tell every affected requester."""
+    """Resolve the incident and its open tickets, and tell every affected requester."""
+    routing = load_routing(settings().routing_file)
     with _work() as session:
-        incident = mi.resolve_incident(session, incident_id, actor=_actor(session, actor_id), message=message)
+        incident, settled = mi.resolve_incident(
+            session, incident_id, actor=_actor(session, actor_id), message=message, routing=routing
+        )
         label = mi.incident_label(incident)
-    console.print(f"{label} resolved; requesters are being told")
+        numbers = ", ".join(t.number or str(t.id) for t in settled)
+    resolved = f"; resolved with it: {numbers}" if numbers else ""
+    console.print(f"{label} resolved{resolved}; requesters are being told")
 
 
 @incidents_app.command("dismiss")

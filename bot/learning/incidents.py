@@ -7,13 +7,15 @@ hears once), written in the caller's transaction with a dedupe key, so a retry n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.learning.errors import InvalidInput, InvalidState, NotAllowed, NotFound
 from bot.workflow.audit import REQUESTER, notify, record
+from bot.workflow.operations import resolve_with_incident
+from bot.workflow.routing import Routing
 from models import (
     AlertStatus,
     IncidentStatus,
@@ -193,22 +195,16 @@ def tell_newly_linked(
     return told
 
 
-def post_update(
-    session: Session,
-    incident: MajorIncident,
-    *,
-    actor: User,
-    message: str,
-    kind: str = "incident_update",
-) -> int:
-    """Send one status message to every requester of the linked tickets; returns how many people."""
-    _require_l3(actor)
-    text = _message(message)
-    if incident.status is IncidentStatus.RESOLVED and kind != "incident_resolved":
-        raise InvalidState(f"{incident_label(incident)} is resolved; declare a new incident instead")
-    incident.updates_sent += 1
-    sequence = incident.updates_sent
-    tickets = list(
+def _resolved_note(tickets: Sequence[Ticket], resolved: Collection[int]) -> str:
+    numbers = [t.number or str(t.id) for t in tickets if t.id in resolved]
+    if not numbers:
+        return ""
+    verb = "is" if len(numbers) == 1 else "are"
+    return f" {', '.join(numbers)} {verb} resolved with it; if it is not fixed for you, reply here to reopen."
+
+
+def _linked_tickets(session: Session, incident: MajorIncident) -> list[Ticket]:
+    return list(
         session.scalars(
             select(Ticket)
             .join(IncidentTicket, IncidentTicket.ticket_id == Ticket.id)
@@ -216,6 +212,26 @@ def post_update(
             .order_by(Ticket.id)
         )
     )
+
+
+def post_update(
+    session: Session,
+    incident: MajorIncident,
+    *,
+    actor: User,
+    message: str,
+    kind: str = "incident_update",
+    resolved: Collection[int] = (),
+) -> int:
+    """Send one status message to every requester of the linked tickets; returns how many people.
+    `resolved`: ids of tickets resolved with this message, which it says (and how to reopen)."""
+    _require_l3(actor)
+    text = _message(message)
+    if incident.status is IncidentStatus.RESOLVED and kind != "incident_resolved":
+        raise InvalidState(f"{incident_label(incident)} is resolved; declare a new incident instead")
+    incident.updates_sent += 1
+    sequence = incident.updates_sent
+    tickets = _linked_tickets(session, incident)
     by_requester: dict[int, list[Ticket]] = {}
     for ticket in tickets:
         if ticket.requester_id is not None:
@@ -232,7 +248,7 @@ def post_update(
             kind=kind,
             at=at,
             dedupe_key=f"incident:{incident.id}:update:{sequence}:user:{requester_id}",
-            text=f"[{incident_label(incident)}] {incident.title}: {text}",
+            text=f"[{incident_label(incident)}] {incident.title}: {text}" + _resolved_note(theirs, resolved),
             extra={
                 "incident_id": incident.id,
                 "incident": incident_label(incident),
@@ -275,8 +291,16 @@ def post_update(
     return len(by_requester)
 
 
-def resolve_incident(session: Session, incident_id: int, *, actor: User, message: str) -> MajorIncident:
-    """Close the incident and tell every affected requester; the tickets stay for engineers to close."""
+def resolve_incident(
+    session: Session, incident_id: int, *, actor: User, message: str, routing: Routing
+) -> tuple[MajorIncident, list[Ticket]]:
+    """Close the incident, resolve its open tickets with its resolution and tell every affected
+    requester once; returns the incident and the tickets resolved now.
+
+    The outage's tickets are settled with it (their SLA timers would otherwise go on to breach and
+    escalate tickets whose problem is gone); a requester for whom it is not fixed replies in the
+    ticket's thread, which reopens that ticket for its tier.
+    """
     _require_l3(actor)
     text = _message(message)
     incident = get_incident(session, incident_id)
@@ -286,8 +310,17 @@ def resolve_incident(session: Session, incident_id: int, *, actor: User, message
     incident.resolved_at = utcnow()
     incident.resolved_by_id = actor.id
     incident.resolution = text
-    post_update(session, incident, actor=actor, message=text, kind="incident_resolved")
-    return incident
+    label = incident_label(incident)
+    fix = f"[{label}] {text}"
+    settled = [
+        ticket
+        for ticket in _linked_tickets(session, incident)
+        if resolve_with_incident(ticket, actor=actor, resolution=fix, incident=label, routing=routing)
+    ]
+    session.flush()
+    resolved = {t.id for t in settled}
+    post_update(session, incident, actor=actor, message=text, kind="incident_resolved", resolved=resolved)
+    return incident, settled
 
 
 def dismiss_alert(session: Session, alert_id: int, *, actor: User) -> SpikeAlert:

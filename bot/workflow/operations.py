@@ -24,7 +24,7 @@ from bot.workflow.access import (
 from bot.workflow.audit import clock, record, tell_engineer, tell_queue, tell_requester
 from bot.workflow.errors import AlreadyClaimed, IllegalTransition, InvalidInput, PermissionDenied
 from bot.workflow.routing import Routing
-from bot.workflow.states import CLAIMABLE, check_transition, describe
+from bot.workflow.states import CLAIMABLE, OPEN, check_transition, describe
 from classifier.labels import label_key
 from classifier.types import NEEDS_TRIAGE
 from models import Priority, Role, Ticket, TicketEvent, TicketStatus, Tier, User
@@ -446,17 +446,7 @@ def resolve(
     require_handler(actor, ticket, "resolve")
     note = _text(resolution, "resolution note")
     check_transition(ticket, S.RESOLVED, "resolved")
-    at = clock(ticket, now)
-    ticket.status = S.RESOLVED
-    ticket.resolution = note
-    ticket.resolved_at = at
-    if ticket.first_response_at is None:
-        ticket.first_response_at = at
-    if ticket.assignee is None:
-        _assign(ticket, actor)
-    timers.pause(ticket, at)
-    timers.schedule(ticket, routing)
-    event = record(ticket, "resolved", actor=actor, at=at, text=note)
+    event = _mark_resolved(ticket, actor=actor, note=note, routing=routing, at=clock(ticket, now))
     days = routing.closure.auto_close_after_days
     tell_requester(
         session,
@@ -468,6 +458,58 @@ def resolve(
         auto_close_days=days,
     )
     return ticket
+
+
+def _mark_resolved(
+    ticket: Ticket,
+    *,
+    actor: User,
+    note: str,
+    routing: Routing,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    ticket.status = S.RESOLVED
+    ticket.resolution = note
+    ticket.resolved_at = at
+    if ticket.first_response_at is None:
+        ticket.first_response_at = at
+    if ticket.assignee is None:
+        _assign(ticket, actor)
+    timers.pause(ticket, at)
+    timers.schedule(ticket, routing)
+    return record(ticket, "resolved", actor=actor, at=at, text=note, data=data)
+
+
+def resolve_with_incident(
+    ticket: Ticket,
+    *,
+    actor: User,
+    resolution: str,
+    incident: str,
+    routing: Routing,
+    now: datetime | None = None,
+) -> bool:
+    """Resolve a ticket because the major incident it is linked to was resolved; False when the
+    ticket is already resolved or closed.
+
+    The caller has checked that `actor` runs the incident: tickets of an outage are settled by
+    whoever fixed it, claimed or not and whatever their tier, or their SLA timers would go on to
+    breach and escalate tickets whose problem is gone. The requester is told once, by the
+    incident's resolution message, instead of one CSAT request per ticket; a reply in the
+    ticket's thread reopens it as usual, and unanswered it auto-closes like any resolved ticket.
+    """
+    if ticket.status not in OPEN:
+        return False
+    note = _text(resolution, "resolution note")
+    at = clock(ticket, now)
+    if ticket.status in CLAIMABLE:
+        previous = ticket.status
+        ticket.status = S.IN_PROGRESS
+        moved = {"from": previous.value, "to": S.IN_PROGRESS.value}
+        record(ticket, "claimed", actor=actor, at=at, data=moved)
+    _mark_resolved(ticket, actor=actor, note=note, routing=routing, at=at, data={"incident": incident})
+    return True
 
 
 def rate(
