@@ -72,6 +72,10 @@ def test_l3_declares_from_alert_and_every_requester_hears_once(session: Session)
     assert sorted(t.id for t in settled) == sorted(t.id for t in linked)
     assert all(t.status is TicketStatus.RESOLVED and pending_timers(t) == [] for t in linked)
     assert all(t.resolution == f"[MI-{incident.id}] Wifi is back on floor three." for t in linked)
+    told = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ticket_resolved")).all()
+    assert sorted(m.ticket_id for m in told) == sorted(t.id for t in linked)  # each card shows it
+    assert all(m.audience == "tier_queue" for m in told)
+    assert all(f"resolved with MI-{incident.id}" in m.payload["text"] for m in told)
     assert all(
         "resolved with it; if it is not fixed for you, reply here" in m.payload["text"] for m in resolved
     )

@@ -315,7 +315,9 @@ def resolve_incident(
     settled = [
         ticket
         for ticket in _linked_tickets(session, incident)
-        if resolve_with_incident(ticket, actor=actor, resolution=fix, incident=label, routing=routing)
+        if resolve_with_incident(
+            session, ticket, actor=actor, resolution=fix, incident=label, routing=routing
+        )
     ]
     session.flush()
     resolved = {t.id for t in settled}

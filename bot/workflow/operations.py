@@ -482,6 +482,7 @@ def _mark_resolved(
 
 
 def resolve_with_incident(
+    session: Session,
     ticket: Ticket,
     *,
     actor: User,
@@ -495,7 +496,8 @@ def resolve_with_incident(
 
     The caller has checked that `actor` runs the incident: tickets of an outage are settled by
     whoever fixed it, claimed or not and whatever their tier, or their SLA timers would go on to
-    breach and escalate tickets whose problem is gone. The requester is told once, by the
+    breach and escalate tickets whose problem is gone. The tier's queue hears of it on the card;
+    the requester is told once, by the
     incident's resolution message, instead of one CSAT request per ticket; a reply in the
     ticket's thread reopens it as usual, and unanswered it auto-closes like any resolved ticket.
     """
@@ -508,7 +510,13 @@ def resolve_with_incident(
         ticket.status = S.IN_PROGRESS
         moved = {"from": previous.value, "to": S.IN_PROGRESS.value}
         record(ticket, "claimed", actor=actor, at=at, data=moved)
-    _mark_resolved(ticket, actor=actor, note=note, routing=routing, at=at, data={"incident": incident})
+    event = _mark_resolved(
+        ticket, actor=actor, note=note, routing=routing, at=at, data={"incident": incident}
+    )
+    # The tier's card shows it settled, and its thread says by what.
+    tell_queue(
+        session, ticket, "ticket_resolved", cause=event, text=f"{ticket.number} resolved with {incident}."
+    )
     return True
 
 
