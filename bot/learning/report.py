@@ -211,8 +211,9 @@ th, td {{ border: 1px solid #ddd; padding: .3rem .6rem; text-align: left; vertic
 th {{ background: #f5f5f5; }} .note {{ color: #666; font-size: .85rem; }}
 </style></head><body>
 <h1>Tierline service report</h1>
-<p>Period: {escape(period)}. Figures cover tickets and conversations <em>opened</em> in the period;
-durations are wall-clock hours.</p>
+<p>Period: {escape(period)}. Volume, first response and SLA attainment cover tickets
+<em>opened</em> in the period; time to resolve, CSAT and reopen rate cover tickets <em>resolved</em>
+in it; deflection covers conversations started in it. Durations are wall-clock hours.</p>
 <div class="tiles">{tiles}</div>
 <h2>Charts</h2>{figures}
 <h2>Tickets by category</h2>{_table(["category", "tickets"], volume_rows)}
