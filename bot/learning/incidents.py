@@ -8,6 +8,7 @@ hears once), written in the caller's transaction with a dedupe key, so a retry n
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -147,52 +148,98 @@ def tell_newly_linked(
     message = str((latest.payload or {}).get("message") or "") if latest is not None else ""
     if latest is None or not message:
         return 0
-    by_requester: dict[int, list[Ticket]] = {}
-    for ticket in tickets:
-        if ticket.requester_id is not None:
-            by_requester.setdefault(ticket.requester_id, []).append(ticket)
+    by_requester = _by_requester(tickets)
     at, label, told = utcnow(), incident_label(incident), 0
     for requester_id, theirs in sorted(by_requester.items()):
         key = f"incident:{incident.id}:update:{sequence}:user:{requester_id}"
         if session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
             continue
-        requester = session.get(User, requester_id)
-        assert requester is not None  # FK guarantees it
         numbers = ", ".join(t.number or str(t.id) for t in theirs)
         text = (
             f"[{label}] {incident.title}: {numbers} is part of this known major incident; "
             f"updates will reach you here. Latest update: {message}"
         )
-        notify(
+        _tell_requester(
             session,
-            theirs[0],
-            audience=REQUESTER,
-            recipient=requester.external_id,
+            incident,
+            requester_id,
+            theirs,
             kind=latest.kind,
-            at=at,
-            dedupe_key=key,
+            sequence=sequence,
             text=text,
-            extra={
-                "incident_id": incident.id,
-                "incident": label,
-                "incident_status": incident.status.value,
-                "message": message,
-                "tickets": [t.number for t in theirs],
-                "update": sequence,
-            },
+            message=message,
+            at=at,
         )
-        for ticket in theirs:
-            record(
-                ticket,
-                "message",
-                actor=actor,
-                at=at,
-                text=f"[{label}] {message}",
-                data={"incident": incident.id, "update": sequence, "broadcast": True},
-            )
+        _record_broadcast(incident, theirs, actor=actor, message=message, sequence=sequence, at=at)
         told += 1
     session.flush()
     return told
+
+
+def _by_requester(tickets: Sequence[Ticket]) -> dict[int, list[Ticket]]:
+    """Tickets grouped by who asked: a person with two linked tickets hears once."""
+    by_requester: dict[int, list[Ticket]] = {}
+    for ticket in tickets:
+        if ticket.requester_id is not None:
+            by_requester.setdefault(ticket.requester_id, []).append(ticket)
+    return by_requester
+
+
+def _tell_requester(
+    session: Session,
+    incident: MajorIncident,
+    requester_id: int,
+    theirs: Sequence[Ticket],
+    *,
+    kind: str,
+    sequence: int,
+    text: str,
+    message: str,
+    at: datetime,
+) -> None:
+    """`text` (which says `message`) in one outbox row for one person about all their linked
+    tickets, keyed by update: a retry, or a second path to the same person, posts once."""
+    requester = session.get(User, requester_id)
+    assert requester is not None  # FK guarantees it
+    notify(
+        session,
+        theirs[0],
+        audience=REQUESTER,
+        recipient=requester.external_id,
+        kind=kind,
+        at=at,
+        dedupe_key=f"incident:{incident.id}:update:{sequence}:user:{requester_id}",
+        text=text,
+        extra={
+            "incident_id": incident.id,
+            "incident": incident_label(incident),
+            "incident_status": incident.status.value,
+            "message": message,
+            "tickets": [t.number for t in theirs],
+            "update": sequence,
+        },
+    )
+
+
+def _record_broadcast(
+    incident: MajorIncident,
+    tickets: Sequence[Ticket],
+    *,
+    actor: User | None,
+    message: str,
+    sequence: int,
+    at: datetime,
+) -> None:
+    """The update in each ticket's audit trail, as a message the requester was sent."""
+    for ticket in tickets:
+        record(
+            ticket,
+            "message",
+            actor=actor,
+            at=at,
+            text=f"[{incident_label(incident)}] {message}",
+            data={"incident": incident.id, "update": sequence, "broadcast": True},
+        )
 
 
 def _resolved_note(tickets: Sequence[Ticket], resolved: Collection[int]) -> str:
@@ -232,41 +279,22 @@ def post_update(
     incident.updates_sent += 1
     sequence = incident.updates_sent
     tickets = _linked_tickets(session, incident)
-    by_requester: dict[int, list[Ticket]] = {}
-    for ticket in tickets:
-        if ticket.requester_id is not None:
-            by_requester.setdefault(ticket.requester_id, []).append(ticket)
+    by_requester = _by_requester(tickets)
     at = utcnow()
     for requester_id, theirs in by_requester.items():
-        requester = session.get(User, requester_id)
-        assert requester is not None  # FK guarantees it
-        notify(
+        said = f"[{incident_label(incident)}] {incident.title}: {text}" + _resolved_note(theirs, resolved)
+        _tell_requester(
             session,
-            theirs[0],
-            audience=REQUESTER,
-            recipient=requester.external_id,
+            incident,
+            requester_id,
+            theirs,
             kind=kind,
+            sequence=sequence,
+            text=said,
+            message=text,
             at=at,
-            dedupe_key=f"incident:{incident.id}:update:{sequence}:user:{requester_id}",
-            text=f"[{incident_label(incident)}] {incident.title}: {text}" + _resolved_note(theirs, resolved),
-            extra={
-                "incident_id": incident.id,
-                "incident": incident_label(incident),
-                "incident_status": incident.status.value,
-                "message": text,
-                "tickets": [t.number for t in theirs],
-                "update": sequence,
-            },
         )
-    for ticket in tickets:
-        record(
-            ticket,
-            "message",
-            actor=actor,
-            at=at,
-            text=f"[{incident_label(incident)}] {text}",
-            data={"incident": incident.id, "update": sequence, "broadcast": True},
-        )
+    _record_broadcast(incident, tickets, actor=actor, message=text, sequence=sequence, at=at)
     session.add(
         OutboxMessage(
             audience="tier_queue",
