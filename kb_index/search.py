@@ -231,9 +231,13 @@ class BuildSearcher:
             for row, score in zip(ranked.chunk_rows, ranked.chunk_scores, strict=True)
             if not chunks[row].is_title_only
         ]
-        # A heading alone (its section held only an image) ranks the article but answers nothing:
-        # the article's best passage with text comes first.
-        shown = sorted(shown, key=lambda pair: _heading_only(chunks[pair[0]]))[:PASSAGES_PER_ARTICLE]
+        # A heading alone (its section held only an image) ranks the article but answers nothing,
+        # and a "Still stuck? Contact the Service Desk" section is the reply's own "Talk to a
+        # person", not a fix: the article's best passage that says what to do comes first.
+        shown = sorted(
+            shown,
+            key=lambda pair: (_heading_only(chunks[pair[0]]), _sends_elsewhere(chunks[pair[0]].section)),
+        )[:PASSAGES_PER_ARTICLE]
         if not shown:  # only the title matched: show the article's opening chunk
             shown = [
                 (row, ranked.fused)
@@ -276,6 +280,23 @@ _PROBLEM_SECTION = re.compile(
 
 def _describes_problem(section: str) -> bool:
     return bool(section) and bool(_PROBLEM_SECTION.search(section.rsplit("›", 1)[-1]))
+
+
+# Sections that send the reader to a person when the article did not help. Short, so their
+# vectors are mostly the article's title: they would otherwise be the passage shown for almost any
+# question that names the article's topic.
+_ESCALATION_SECTION = re.compile(
+    r"\bstill (?:stuck|need(?:ing)? help|not working|having (?:trouble|problems|issues))\b"
+    r"|\b(?:need|want|get|getting|further|more) (?:more |further )?help\b"
+    r"|\b(?:contact (?:us|support|it|the (?:it |service |help ?)desk)|who to contact|escalation)\b"
+    r"|\b(?:weitere hilfe|immer noch probleme)\b"
+    r"|仍然无法|仍无法|还是不行|还有问题|联系我们|获取帮助|寻求帮助|需要更多帮助|需要帮助",
+    re.IGNORECASE,
+)
+
+
+def _sends_elsewhere(section: str) -> bool:
+    return bool(section) and bool(_ESCALATION_SECTION.search(section.rsplit("›", 1)[-1]))
 
 
 def _heading_only(chunk: ChunkRecord) -> bool:

@@ -101,3 +101,45 @@ def test_an_answer_from_the_symptoms_comes_with_the_fix_after_them(tmp_path: Pat
     top = LiveSearcher(tmp_path / "index", encoder).search("Outlook crashes every time I open it").top
     assert top is not None and top.best.section.endswith("Symptoms")
     assert top.best.following is not None and "safe mode" in top.best.following.text
+
+
+SCANNER = """# Scan to email from the copier
+
+## Set up scan to email
+
+1. Tap your badge on the copier's reader to sign in.
+2. Choose Scan, then Send to me; the PDF arrives in your inbox within a minute.
+
+## Still stuck?
+
+Ask the Service Desk.
+"""
+
+PHONE = """# Set up email on your phone
+
+Install Outlook from the app store and sign in with your work account.
+
+## Still need help?
+
+Contact the Service Desk.
+"""
+
+
+def test_the_answer_is_the_fix_not_the_section_that_sends_you_to_a_person(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    """A short "Still stuck? Ask the Service Desk" section is mostly the article's title to the
+    encoder, so it would be the passage shown for almost any question on the topic."""
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "scan.md").write_text(SCANNER, encoding="utf-8")
+    (tmp_path / "kb" / "phone.md").write_text(PHONE, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    searcher = LiveSearcher(tmp_path / "index", encoder)
+    for question, article, fix in [
+        ("how do I scan to email from the copier", "scan", "Tap your badge"),
+        ("set up email on my phone", "phone", "Install Outlook"),
+    ]:
+        top = searcher.search(question).top
+        assert top is not None and top.article_id == article
+        assert fix in top.best.text, (question, top.best.section)
+        assert any("Service Desk" in p.text for p in top.passages[1:])  # still there, after the fix
