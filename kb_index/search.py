@@ -270,10 +270,11 @@ class BuildSearcher:
         return replace(passage, following=_passage(following, passage.score))
 
 
-# Sections that restate the problem ("Symptoms") match a question best but fix nothing: the fix
-# is in the section after them.
+# Sections that restate or explain the problem ("Symptoms", "Why it happens") match a question
+# best but fix nothing: the fix is in the section after them.
 _PROBLEM_SECTION = re.compile(
-    r"\b(symptoms?|problem|issue|what you (?:see|notice)|error messages?|cause)\b|症状|现象|问题描述",
+    r"\b(symptoms?|problem|issue|what you (?:see|notice)|error messages?|causes?|why (?:it|this) happens"
+    r"|why does (?:it|this) happen)\b|症状|现象|问题描述|原因",
     re.IGNORECASE,
 )
 

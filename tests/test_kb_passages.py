@@ -143,3 +143,32 @@ def test_the_answer_is_the_fix_not_the_section_that_sends_you_to_a_person(
         assert top is not None and top.article_id == article
         assert fix in top.best.text, (question, top.best.section)
         assert any("Service Desk" in p.text for p in top.passages[1:])  # still there, after the fix
+
+
+BITLOCKER = """# BitLocker recovery screen
+
+## Why it happens
+
+BitLocker asks for the recovery key at start-up when the firmware changed, for example after a
+BIOS update was installed or when the laptop was started on a different dock than usual. It is
+not a virus and your files are safe: the disk is encrypted and only waits for the key.
+
+## Get your key
+
+1. On your phone, open the recovery key page and sign in with your work account.
+2. Type the 48 digits shown there on the laptop and press Enter.
+"""
+
+
+def test_an_answer_from_the_explanation_comes_with_the_fix_after_it(tmp_path: Path, encoder: Encoder) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "bitlocker.md").write_text(BITLOCKER, encoding="utf-8")
+    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    top = (
+        LiveSearcher(tmp_path / "index", encoder)
+        .search("bitlocker wants a recovery key after a bios update")
+        .top
+    )
+    assert top is not None and top.best.section == "Why it happens"
+    assert top.best.following is not None and "48 digits" in top.best.following.text
