@@ -14,11 +14,15 @@ import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,26 @@ class QuietHandler(WSGIRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
+class EventsHandler(SlackRequestHandler):
+    """Bolt's WSGI handler, with form bodies read as forms.
+
+    Bolt takes any form body that contains the word "payload" for an interactivity payload: a
+    slash command whose text (or channel or user name) says "payload" — `/tierline report the
+    upload payload is rejected` — parses to nothing, matches no listener and is answered 404,
+    which Slack shows the person as "dispatch_failed". Such a body is read again as the form it is.
+    """
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        req = BoltRequest(body=request.get_body(), query=request.query_string, headers=request.get_headers())
+        raw = req.raw_body
+        if not req.body and raw and not raw.lstrip().startswith("{"):
+            fields = dict(parse_qsl(raw, keep_blank_values=True))
+            if fields and "payload" not in fields:
+                req.body = fields
+                req.context = build_context(BoltContext({}), fields)
+        return self.app.dispatch(req)
+
+
 def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> Iterable[bytes]:
     data = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
@@ -52,7 +76,7 @@ def make_wsgi_app(
 
     `metrics` renders the Prometheus exposition (bot.observability); default: the process registry.
     """
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+    bolt = EventsHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
