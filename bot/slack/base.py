@@ -172,6 +172,16 @@ class ListenerBase:
     def _dm(self, user: str) -> str:
         return str(self.s.client.conversations_open(users=user)["channel"]["id"])
 
+    def redraw(self, channel: str, ts: str, text: str, body: list[dict[str, Any]]) -> None:
+        """Best effort: replace a message's buttons with what was decided. The decision is already
+        committed and answered, so a Web API failure here is logged, not told to the person as a
+        failure (they would press again on something that worked)."""
+        try:
+            self.s.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
+        except (SlackApiError, OSError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.warning("could not update message %s in %s: %s", ts, channel, error)
+
     def _react(self, channel: str, ts: str, name: str) -> None:
         try:
             self.s.client.reactions_add(channel=channel, timestamp=ts, name=name)

@@ -169,7 +169,7 @@ class LearningListeners(ListenerBase):
                 return
             payload = alert_payload(alert, [m.ticket for m in alert.members])
         text, body = blocks.spike_alert_message(payload, can_declare=False, outcome=outcome)
-        self.s.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
+        self.redraw(channel, ts, text, body)
 
     def on_declare_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)

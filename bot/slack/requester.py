@@ -93,11 +93,8 @@ class RequesterListeners(ListenerBase):
         if not channel or not message.get("ts") or not message.get("blocks"):
             return
         kept = [b for b in message["blocks"] if b.get("type") != "actions"]
-        self.s.client.chat_update(
-            channel=channel,
-            ts=message["ts"],
-            text=str(message.get("text") or note),
-            blocks=[*kept, blocks.context(note)],
+        self.redraw(
+            channel, str(message["ts"]), str(message.get("text") or note), [*kept, blocks.context(note)]
         )
 
     def on_add_details(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -169,9 +166,7 @@ class RequesterListeners(ListenerBase):
             return
         if channel and message_ts:
             thanks = f"Thanks! You rated *{number}* {score}/5."
-            self.s.client.chat_update(
-                channel=channel, ts=message_ts, text=thanks, blocks=[blocks.section(thanks)]
-            )
+            self.redraw(channel, str(message_ts), thanks, [blocks.section(thanks)])
 
     def on_report_shortcut(
         self, ack: Ack, body: dict[str, Any], shortcut: dict[str, Any], context: BoltContext
