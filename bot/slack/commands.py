@@ -1,4 +1,4 @@
-"""`/tierline` (report, status, stats, retrain) and the App Home tab."""
+"""`/tierline` (report, status, queue, stats, retrain) and the App Home tab."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bot.slack.base import ListenerBase
 from bot.slack.home import default_stats, home_for
 from bot.slack.text import escape, from_slack
 from bot.workflow import access, queries
-from models import Ticket
+from models import Ticket, Tier
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ COMMAND_HELP = (
     "*/tierline* commands:\n"
     "• `/tierline report [what happened]` — file a ticket with a form\n"
     "• `/tierline status` — your tickets\n"
+    "• `/tierline queue` — unclaimed tickets waiting for your tiers (IT staff)\n"
     "• `/tierline stats` — key metrics (IT staff)\n"
     "• `/tierline retrain` — retrain the triage classifier (admins)"
 )
@@ -64,18 +65,41 @@ class CommandListeners(ListenerBase):
             self.open_view(command["trigger_id"], view, user, channel)
         elif sub == "status":
             self._status(user, say)
+        elif sub == "queue":
+            self._queue(user, say)
         elif sub == "stats":
             self._stats(user, say)
         elif sub == "retrain":
             self._retrain(user, say)
-        else:
+        elif sub in ("", "help"):
             say(COMMAND_HELP)
+        else:  # say what was not understood, or a typo looks like it was ignored
+            say(f"I don't know `/tierline {escape(blocks.clip(sub, 40))}`.\n{COMMAND_HELP}")
 
     def _status(self, user: str, say: Callable[[str], None]) -> None:
         with transaction(self.s.sessions) as session:
             tickets = queries.tickets_for_requester(session, self.actor(session, user))
             lines = [ticket_line(t) for t in tickets[:20]]
         say("*Your tickets*\n" + "\n".join(lines) if lines else "You have no tickets. Ask me anything here.")
+
+    def _queue(self, user: str, say: Callable[[str], None]) -> None:
+        """Unclaimed tickets waiting for the engineer's tiers (every tier for an admin without any)."""
+        with transaction(self.s.sessions) as session:
+            actor = self.actor(session, user)
+            allowed = access.is_staff(actor)
+            tiers = sorted(actor.tiers) or (sorted(Tier) if access.is_admin(actor) else [])
+            lines = (
+                [ticket_line(t) for tier in tiers for t in queries.queue(session, tier)[:20]]
+                if allowed
+                else []
+            )
+            names = ", ".join(t.value for t in tiers) or "no tier"
+        if not allowed:
+            say("/tierline queue is for IT staff; `/tierline status` shows your own tickets.")
+        elif lines:
+            say(f"*Waiting for {names}*\n" + "\n".join(lines[:40]))
+        else:
+            say(f"No unclaimed tickets are waiting for {names}.")
 
     def _stats(self, user: str, say: Callable[[str], None]) -> None:
         with transaction(self.s.sessions) as session:
