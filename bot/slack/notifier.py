@@ -47,7 +47,8 @@ CARD_GONE = frozenset(
 )
 # chat.postMessage errors that mean the bot cannot write in that thread (but may DM the person).
 THREAD_UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "thread_not_found"})
-CARD_KINDS = frozenset({"ticket_created", "ticket_escalated", "ticket_reopened", "ticket_deescalated"})
+# Queue notices that move a ticket to another tier: the new tier's card hears why, the old ones settle.
+MOVE_KINDS = frozenset({"ticket_escalated", "ticket_deescalated", "ticket_rerouted"})
 
 
 class DeliveryRefused(Exception):
@@ -158,18 +159,29 @@ class SlackNotifier:
         if channel is None:
             log.warning("no queue channel configured for %s; %s stays unposted", tier, ticket.number)
             return
+        # One delivery per ticket at a time (PostgreSQL; SQLite serialises writers already): the
+        # rows of a new ticket — its card, the requester's next words — may be delivered by two
+        # threads side by side, and only one of them may find no card and post it.
+        session.refresh(ticket, with_for_update=True)
         card = store.card_for_tier(session, ticket, tier)
+        moved = message.kind in MOVE_KINDS
         if card is None:
+            if tier != ticket.tier:
+                log.info(
+                    "%s has left %s; its %s notice is not posted there", ticket.number, tier, message.kind
+                )
+                return
             headline = "Escalated" if message.kind == "ticket_escalated" else "New ticket"
             text, body = self.card(ticket, headline=headline, session=session)
             ts = self._post(channel, text, body)
-            store.link_thread(session, ticket, store.CARD, channel, ts, tier)
-            if message.kind != "ticket_created":  # why it came here, and what the last tier found
-                self._post(channel, *self._handover_note(message), thread_ts=ts)
-                self._settle_old_cards(session, ticket)
-            return
-        self._post(card.channel, *self._thread_note(ticket, message), thread_ts=card.ts)
-        self.refresh_card(session, ticket)
+            card = store.link_thread(session, ticket, store.CARD, channel, ts, tier)
+        elif message.kind != "ticket_created":
+            self.refresh_card(session, ticket)
+        if moved:  # why it came here and what the last tier found; that tier's card loses its buttons
+            self._post(card.channel, *self._handover_note(message), thread_ts=card.ts)
+            self._settle_old_cards(session, ticket)
+        elif message.kind != "ticket_created":
+            self._post(card.channel, *self._thread_note(ticket, message), thread_ts=card.ts)
 
     def _to_tier_channel(self, message: OutboxMessage) -> None:
         """Ticketless rows for a queue (spike alerts, L3 copies of incident updates): post to its channel."""
@@ -213,7 +225,10 @@ class SlackNotifier:
         """Cards in tiers the ticket has left keep showing its state, without buttons: nobody
         there can claim or resolve it any more (best effort: the live card is what matters)."""
         text, body = self.card(ticket, headline=f"Moved to {ticket.tier.value}", actionable=False)
-        for card in store.cards_of(session, ticket)[:-1]:  # the last one is the live card
+        live = store.latest_card(session, ticket)
+        for card in store.cards_of(session, ticket):
+            if live is not None and card.id == live.id:
+                continue
             try:
                 self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
             except (SlackApiError, OSError) as exc:

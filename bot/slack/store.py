@@ -96,13 +96,17 @@ def requester_thread(session: Session, ticket: Ticket) -> tuple[str, str] | None
 
 
 def latest_card(session: Session, ticket: Ticket) -> SlackThread | None:
-    """The card in the ticket's current tier (escalation posts a new one in the next tier)."""
-    return session.scalars(
-        select(SlackThread)
-        .where(SlackThread.ticket_id == ticket.id, SlackThread.role == CARD)
-        .order_by(SlackThread.id.desc())
-        .limit(1)
-    ).first()
+    """The card in the ticket's current tier (escalation posts a new one in the next tier; a ticket
+    sent back to a tier it left uses that tier's card again), else the newest card it has."""
+    return (
+        card_for_tier(session, ticket, ticket.tier)
+        or session.scalars(
+            select(SlackThread)
+            .where(SlackThread.ticket_id == ticket.id, SlackThread.role == CARD)
+            .order_by(SlackThread.id.desc())
+            .limit(1)
+        ).first()
+    )
 
 
 def cards_of(session: Session, ticket: Ticket) -> list[SlackThread]:
@@ -118,7 +122,8 @@ def cards_of(session: Session, ticket: Ticket) -> list[SlackThread]:
 
 def card_for_tier(session: Session, ticket: Ticket, tier: Tier) -> SlackThread | None:
     return session.scalars(
-        select(SlackThread).where(
-            SlackThread.ticket_id == ticket.id, SlackThread.role == CARD, SlackThread.tier == tier
-        )
+        select(SlackThread)
+        .where(SlackThread.ticket_id == ticket.id, SlackThread.role == CARD, SlackThread.tier == tier)
+        .order_by(SlackThread.id.desc())
+        .limit(1)
     ).first()
