@@ -39,7 +39,7 @@ class EngineerListeners(ListenerBase):
                 body = text.strip()
                 if body.lower().startswith(NOTE_PREFIX):
                     operations.add_internal_note(
-                        session, ticket, actor=actor, text=body[len(NOTE_PREFIX) :].strip()
+                        session, ticket, actor=actor, text=body[len(NOTE_PREFIX) :].lstrip(" :").strip()
                     )
                     noted = True
                 else:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+
 from bot.slack import blocks
+from models import TicketEvent
+from models.db import transaction
 from tests.slack.conftest import (
     ENGINEER_L1,
     L1_CHANNEL,
@@ -96,12 +100,17 @@ def test_a_note_is_acknowledged_and_the_card_shows_the_clock_that_is_running(sta
     card = stack.fake.posts(L1_CHANNEL)[0]
     assert "Respond by" in json.dumps(card.args["blocks"])
     _claim(stack, number, card.ts)
-    note = stack.driver.say(ENGINEER_L1, L1_CHANNEL, "!note checked the gateway logs", thread_ts=card.ts)
+    note = stack.driver.say(ENGINEER_L1, L1_CHANNEL, "!note: checked the gateway logs", thread_ts=card.ts)
     lock = stack.fake.wait_for(
         lambda: [c for c in stack.fake.calls_to("reactions.add") if c.args["timestamp"] == note],
         what="padlock",
     )
     assert lock[0].args["name"] == "lock"
+    with transaction(stack.db.sessions) as session:
+        kept = session.scalars(
+            select(TicketEvent.text).where(TicketEvent.kind == "note", TicketEvent.internal.is_(True))
+        ).all()
+    assert kept == ["checked the gateway logs"]  # "!note:" as people type it, without the colon
     stack.driver.say(ENGINEER_L1, L1_CHANNEL, "Could you restart the laptop?", thread_ts=card.ts)
     stack.fake.wait_for(lambda: stack.ticket(number).first_response_at, what="first response")
     stack.fake.settle()
