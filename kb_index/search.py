@@ -39,6 +39,8 @@ LINK_HEAVY_WEIGHT = 0.6
 # A best passage shorter than this many characters ("To reset the client, follow the steps
 # below.") comes with the article's next passage, or the answer would be the intro alone.
 SHORT_PASSAGE_CHARS = 200
+# A passage that starts at step 2 or later of a numbered list is the middle of a procedure.
+_MID_PROCEDURE = re.compile(r"\s*(\d+)[.)]\s")
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,9 @@ class BuildSearcher:
                 if c.article_id == ranked.article_id and not c.is_title_only
             ][:1]
         passages = [_passage(chunks[row], score) for row, score in shown]
-        if passages and (
+        if passages and _mid_procedure(chunks[shown[0][0]].text):
+            passages[0] = self._from_procedure_start(passages[0], chunks[shown[0][0]])
+        elif passages and (
             len(passages[0].text.strip()) < SHORT_PASSAGE_CHARS or _describes_problem(passages[0].section)
         ):
             passages[0] = self._with_following(passages[0], chunks[shown[0][0]])
@@ -259,22 +263,51 @@ class BuildSearcher:
             passages=tuple(passages),
         )
 
+    def _from_procedure_start(self, passage: Passage, chunk: ChunkRecord) -> Passage:
+        """A passage cut from the middle of numbered steps ("5. Repair Office…") shown from step 1
+        of its section, with the matched part after it: steps are done in order, and the person
+        would otherwise never see the first four."""
+        start = chunk
+        while (row := self._row_of.get((start.article_id, start.ordinal - 1))) is not None:
+            previous = self.index.chunks[row]
+            if previous.is_title_only or previous.section != chunk.section:
+                break
+            start = previous
+            if not _mid_procedure(previous.text):
+                break
+        if start is chunk:
+            return passage
+        matched = replace(passage, text=_after_overlap(start.text, chunk.text))
+        return replace(_passage(start, passage.score), following=matched)
+
     def _with_following(self, passage: Passage, chunk: ChunkRecord) -> Passage:
-        """The passage with the article's next chunk attached (see SHORT_PASSAGE_CHARS)."""
-        row = self._row_of.get((chunk.article_id, chunk.ordinal + 1))
-        if row is None:
-            return passage
-        following = self.index.chunks[row]
-        if following.is_title_only or _heading_only(following):
-            return passage
-        return replace(passage, following=_passage(following, passage.score))
+        """The passage with the article's next chunk attached (see SHORT_PASSAGE_CHARS).
+
+        After a passage that describes the problem, the next passage that does not: articles often
+        go "Symptoms", "Why it happens", then the fix, and a reply of symptoms and causes tells the
+        person only what they already know. A "Still stuck? Contact us" section is never attached:
+        the reply's own "Talk to a person" says that, and nothing after it belongs to this answer.
+        """
+        skip_problem = _describes_problem(chunk.section)
+        ordinal = chunk.ordinal
+        while (row := self._row_of.get((chunk.article_id, ordinal + 1))) is not None:
+            ordinal += 1
+            following = self.index.chunks[row]
+            if following.is_title_only or _sends_elsewhere(following.section):
+                return passage
+            if _heading_only(following) or (skip_problem and _describes_problem(following.section)):
+                if not skip_problem:
+                    return passage
+                continue
+            return replace(passage, following=_passage(following, passage.score))
+        return passage
 
 
-# Sections that restate or explain the problem ("Symptoms", "Why it happens") match a question
-# best but fix nothing: the fix is in the section after them.
+# Sections that restate or explain the problem ("Symptoms", "Why it happens", a bare "Why",
+# "Background") match a question best but fix nothing: the fix is in the section after them.
 _PROBLEM_SECTION = re.compile(
     r"\b(symptoms?|problem|issue|what you (?:see|notice)|error messages?|causes?|why (?:it|this) happens"
-    r"|why does (?:it|this) happen)\b|症状|现象|问题描述|原因",
+    r"|why does (?:it|this) happen|background)\b|^\s*why\b|症状|现象|问题描述|原因",
     re.IGNORECASE,
 )
 
@@ -298,6 +331,21 @@ _ESCALATION_SECTION = re.compile(
 
 def _sends_elsewhere(section: str) -> bool:
     return bool(section) and bool(_ESCALATION_SECTION.search(section.rsplit("›", 1)[-1]))
+
+
+def _mid_procedure(text: str) -> bool:
+    match = _MID_PROCEDURE.match(text)
+    return match is not None and int(match.group(1)) > 1
+
+
+def _after_overlap(before: str, text: str) -> str:
+    """`text` without its opening lines that end `before` (windows of a long section overlap)."""
+    lines = text.splitlines()
+    tail = {line.strip() for line in before.splitlines()[-len(lines) :]}
+    skip = 0
+    while skip < len(lines) - 1 and (lines[skip].strip() in tail or not lines[skip].strip()):
+        skip += 1
+    return "\n".join(lines[skip:])
 
 
 def _heading_only(chunk: ChunkRecord) -> bool:

@@ -172,3 +172,84 @@ def test_an_answer_from_the_explanation_comes_with_the_fix_after_it(tmp_path: Pa
     )
     assert top is not None and top.best.section == "Why it happens"
     assert top.best.following is not None and "48 digits" in top.best.following.text
+
+
+USB = """# USB drive blocked
+
+## Symptoms
+
+You plug in a USB stick or an external hard drive and Windows says "Your organisation blocked this
+device", or the drive opens but every copy to it fails with "Access denied". Other laptops show the
+same message for the same stick, so the stick itself is fine.
+
+## Why
+
+Company laptops may read from removable storage but not write to it, because customer data copied
+to a stick is the most common way it leaks. The rule is set centrally and applies to every laptop.
+
+## Do this instead
+
+1. Put the file in your OneDrive folder.
+2. Right-click it, choose Share and send the link to the person who needs it.
+
+## Still stuck?
+
+Contact the Service Desk.
+"""
+
+
+def test_an_answer_from_the_symptoms_skips_the_explanation_to_reach_the_fix(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    """Symptoms, then why, then the fix: the reply must reach the fix, not stop at the reason."""
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "usb.md").write_text(USB, encoding="utf-8")
+    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    top = LiveSearcher(tmp_path / "index", encoder).search("my usb stick says access denied").top
+    assert top is not None and top.article_id == "usb"
+    assert top.best.section == "Symptoms"
+    assert top.best.following is not None and "OneDrive folder" in top.best.following.text
+
+
+SHORT_THEN_CONTACT = """# Shared mailbox on your phone
+
+Shared mailboxes can't be added to the phone's mail app; use Outlook for iOS or Android.
+
+## Still need help?
+
+Contact the Service Desk with your phone model.
+"""
+
+
+def test_a_short_answer_never_comes_with_the_contact_us_section(tmp_path: Path, encoder: Encoder) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "shared.md").write_text(SHORT_THEN_CONTACT, encoding="utf-8")
+    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    top = LiveSearcher(tmp_path / "index", encoder).search("add a shared mailbox on my phone").top
+    assert top is not None and top.article_id == "shared"
+    assert top.best.text.startswith("Shared mailboxes can't be added")
+    assert top.best.following is None  # "contact the Service Desk" is what the reply's buttons say
+
+
+_STEP = "Open the settings panel and check the option carefully before moving on. " * 3
+PROCEDURE = "# Outlook crashes at start-up\n\n## Fix (try in order)\n\n" + "\n".join(
+    f"{i}. " + ("Rebuild the local mail cache from the Company Portal. " if i == 8 else "") + _STEP
+    for i in range(1, 9)
+)
+
+
+def test_an_answer_never_starts_in_the_middle_of_numbered_steps(tmp_path: Path, encoder: Encoder) -> None:
+    """Steps are done in order: a match on step 8 of a long procedure shows it from step 1, with
+    the matched steps after it."""
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "outlook.md").write_text(PROCEDURE, encoding="utf-8")
+    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
+    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
+    top = LiveSearcher(tmp_path / "index", encoder).search("how do I rebuild the outlook mail cache").top
+    assert top is not None and top.article_id == "outlook"
+    assert top.best.text.startswith("1. ")
+    assert top.best.following is not None and "Rebuild the local mail cache" in top.best.following.text
+    shown = f"{top.best.text}\n{top.best.following.text}".splitlines()
+    assert sum(line.startswith("5. ") for line in shown) == 1  # the windows' overlap is not repeated
