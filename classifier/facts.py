@@ -92,6 +92,18 @@ _ERROR_RES: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b((?:error|err)\s*(?:code)?\s*[:#]?\s*[A-Z]*-?\d{2,6})\b", _FLAGS),
     re.compile(r"\b(HTTP\s*[45]\d\d|[45]0[0-9] (?:error|forbidden|not found|unauthorized))\b", _FLAGS),
     re.compile(r"^[ \t]*(?:error|exception)[ \t]*:[ \t]*(.{3,200})$", _FLAGS | re.MULTILINE),
+    # A pasted log line at an error level: "2025-03-04 10:01 [ERROR] AnyConnect: disconnected (DPD)".
+    # Upper case only: in prose "error" is a word, in a log ERROR is the level.
+    re.compile(
+        r"(?:^|[ \t\]|])(?:\[(?:ERROR|FATAL|CRITICAL|SEVERE|E)\]|(?:ERROR|FATAL|CRITICAL|SEVERE)\b:?)"
+        r"[ \t:-]*(\S.{2,199}?)[ \t]*$",
+        re.ASCII | re.MULTILINE,
+    ),
+    # A stack trace's exception line, Java, Python or .NET: "javax.net.ssl.SSLHandshakeException:
+    # PKIX path building failed", "ValueError: invalid literal". Its first line is what engineers search.
+    re.compile(
+        r"\b((?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error)\b(?::[ \t]*[^\n]{1,200})?)", re.ASCII
+    ),
 )
 
 # Typographic apostrophes are what Slack clients usually send ("can’t"), so match both.

@@ -207,3 +207,36 @@ def test_chinese_urgency(text: str, urgency: str) -> None:
 def test_an_error_line_is_found_after_thousands_of_blank_lines() -> None:
     text = "my vpn" + "\n" * 40_000 + "error: 809 the network connection could not be established"
     assert "809" in (extract_facts(text).error_text or "")
+
+
+@pytest.mark.parametrize(
+    ("paste", "error"),
+    [
+        (
+            "Client log:\n2025-03-04 10:01:22 [ERROR] AnyConnect: The VPN connection was disconnected\n"
+            "2025-03-04 10:01:23 [INFO] reconnecting\nanyway my vpn keeps dropping",
+            "AnyConnect: The VPN connection was disconnected",
+        ),
+        ("10:01:09 host app FATAL: cannot open the settings database\n", "cannot open the settings database"),
+        (
+            'Exception in thread "main" javax.net.ssl.SSLHandshakeException: PKIX path building failed\n'
+            "\tat sun.security.ssl.Alerts.getSSLException(Alerts.java:192)\nour tool cannot connect",
+            "javax.net.ssl.SSLHandshakeException: PKIX path building failed",
+        ),
+        (
+            'Traceback (most recent call last):\n  File "sync.py", line 3, in <module>\n'
+            "PermissionError: [Errno 13] Permission denied: 'S:/reports'",
+            "PermissionError: [Errno 13] Permission denied: 'S:/reports'",
+        ),
+    ],
+)
+def test_the_error_in_a_pasted_log_or_stack_trace_is_found(paste: str, error: str) -> None:
+    """Someone who pasted the log has given the error: the ticket must not ask them for it."""
+    facts = extract_facts(paste)
+    assert facts.error_text == error
+    assert "error_text" not in facts.missing()
+
+
+@pytest.mark.parametrize("text", ["I got an error when printing", "there was an Error on my screen today"])
+def test_the_word_error_in_prose_is_no_error_text(text: str) -> None:
+    assert extract_facts(text).error_text is None
