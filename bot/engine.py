@@ -23,7 +23,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -336,8 +336,15 @@ class Engine:
         # A short "no" or "ok" has too few letters to search with, but it still means something.
         has_words = check.problem in (None, "too_short")
         intent = intents.read_intent(inquiry.text) if has_words else None
+        if conversation.state is ConversationState.CLARIFYING and has_words:
+            offered = _offered(conversation)
+            pick = intents.picked_option(inquiry.text, len(offered))
+            if pick is None and intent is Intent.YES and len(offered) == 1:
+                pick = 0  # "yes" to "Is it about *X*?"
+            if pick is not None:
+                return self._answer_pick(session, conversation, requester, check.stored, offered[pick])
         if conversation.state is ConversationState.HANDED_OFF and intent in _ALL_GOOD:
-            settled = self._settled_ticket(session, conversation, requester, intent)
+            settled = self._settled_ticket(session, conversation, requester, intent, inquiry.text)
             if settled is not None:
                 return settled
         if conversation.state is ConversationState.HANDED_OFF and has_words:
@@ -366,7 +373,9 @@ class Engine:
         """A real question: it continues the open case (a reply to our clarifying question, or a
         follow-up to an answer) or starts a new one; only the current case is searched and ticketed."""
         state = conversation.state
-        follow_up = state is ConversationState.ANSWERED and intents.is_follow_up(check.stored)
+        follow_up = state is ConversationState.ANSWERED and (
+            intents.is_follow_up(check.stored) or self._about_the_answer(conversation, requester, check.query)
+        )
         continues = state is ConversationState.CLARIFYING or follow_up
         self._record(
             session,
@@ -393,6 +402,51 @@ class Engine:
         if not continues and self._awaiting_question_for_person(conversation):
             return self._handoff(session, conversation, requester, reason="requested a person")
         return self._decide(session, conversation, requester, query, truncated=check.truncated)
+
+    def _about_the_answer(self, conversation: Conversation, requester: User, query: str) -> bool:
+        """Whether a message after an answer asks more about it ("why is it blocked", "I already
+        clicked the link") rather than starting a new case: the KB is not confident about it on its
+        own, and the article just answered is the one it finds first for it. A new topic the KB
+        knows ("how do I set an out-of-office?") or one it relates to another article first
+        ("how do I book parking?") starts a new case, as before."""
+        if conversation.last_article_id is None:
+            return False
+        alone = self._search(query, requester, conversation)
+        if alone is None or alone.answerable(self._threshold(alone)) or alone.top is None:
+            return False
+        return alone.top.article_id == conversation.last_article_id
+
+    def _threshold(self, result: SearchResult | None) -> float:
+        """The answer threshold: the configured one, else the one calibration wrote."""
+        if self.answer_threshold is not None:
+            return self.answer_threshold
+        return result.threshold if result else 1.0
+
+    def _answer_pick(
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        text: str,
+        picked: tuple[str, str],
+    ) -> Outcome:
+        """The person picked one of the articles our clarifying question offered ("the second
+        one"): answer from it. Searched again, not guessed, so the passage is the one that fits
+        the question; the title goes on the case, so a later ticket says what "the second one" was."""
+        article_id, title = picked
+        self._record(session, conversation, MessageRole.REQUESTER, "question", text, {"picked": article_id})
+        opening = _first(conversation.question, MAX_QUERY_CHARS // 2)
+        conversation.question = f"{conversation.question}\n{title}".strip()
+        for query in (f"{opening} {title}", title):
+            result = self._search(query, requester, conversation)
+            hit = next((h for h in result.hits if h.article_id == article_id), None) if result else None
+            if result is not None and hit is not None:
+                others = tuple(h for h in result.hits if h is not hit)
+                return self._answer(
+                    session, conversation, replace(result, hits=(hit, *others)), truncated=False
+                )
+        # The article is gone (re-ingested meanwhile): decide on the question as usual.
+        return self._decide(session, conversation, requester, f"{opening} {title}", truncated=False)
 
     def _on_intent(
         self, session: Session, conversation: Conversation, requester: User, intent: Intent, text: str
@@ -453,7 +507,7 @@ class Engine:
                 session,
                 conversation,
                 "notice",
-                f"{number} is already with the IT team; reply here to add anything.",
+                phrases.already_with_team(lang, number or "your ticket"),
                 ticket=TicketRef.of(ticket) if ticket else None,
             )
         if action is Feedback.SOLVED:
@@ -485,16 +539,25 @@ class Engine:
         self, session: Session, conversation: Conversation, requester: User, query: str, *, truncated: bool
     ) -> Outcome:
         result = self._search(query, requester, conversation)
-        threshold = (
-            self.answer_threshold
-            if self.answer_threshold is not None
-            else (result.threshold if result else 1.0)
-        )
+        threshold = self._threshold(result)
         if result is not None and result.answerable(threshold):
             twins = _same_title_hits(result)
             if twins and conversation.clarifications == 0:
                 return self._clarify(session, conversation, result, threshold, only=twins)
-            return self._answer(session, conversation, result, truncated=truncated)
+            assert result.top is not None  # answerable() guarantees a hit
+            # Only a follow-up to an answer (the case is still "answered") has seen passages.
+            answered = conversation.state is ConversationState.ANSWERED
+            fresh = _unseen(conversation, result.top) if answered else result.top
+            if fresh is None:  # more about an article whose every passage they have already read
+                return self._handoff(
+                    session,
+                    conversation,
+                    requester,
+                    reason="the suggested article did not help",
+                    result=result,
+                )
+            fresh_result = replace(result, hits=(fresh, *result.hits[1:]))
+            return self._answer(session, conversation, fresh_result, truncated=truncated)
         if conversation.clarifications == 0:
             return self._clarify(session, conversation, result, threshold)
         return self._handoff(
@@ -543,7 +606,7 @@ class Engine:
             confidence=result.confidence,
             passage=passage,
             actions=(Feedback.SOLVED, Feedback.NOT_SOLVED, Feedback.HUMAN),
-            payload={"article_id": top.article_id, "version": top.best.version},
+            payload={"article_id": top.article_id, "version": top.best.version, "passage": passage},
         )
 
     def _clarify(
@@ -639,7 +702,7 @@ class Engine:
         )
 
     def _settled_ticket(
-        self, session: Session, conversation: Conversation, requester: User, intent: Intent
+        self, session: Session, conversation: Conversation, requester: User, intent: Intent, said: str
     ) -> Outcome | None:
         """ "solved", "thanks", "ok" once the ticket is resolved: a confirmation, not a reply that
         reopens it and takes it from its engineer. "solved" (or "yes") closes it as confirmed;
@@ -651,12 +714,10 @@ class Engine:
             session, conversation, MessageRole.REQUESTER, "chat", intent.value, {"intent": intent.value}
         )
         number = ticket.number or "your ticket"
-        if intent in (Intent.SOLVED, Intent.YES, Intent.CLOSE) and self.desk.confirm_resolved(
+        closed = intent in (Intent.SOLVED, Intent.YES, Intent.CLOSE) and self.desk.confirm_resolved(
             session, ticket, requester=requester
-        ):
-            text = f"Thanks for confirming: {number} is closed. Ask me here any time something else comes up."
-        else:
-            text = f"You're welcome! {number} stays resolved; write here if the problem comes back."
+        )
+        text = phrases.settled(_reply_language(conversation, said), number, closed=closed)
         return self._say(session, conversation, "notice", text, ticket=TicketRef.of(ticket))
 
     def _relay(self, session: Session, conversation: Conversation, requester: User, text: str) -> Outcome:
@@ -667,6 +728,8 @@ class Engine:
             return self._decide(
                 session, conversation, requester, _first(text, MAX_QUERY_CHARS), truncated=False
             )
+        lang = _reply_language(conversation, text)
+        number = ticket.number or ""
         was_settled = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
         self.desk.requester_message(session, ticket, requester=requester, text=text)
         if was_settled and ticket.status is TicketStatus.REOPENED:
@@ -674,8 +737,7 @@ class Engine:
                 session,
                 conversation,
                 "notice",
-                f"I've reopened {ticket.number} and passed this on; the {ticket.tier.value} team "
-                "will pick it up again.",
+                phrases.reopened(lang, number, ticket.tier.value),
                 ticket=TicketRef.of(ticket),
             )
         new_priority = self.desk.add_facts(
@@ -686,9 +748,9 @@ class Engine:
                 session,
                 conversation,
                 "notice",
-                f"Thanks, added to {ticket.number}. From what you said, its priority is now "
-                f"{new_priority}; the {ticket.tier.value} team aims to respond by "
-                f"{phrases.when(ticket.sla_response_due) if ticket.sla_response_due else 'soon'}.",
+                phrases.relayed_new_priority(
+                    lang, number, new_priority, ticket.tier.value, ticket.sla_response_due
+                ),
                 ticket=TicketRef.of(ticket),
                 # said in words, not only acknowledged: the promise they were given has changed
                 relayed=False,
@@ -697,7 +759,7 @@ class Engine:
             session,
             conversation,
             "notice",
-            f"Added to {ticket.number}; the engineer will see it.",
+            phrases.relayed(lang, number),
             ticket=TicketRef.of(ticket),
             relayed=True,
         )
@@ -791,6 +853,42 @@ def _where(conversation: Conversation) -> Literal["idle", "answered", "clarifyin
     ):
         return "clarifying"
     return "idle"
+
+
+def _unseen(conversation: Conversation, hit: ArticleHit) -> ArticleHit | None:
+    """The hit with its best passage not yet shown in this conversation first: a follow-up about
+    the same article ("it says the network path was not found") must not get the same text back.
+    None when every passage the search gave was shown already; the hit itself when none was."""
+    shown = [
+        str((m.payload or {}).get("passage") or m.text)
+        for m in conversation.messages
+        if m.role is MessageRole.ASSISTANT and m.kind == "answer"
+    ]
+    if not shown:
+        return hit
+    for i, passage in enumerate(hit.passages):
+        candidate = replace(hit, passages=(passage, *hit.passages[:i], *hit.passages[i + 1 :]))
+        text = _passage_text(candidate).strip()
+        if not any(text and text in earlier for earlier in shown):
+            return candidate
+    return None
+
+
+def _reply_language(conversation: Conversation, said: str) -> phrases.Language:
+    """The language to answer a reply in: its own when it has words enough to tell ("谢谢",
+    "thanks, it works now"), else the case's: a Chinese requester's "ok" is answered in Chinese."""
+    if phrases.language_of(said) == "zh" or len(said.split()) > 2:
+        return phrases.language_of(said)
+    return phrases.language_of(conversation.question)
+
+
+def _offered(conversation: Conversation) -> tuple[tuple[str, str], ...]:
+    """The articles (id, title) our last message offered, when it was a clarifying question."""
+    said = [m for m in conversation.messages if m.role is MessageRole.ASSISTANT]
+    if not said or said[-1].kind != "clarify":
+        return ()
+    sources = (said[-1].payload or {}).get("sources") or []
+    return tuple((str(s["id"]), str(s["title"])) for s in sources if isinstance(s, dict) and "id" in s)
 
 
 def is_private_venue(conversation_key: str) -> bool:

@@ -162,3 +162,44 @@ def is_follow_up(text: str) -> bool:
 def says_still_broken(text: str) -> bool:
     """Whether a follow-up says the problem persists (so the answer did not help)."""
     return bool(_STILL_BROKEN_RE.search(normalise(text)))
+
+
+# A reply to "Is it about one of these: A; B; C?" that picks one by its place in the list.
+_ORDINALS = {
+    "first": 1, "1st": 1, "one": 1, "1": 1,
+    "second": 2, "2nd": 2, "two": 2, "2": 2,
+    "third": 3, "3rd": 3, "three": 3, "3": 3,
+    "fourth": 4, "4th": 4, "four": 4, "4": 4,
+    "fifth": 5, "5th": 5, "five": 5, "5": 5,
+}  # fmt: skip
+# Number words only after "option" / "number" ("option two"): a bare "one" is no pick.
+_PICK_RE = re.compile(
+    r"(?:(?:yes|yeah|yep|ok|okay|its|it is|i mean|i think|probably) )*(?:the )?"
+    r"(?:(?P<which>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|[1-5])"
+    r"|(?:option|number|no|nr) (?P<spelt>one|two|three|four|five|[1-5]))"
+    r"(?: (?:one|option|article|link|please|thanks|pls))*"
+)
+_ZH_PICK_RE = re.compile(
+    r"(?:是|就是|应该是)?第(?P<which>[一二三四五1-5])(?:个|项|篇|条)?(?:吧|了|谢谢)*|(?P<last>最后一个)"
+)
+_ZH_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+
+
+def picked_option(text: str, offered: int) -> int | None:
+    """The 0-based index of the option a short reply picks ("the second one", "2", "第二个",
+    "the last one"), or None when it picks none of the `offered` options."""
+    if offered <= 0 or len(text) > 60:
+        return None
+    said = normalise(text.replace("#", " # "))
+    match = _PICK_RE.fullmatch(said)
+    if match:
+        which = match.group("which") or match.group("spelt")
+        number = offered if which == "last" else _ORDINALS[which]
+    else:
+        zh = _ZH_PICK_RE.fullmatch(said.replace(" ", ""))
+        if zh is None:
+            return None
+        number = (
+            offered if zh.group("last") else _ZH_NUMBERS.get(zh.group("which"), 0) or int(zh.group("which"))
+        )
+    return number - 1 if 1 <= number <= offered else None

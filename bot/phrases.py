@@ -223,3 +223,48 @@ def ask_what_for_person(lang: Language) -> str:
     if lang == "zh":
         return "好的。请问需要什么帮助？描述一下问题，我会转给 IT 同事。"
     return "Sure. What do you need help with? Describe the problem and I'll pass it on."
+
+
+# What the assistant says once a case is a ticket: the requester reads these in their language too.
+def relayed(lang: Language, number: str) -> str:
+    """A reply after the handoff was added to the ticket."""
+    if lang == "zh":
+        return f"已添加到 {number}，工程师会看到。"
+    return f"Added to {number}; the engineer will see it."
+
+
+def relayed_new_priority(lang: Language, number: str, priority: str, tier: str, due: datetime | None) -> str:
+    """What the requester said (impact, urgency) changed the ticket's priority and so its SLA."""
+    if lang == "zh":
+        level = _ZH_PRIORITIES.get(priority.lower(), priority)
+        by = f"将在 {when(due, 'zh')} 前首次回复" if due else "会尽快回复"
+        return f"谢谢，已添加到 {number}。根据您的描述，优先级现在是：{level}；{tier} 团队{by}。"
+    by = when(due) if due else "soon"
+    return (
+        f"Thanks, added to {number}. From what you said, its priority is now {priority}; "
+        f"the {tier} team aims to respond by {by}."
+    )
+
+
+def reopened(lang: Language, number: str, tier: str) -> str:
+    if lang == "zh":
+        return f"我已重新打开 {number} 并转达了您的消息，{tier} 团队会再次跟进。"
+    return f"I've reopened {number} and passed this on; the {tier} team will pick it up again."
+
+
+def already_with_team(lang: Language, number: str) -> str:
+    """A button pressed (or typed) after the case is already a ticket."""
+    if lang == "zh":
+        return f"{number} 已经在 IT 团队处理中；在此回复即可补充信息。"
+    return f"{number} is already with the IT team; reply here to add anything."
+
+
+def settled(lang: Language, number: str, *, closed: bool) -> str:
+    """ "solved" / "thanks" after the ticket was resolved: closed as confirmed, or left resolved."""
+    if lang == "zh":
+        if closed:
+            return f"感谢确认：{number} 已关闭。以后有其他问题随时在这里问我。"
+        return f"不客气！{number} 保持已解决状态；如果问题再次出现，请在这里回复。"
+    if closed:
+        return f"Thanks for confirming: {number} is closed. Ask me here any time something else comes up."
+    return f"You're welcome! {number} stays resolved; write here if the problem comes back."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from sqlalchemy import func, select
@@ -586,3 +586,128 @@ def test_a_short_intro_is_answered_together_with_the_steps_that_follow(
     assert out.kind == "answer" and out.passage is not None
     assert out.passage.startswith("Resetting fixes most sign-in loops.")
     assert "*Steps*\n1. Quit the client.\n2. Delete the profile." in out.passage
+
+
+@pytest.mark.parametrize("pick", ["the second one", "2", "option 2", "the last one"])
+def test_picking_an_offered_article_answers_from_it(
+    db: TestDatabase, engine: Engine, kb: KeywordKB, pick: str
+) -> None:
+    """ "Is it about one of these: A; B?" — "the second one" is an answer to our question, not a
+    new description to search with (which finds nothing better and opened a ticket)."""
+    kb.articles.append(("vpn-install", "Installing the VPN client", "public", frozenset({"vpn", "install"})))
+    kb.threshold = 0.8
+    asked = ask(db, engine, "the vpn on my laptop is odd")
+    assert asked.kind == "clarify"
+    offered = [s.id for s in asked.sources]
+    assert len(offered) == 2
+    out = ask(db, engine, pick)
+    assert out.kind == "answer"
+    assert out.sources[0].id == offered[1]
+    assert out.sources[0].title in out.text
+    # The ticket, if it comes to that, says which article the person meant.
+    handed = ask(db, engine, "not solved")
+    assert handed.kind == "handoff"
+    with db.sessions() as s:
+        body = s.scalars(select(Ticket.body)).one()
+    assert asked.sources[1].title in body
+
+
+def test_yes_to_a_single_offered_article_answers_from_it(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    kb.threshold = 0.8
+    asked = ask(db, engine, "the vpn on my laptop is odd")
+    assert asked.kind == "clarify" and [s.id for s in asked.sources] == ["vpn-disconnects"]
+    out = ask(db, engine, "yes")
+    assert out.kind == "answer" and out.sources[0].id == "vpn-disconnects"
+
+
+def test_a_number_in_a_real_reply_to_a_clarifying_question_is_no_pick(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    kb.threshold = 0.8
+    assert ask(db, engine, "the vpn on my laptop is odd").kind == "clarify"
+    out = ask(db, engine, "it drops 2 times an hour")
+    assert out.kind == "handoff"  # still unsure after one question: a person, not a guessed article
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_replies_after_a_chinese_handoff_stay_in_chinese(db: TestDatabase, engine: Engine) -> None:
+    """The handoff was in Chinese; "谢谢", "ok" and the buttons after it must not switch to English."""
+    ask(db, engine, "打印机一直卡纸，怎么办")
+    handed = ask(db, engine, "转人工")
+    assert handed.kind == "handoff" and handed.ticket is not None
+    for said in ("谢谢", "ok", "还是不行"):
+        out = ask(db, engine, said)
+        assert out.kind == "notice" and out.ticket is not None
+        assert handed.ticket.number in out.text
+        assert _has_cjk(out.text) and "engineer" not in out.text, (said, out.text)
+    with db.sessions() as s, s.begin():
+        pressed = engine.feedback(s, "cli:t1", Feedback.HUMAN, "cli:ana")
+    assert _has_cjk(pressed.text), pressed.text
+    # An English requester still reads English.
+    ask(db, engine, "my printer keeps jamming", key="cli:t2")
+    ask(db, engine, "talk to a person", key="cli:t2")
+    assert "engineer will see it" in ask(db, engine, "thanks", key="cli:t2").text
+
+
+class TwoPassageKB(KeywordKB):
+    """Like KeywordKB, but every article has a fix and an errors passage, fix first."""
+
+    def search(
+        self, query: str, *, audiences: frozenset[str] = frozenset({"public"}), k: int = 3
+    ) -> SearchResult:
+        found = super().search(query, audiences=audiences, k=k)
+        hits = tuple(
+            ArticleHit(
+                h.article_id,
+                h.title,
+                None,
+                h.audience,
+                h.score,
+                tuple(
+                    Passage(h.article_id, h.title, section, text, None, h.audience, 1, h.score)
+                    for section, text in (
+                        ("Fix", f"Restart the client for {h.title}."),
+                        ("Errors", f"What each error of {h.title} means."),
+                    )
+                ),
+            )
+            for h in found.hits
+        )
+        return replace(found, hits=hits)
+
+
+def test_a_question_about_the_answer_in_other_words_continues_the_case(
+    db: TestDatabase, engine: Engine
+) -> None:
+    """ "why does the vpn do that" has no "still" or "it" for the follow-up patterns, but the KB
+    relates it to the article just answered and to nothing else: it is more about this case, and
+    it gets the article's next passage rather than "I couldn't find a help article"."""
+    engine.searcher = TwoPassageKB(list(KB), threshold=0.8)
+    first = ask(db, engine, "my vpn disconnects all day")
+    assert first.kind == "answer" and first.passage is not None and "Restart the client" in first.passage
+    more = ask(db, engine, "why does the vpn do that")
+    assert more.kind == "answer"
+    assert more.sources[0].id == "vpn-disconnects"
+    assert more.passage is not None and "What each error" in more.passage  # not the same text again
+    # A third question on it, with every passage already shown: a person, not the same text again.
+    last = ask(db, engine, "and what does the vpn log mean")
+    assert last.kind == "handoff" and last.ticket is not None
+    with db.sessions() as s:
+        body = s.scalars(select(Ticket.body)).one()
+    assert "why does the vpn do that" in body and "vpn disconnects all day" in body
+
+
+def test_an_unrelated_question_after_an_answer_is_still_a_new_case(db: TestDatabase, engine: Engine) -> None:
+    engine.searcher = TwoPassageKB(list(KB), threshold=0.8)
+    assert ask(db, engine, "my vpn disconnects all day").kind == "answer"
+    out = ask(db, engine, "how do I book a parking space")
+    assert out.kind == "clarify"  # searched on its own, not as more about the VPN
+    assert ask(db, engine, "talk to a person").kind == "handoff"
+    with db.sessions() as s:
+        body = s.scalars(select(Ticket.body)).one()
+    assert "vpn" not in body.lower()
