@@ -37,10 +37,13 @@ DEFAULT_MATRIX: dict[tuple[str, str], str] = {
 _OUTAGE_KINDS: tuple[tuple[str, ...], ...] = (
     (
         r"\b(everyone|everybody|all (?:users|staff|employees|of us)|whole (?:company|office|floor|team)"
-        r"|entire (?:company|office|floor|team)|(?:nobody|no ?one) (?:can|is able))\b",
+        # "nobody can log in" is everyone; "nobody can hear me" is one person's microphone.
+        r"|entire (?:company|office|floor|team)"
+        r"|(?:nobody|no ?one) (?:can|is able)(?! (?:to )?\w+ (?:me|my)\b))\b",
         r"\b(alle (?:mitarbeiter\w*|kollegen|kolleginnen|benutzer\w*|nutzer\w*|user)"
-        r"|(?:die )?ganze (?:firma|abteilung|etage)|das ganze (?:büro|team|unternehmen)|niemand kann)\b",
-        r"所有人|大家都|全公司|整个(?:公司|部门|办公室|楼层?|学校)|全体|没有人能",
+        r"|(?:die )?ganze (?:firma|abteilung|etage)|das ganze (?:büro|team|unternehmen)"
+        r"|niemand kann(?! (?:mich|mir|mein\w*)\b))\b",
+        r"所有人|大家都|全公司|整个(?:公司|部门|办公室|楼层?|学校)|全体|没有人能(?![^，。,.\s]{0,4}我)",
     ),
     (
         r"\b(is|are|went|gone|goes|completely)\s+down\b|\boutage\b"

@@ -73,7 +73,16 @@ def test_an_outage_is_heard_in_english_german_and_chinese(text: str) -> None:
         "nobody answered my last ticket about a mouse",
         "just me: my screen is down to 800x600 since the update",
         "Störung im Drucker im 2. Stock",
+        "nobody can hear me in Teams calls since this morning",
+        "no one can see my screen when I share it",
+        "niemand kann mich in Teams hören",
+        "会议里没有人能听到我说话",
     ],
 )
 def test_one_persons_problem_is_not_an_outage(text: str) -> None:
     assert decide_priority("medium", text, None, None)[0] == "medium"
+
+
+def test_nobody_able_to_do_something_is_still_an_outage() -> None:
+    for text in ("nobody can log in to the VPN", "niemand kann drucken", "没有人能打印"):
+        assert decide_priority("medium", text, None, None)[0] == "high", text
