@@ -731,6 +731,8 @@ class Engine:
         lang = _reply_language(conversation, text)
         number = ticket.number or ""
         was_settled = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+        if intents.asks_for_status(text):
+            return self._ticket_status(session, conversation, requester, ticket, text, lang)
         self.desk.requester_message(session, ticket, requester=requester, text=text)
         if was_settled and ticket.status is TicketStatus.REOPENED:
             return self._say(
@@ -763,6 +765,35 @@ class Engine:
             ticket=TicketRef.of(ticket),
             relayed=True,
         )
+
+    def _ticket_status(
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        ticket: Ticket,
+        text: str,
+        lang: phrases.Language,
+    ) -> Outcome:
+        """ "any update?" after a handoff: say where the ticket stands. On an open ticket the
+        question is still passed on (the engineer should know someone is waiting); on a settled
+        one it is not, so asking never reopens a ticket, nor on one that waits for the requester's
+        answer, which this is not."""
+        responded = ticket.first_response_at is not None
+        reply = phrases.ticket_status(
+            lang,
+            ticket.number or "",
+            ticket.status.value,
+            ticket.tier.value,
+            claimed=ticket.assignee_id is not None,
+            due=ticket.sla_resolution_due if responded else ticket.sla_response_due,
+            responded=responded,
+            resolution=ticket.resolution,
+        )
+        quiet = (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING_ON_USER)
+        if ticket.status not in quiet:
+            self.desk.requester_message(session, ticket, requester=requester, text=text)
+        return self._say(session, conversation, "notice", reply, ticket=TicketRef.of(ticket))
 
     # ------------------------------------------------------------------ bookkeeping
     def _conversation(self, session: Session, inquiry: Inquiry, requester: User) -> Conversation:

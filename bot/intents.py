@@ -203,3 +203,31 @@ def picked_option(text: str, offered: int) -> int | None:
             offered if zh.group("last") else _ZH_NUMBERS.get(zh.group("which"), 0) or int(zh.group("which"))
         )
     return number - 1 if 1 <= number <= offered else None
+
+
+# A requester asking where their ticket stands: "any update?", "what's the status", "is anyone
+# looking at this?", "有进展吗". Only short messages: a long one describes something new as well.
+_STATUS_RE = re.compile(
+    r"^(?:(?:hi|hello|hey|so|ok|okay|sorry|please|thanks|any|and) )*"
+    r"(?:any (?:updates?|news|progress|eta)"
+    r"|(?:what is|whats|wheres|where is) (?:the )?(?:status|progress|update)"
+    r"(?: of| on| with)?(?: (?:my|the|this))?(?: ticket| request| case)?"
+    r"|(?:is|has) (?:anyone|anybody|someone|somebody) (?:looking|looked|working|picked|seen|read)\b.*"
+    r"|(?:status|eta|update) (?:please|pls|on (?:my|the|this) (?:ticket|request|case))"
+    r"|how long (?:will|does|is) (?:it|this) (?:take|going to take)"
+    r"|when will (?:someone|somebody|anyone|it|this|you|i) \w+.*"
+    r"|(?:im |i am )?still waiting(?: for (?:an? )?(?:answer|reply|update|response))?)"
+    r"(?: (?:on|about|for|with) (?:this|it|that|(?:my|the|this) (?:ticket|request|case|issue)))?"
+    r"(?: (?:please|pls|thanks|thank you|yet|now|today))*$"
+)
+_ZH_STATUS_RE = re.compile(
+    r"有(?:什么)?(?:进展|进度|更新|消息)|进展(?:如何|怎么样)|处理(?:到哪|得怎么样)|有人(?:在)?(?:处理|看)吗|什么时候(?:能|可以)?(?:处理|解决|回复)|还在等"
+)
+
+
+def asks_for_status(text: str) -> bool:
+    """Whether a message after a handoff asks how the ticket is going rather than adding to it."""
+    if len(text) > 80:
+        return False
+    said = normalise(text)
+    return bool(_STATUS_RE.match(said) or _ZH_STATUS_RE.search(said.replace(" ", "")))

@@ -268,3 +268,62 @@ def settled(lang: Language, number: str, *, closed: bool) -> str:
     if closed:
         return f"Thanks for confirming: {number} is closed. Ask me here any time something else comes up."
     return f"You're welcome! {number} stays resolved; write here if the problem comes back."
+
+
+_ZH_STATUSES = {
+    "new": "新建",
+    "triaged": "待处理",
+    "in_progress": "处理中",
+    "waiting_on_user": "等待您的回复",
+    "escalated": "已升级",
+    "reopened": "已重新打开",
+    "resolved": "已解决",
+    "closed": "已关闭",
+}
+
+
+def ticket_status(
+    lang: Language,
+    number: str,
+    status: str,
+    tier: str,
+    *,
+    claimed: bool,
+    due: datetime | None,
+    responded: bool,
+    resolution: str | None,
+) -> str:
+    """Where a ticket stands, for "any update?": its state, who has it and the time promised.
+
+    Open tickets say the next promise (a first answer, else the fix); a settled one says how it
+    was settled and how to bring it back, since the question may come from someone who missed it.
+    """
+    if status in ("resolved", "closed"):
+        fix = f" {resolution.strip()[:300]}" if resolution and resolution.strip() else ""
+        if lang == "zh":
+            state = _ZH_STATUSES[status]
+            return (
+                f"{number} {state}。{fix.strip()}\n如果问题仍然存在，请在这里回复，我会重新打开它。".strip()
+            )
+        return f"{number} is {status}.{fix}\nIf the problem is still there, reply here and I'll reopen it."
+    if lang == "zh":
+        state = _ZH_STATUSES.get(status, status)
+        who = "已有工程师在处理" if claimed else "正在等待工程师接手"
+        promise = ""
+        if status == "waiting_on_user":
+            promise = "工程师在等您的回复，请在这里回答他们的问题。"
+        elif due is not None:
+            promise = f"{tier} 团队将在 {when(due, 'zh')} 前{'解决' if responded else '首次回复'}。"
+        if status == "waiting_on_user":
+            return f"{number} 目前{state}，在 {tier} 团队。{promise}"
+        return f"{number} 目前{state}，在 {tier} 团队，{who}。{promise}我也已把您的消息转给他们。"
+    if status == "waiting_on_user":
+        return f"The {tier} team is waiting for your answer on {number}: reply here to their question."
+    if claimed:
+        where = f"{number} is being worked on by the {tier} team."
+    elif status == "escalated":
+        where = f"{number} was escalated to the {tier} team and is waiting for an engineer there."
+    else:
+        where = f"{number} is in the {tier} team's queue, waiting for an engineer to pick it up."
+    promise = f" They aim to {'resolve it' if responded else 'respond'} by {when(due)}." if due else ""
+    return f"{where}{promise} I've passed your message on too."

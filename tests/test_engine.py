@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 from sqlalchemy import func, select
 
+from bot import phrases
 from bot.desk import WorkflowDesk
 from bot.engine import Engine, Feedback, Inquiry, check_input
 from bot.triage import TriageService
@@ -711,3 +712,45 @@ def test_an_unrelated_question_after_an_answer_is_still_a_new_case(db: TestDatab
     with db.sessions() as s:
         body = s.scalars(select(Ticket.body)).one()
     assert "vpn" not in body.lower()
+
+
+def _relayed_texts(db: TestDatabase) -> list[str]:
+    with db.sessions() as s:
+        return [e.text or "" for e in s.scalars(select(TicketEvent).where(TicketEvent.kind == "message"))]
+
+
+@pytest.mark.parametrize(
+    "asked", ["any update?", "Any news on this?", "is anyone looking at this?", "有进展吗"]
+)
+def test_asking_for_news_after_a_handoff_says_where_the_ticket_stands(
+    db: TestDatabase, engine: Engine, asked: str
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ticket = ask(db, engine, "not solved").ticket
+    reply = ask(db, engine, asked)
+    assert reply.kind == "notice" and ticket.number in reply.text and not reply.relayed
+    # the team that has it, and the time it promised to answer by, in the asker's language
+    promised = phrases.when(ticket.sla_response_due, phrases.language_of(asked))
+    assert ticket.tier in reply.text and promised in reply.text
+    assert any(asked in text for text in _relayed_texts(db))  # the engineer sees someone is waiting
+
+
+def test_asking_for_news_on_a_resolved_ticket_says_how_it_was_fixed_and_never_reopens_it(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    number = _resolve_only_ticket(db)
+    reply = ask(db, engine, "any update on my ticket?")
+    assert number in reply.text and "reset the VPN profile" in reply.text and "reopen" in reply.text
+    with db.sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert ticket.status.value == "resolved" and ticket.reopen_count == 0
+    assert not any("any update" in text for text in _relayed_texts(db))
+
+
+def test_a_reply_that_only_mentions_an_update_is_still_relayed_as_words() -> None:
+    from bot.intents import asks_for_status
+
+    assert not asks_for_status("update: it works on wifi but not on the office cable")
+    assert not asks_for_status("my vpn still drops, any idea why the client crashes at 3pm every day?")
