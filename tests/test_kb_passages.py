@@ -35,12 +35,17 @@ def encoder() -> Encoder:
     return load_encoder("minilm")
 
 
-def test_a_short_best_passage_comes_with_the_steps_that_follow(tmp_path: Path, encoder: Encoder) -> None:
+def _searcher(tmp_path: Path, encoder: Encoder, articles: dict[str, str]) -> LiveSearcher:
+    """A KB of these articles (file name: markdown), ingested and searched as in production."""
     (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "vpn-reset.md").write_text(RESET, encoding="utf-8")
-    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
+    for name, text in articles.items():
+        (tmp_path / "kb" / name).write_text(text, encoding="utf-8")
     ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    searcher = LiveSearcher(tmp_path / "index", encoder)
+    return LiveSearcher(tmp_path / "index", encoder)
+
+
+def test_a_short_best_passage_comes_with_the_steps_that_follow(tmp_path: Path, encoder: Encoder) -> None:
+    searcher = _searcher(tmp_path, encoder, {"vpn-reset.md": RESET, "printer.md": LONG_INTRO})
     top = searcher.search("the vpn client is stuck in a sign-in loop").top  # matches the intro
     assert top is not None and top.article_id == "vpn-reset"
     assert top.best.text == "Resetting the client fixes most sign-in loops."
@@ -67,11 +72,8 @@ Staff can request a subdomain, server hosting or a fixed IP address in the OS po
 
 
 def test_a_section_that_is_only_a_picture_is_never_the_answer_shown(tmp_path: Path, encoder: Encoder) -> None:
-    (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "apply.md").write_text(APPLY, encoding="utf-8")
-    (tmp_path / "kb" / "vpn-reset.md").write_text(RESET, encoding="utf-8")
-    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    top = LiveSearcher(tmp_path / "index", encoder).search("how do I apply for a subdomain").top
+    searcher = _searcher(tmp_path, encoder, {"apply.md": APPLY, "vpn-reset.md": RESET})
+    top = searcher.search("how do I apply for a subdomain").top
     assert top is not None and top.article_id == "apply"
     assert top.best.text.startswith("Staff can request a subdomain")
     assert top.best.following is None  # the next sections are pictures: nothing to add
@@ -94,11 +96,8 @@ the same mailbox, so the problem is on this computer only.
 
 
 def test_an_answer_from_the_symptoms_comes_with_the_fix_after_them(tmp_path: Path, encoder: Encoder) -> None:
-    (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "outlook-crashes.md").write_text(OUTLOOK, encoding="utf-8")
-    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
-    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    top = LiveSearcher(tmp_path / "index", encoder).search("Outlook crashes every time I open it").top
+    searcher = _searcher(tmp_path, encoder, {"outlook-crashes.md": OUTLOOK, "printer.md": LONG_INTRO})
+    top = searcher.search("Outlook crashes every time I open it").top
     assert top is not None and top.best.section.endswith("Symptoms")
     assert top.best.following is not None and "safe mode" in top.best.following.text
 
@@ -130,11 +129,7 @@ def test_the_answer_is_the_fix_not_the_section_that_sends_you_to_a_person(
 ) -> None:
     """A short "Still stuck? Ask the Service Desk" section is mostly the article's title to the
     encoder, so it would be the passage shown for almost any question on the topic."""
-    (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "scan.md").write_text(SCANNER, encoding="utf-8")
-    (tmp_path / "kb" / "phone.md").write_text(PHONE, encoding="utf-8")
-    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    searcher = LiveSearcher(tmp_path / "index", encoder)
+    searcher = _searcher(tmp_path, encoder, {"scan.md": SCANNER, "phone.md": PHONE})
     for question, article, fix in [
         ("how do I scan to email from the copier", "scan", "Tap your badge"),
         ("set up email on my phone", "phone", "Install Outlook"),
@@ -161,15 +156,8 @@ not a virus and your files are safe: the disk is encrypted and only waits for th
 
 
 def test_an_answer_from_the_explanation_comes_with_the_fix_after_it(tmp_path: Path, encoder: Encoder) -> None:
-    (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "bitlocker.md").write_text(BITLOCKER, encoding="utf-8")
-    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
-    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    top = (
-        LiveSearcher(tmp_path / "index", encoder)
-        .search("bitlocker wants a recovery key after a bios update")
-        .top
-    )
+    searcher = _searcher(tmp_path, encoder, {"bitlocker.md": BITLOCKER, "printer.md": LONG_INTRO})
+    top = searcher.search("bitlocker wants a recovery key after a bios update").top
     assert top is not None and top.best.section == "Why it happens"
     assert top.best.following is not None and "48 digits" in top.best.following.text
 
@@ -202,11 +190,8 @@ def test_an_answer_from_the_symptoms_skips_the_explanation_to_reach_the_fix(
     tmp_path: Path, encoder: Encoder
 ) -> None:
     """Symptoms, then why, then the fix: the reply must reach the fix, not stop at the reason."""
-    (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "usb.md").write_text(USB, encoding="utf-8")
-    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
-    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    top = LiveSearcher(tmp_path / "index", encoder).search("my usb stick says access denied").top
+    searcher = _searcher(tmp_path, encoder, {"usb.md": USB, "printer.md": LONG_INTRO})
+    top = searcher.search("my usb stick says access denied").top
     assert top is not None and top.article_id == "usb"
     assert top.best.section == "Symptoms"
     assert top.best.following is not None and "OneDrive folder" in top.best.following.text
@@ -223,11 +208,8 @@ Contact the Service Desk with your phone model.
 
 
 def test_a_short_answer_never_comes_with_the_contact_us_section(tmp_path: Path, encoder: Encoder) -> None:
-    (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "shared.md").write_text(SHORT_THEN_CONTACT, encoding="utf-8")
-    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
-    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    top = LiveSearcher(tmp_path / "index", encoder).search("add a shared mailbox on my phone").top
+    searcher = _searcher(tmp_path, encoder, {"shared.md": SHORT_THEN_CONTACT, "printer.md": LONG_INTRO})
+    top = searcher.search("add a shared mailbox on my phone").top
     assert top is not None and top.article_id == "shared"
     assert top.best.text.startswith("Shared mailboxes can't be added")
     assert top.best.following is None  # "contact the Service Desk" is what the reply's buttons say
@@ -243,11 +225,8 @@ PROCEDURE = "# Outlook crashes at start-up\n\n## Fix (try in order)\n\n" + "\n".
 def test_an_answer_never_starts_in_the_middle_of_numbered_steps(tmp_path: Path, encoder: Encoder) -> None:
     """Steps are done in order: a match on step 8 of a long procedure shows it from step 1, with
     the matched steps after it."""
-    (tmp_path / "kb").mkdir()
-    (tmp_path / "kb" / "outlook.md").write_text(PROCEDURE, encoding="utf-8")
-    (tmp_path / "kb" / "printer.md").write_text(LONG_INTRO, encoding="utf-8")
-    ingest_paths(tmp_path / "index", [tmp_path / "kb"], encoder)
-    top = LiveSearcher(tmp_path / "index", encoder).search("how do I rebuild the outlook mail cache").top
+    searcher = _searcher(tmp_path, encoder, {"outlook.md": PROCEDURE, "printer.md": LONG_INTRO})
+    top = searcher.search("how do I rebuild the outlook mail cache").top
     assert top is not None and top.article_id == "outlook"
     assert top.best.text.startswith("1. ")
     assert top.best.following is not None and "Rebuild the local mail cache" in top.best.following.text
