@@ -373,9 +373,13 @@ class Engine:
         """A real question: it continues the open case (a reply to our clarifying question, or a
         follow-up to an answer) or starts a new one; only the current case is searched and ticketed."""
         state = conversation.state
-        follow_up = state is ConversationState.ANSWERED and (
-            intents.is_follow_up(check.stored) or self._about_the_answer(conversation, requester, check.query)
-        )
+        alone: SearchResult | None = None  # the message searched on its own, when that decides
+        follow_up = False
+        if state is ConversationState.ANSWERED:
+            follow_up = intents.is_follow_up(check.stored)
+            if not follow_up:
+                alone = self._search(check.query, requester, conversation)
+                follow_up = self._about_the_answer(conversation, alone)
         continues = state is ConversationState.CLARIFYING or follow_up
         self._record(
             session,
@@ -401,18 +405,19 @@ class Engine:
             )
         if not continues and self._awaiting_question_for_person(conversation):
             return self._handoff(session, conversation, requester, reason="requested a person")
-        return self._decide(session, conversation, requester, query, truncated=check.truncated)
+        # A new case is decided on the very search that told it apart from a follow-up.
+        searched = None if continues else alone
+        return self._decide(
+            session, conversation, requester, query, truncated=check.truncated, searched=searched
+        )
 
-    def _about_the_answer(self, conversation: Conversation, requester: User, query: str) -> bool:
+    def _about_the_answer(self, conversation: Conversation, alone: SearchResult | None) -> bool:
         """Whether a message after an answer asks more about it ("why is it blocked", "I already
         clicked the link") rather than starting a new case: the KB is not confident about it on its
         own, and the article just answered is the one it finds first for it. A new topic the KB
         knows ("how do I set an out-of-office?") or one it relates to another article first
-        ("how do I book parking?") starts a new case, as before."""
-        if conversation.last_article_id is None:
-            return False
-        alone = self._search(query, requester, conversation)
-        if alone is None or alone.answerable(self._threshold(alone)) or alone.top is None:
+        ("how do I book parking?") starts a new case, as before. `alone`: the message's own search."""
+        if alone is None or alone.top is None or alone.answerable(self._threshold(alone)):
             return False
         return alone.top.article_id == conversation.last_article_id
 
@@ -531,14 +536,22 @@ class Engine:
 
     def _awaiting_question_for_person(self, conversation: Conversation) -> bool:
         """Whether our last words asked what to pass on to a person (so this question goes to one)."""
-        said = [m for m in conversation.messages if m.role is MessageRole.ASSISTANT]
-        return bool(said) and bool((said[-1].payload or {}).get("awaiting_question_for_person"))
+        said = _last_said(conversation)
+        return said is not None and bool((said.payload or {}).get("awaiting_question_for_person"))
 
     # ------------------------------------------------------------------ decisions
     def _decide(
-        self, session: Session, conversation: Conversation, requester: User, query: str, *, truncated: bool
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        query: str,
+        *,
+        truncated: bool,
+        searched: SearchResult | None = None,
     ) -> Outcome:
-        result = self._search(query, requester, conversation)
+        """Answer, clarify or hand off on `query`; `searched`: its search, when already made."""
+        result = searched if searched is not None else self._search(query, requester, conversation)
         threshold = self._threshold(result)
         if result is not None and result.answerable(threshold):
             twins = _same_title_hits(result)
@@ -913,12 +926,17 @@ def _reply_language(conversation: Conversation, said: str) -> phrases.Language:
     return phrases.language_of(conversation.question)
 
 
+def _last_said(conversation: Conversation) -> Message | None:
+    """Our last message in the conversation, if any."""
+    return next((m for m in reversed(conversation.messages) if m.role is MessageRole.ASSISTANT), None)
+
+
 def _offered(conversation: Conversation) -> tuple[tuple[str, str], ...]:
     """The articles (id, title) our last message offered, when it was a clarifying question."""
-    said = [m for m in conversation.messages if m.role is MessageRole.ASSISTANT]
-    if not said or said[-1].kind != "clarify":
+    said = _last_said(conversation)
+    if said is None or said.kind != "clarify":
         return ()
-    sources = (said[-1].payload or {}).get("sources") or []
+    sources = (said.payload or {}).get("sources") or []
     return tuple((str(s["id"]), str(s["title"])) for s in sources if isinstance(s, dict) and "id" in s)
 
 

@@ -295,10 +295,10 @@ class BuildSearcher:
             following = self.index.chunks[row]
             if following.is_title_only or _sends_elsewhere(following.section):
                 return passage
-            if _heading_only(following) or (skip_problem and _describes_problem(following.section)):
-                if not skip_problem:
-                    return passage
-                continue
+            if skip_problem and (_heading_only(following) or _describes_problem(following.section)):
+                continue  # on past "Why it happens" (and bare headings) to the fix
+            if _heading_only(following):
+                return passage
             return replace(passage, following=_passage(following, passage.score))
         return passage
 
@@ -312,8 +312,13 @@ _PROBLEM_SECTION = re.compile(
 )
 
 
+def _section_matches(pattern: re.Pattern[str], section: str) -> bool:
+    """Whether a section's own heading (the last part of "Parent › Child") matches `pattern`."""
+    return bool(section) and bool(pattern.search(section.rsplit("›", 1)[-1]))
+
+
 def _describes_problem(section: str) -> bool:
-    return bool(section) and bool(_PROBLEM_SECTION.search(section.rsplit("›", 1)[-1]))
+    return _section_matches(_PROBLEM_SECTION, section)
 
 
 # Sections that send the reader to a person when the article did not help. Short, so their
@@ -330,7 +335,7 @@ _ESCALATION_SECTION = re.compile(
 
 
 def _sends_elsewhere(section: str) -> bool:
-    return bool(section) and bool(_ESCALATION_SECTION.search(section.rsplit("›", 1)[-1]))
+    return _section_matches(_ESCALATION_SECTION, section)
 
 
 def _mid_procedure(text: str) -> bool:

@@ -141,9 +141,7 @@ def tell_newly_linked(
     if sequence == 0 or not tickets:
         return 0  # declaring: the first broadcast is about to reach everyone
     latest = session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.dedupe_key == f"incident:{incident.id}:update:{sequence}:queue"
-        )
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == _update_key(incident, sequence, "queue"))
     ).first()
     message = str((latest.payload or {}).get("message") or "") if latest is not None else ""
     if latest is None or not message:
@@ -151,7 +149,7 @@ def tell_newly_linked(
     by_requester = _by_requester(tickets)
     at, label, told = utcnow(), incident_label(incident), 0
     for requester_id, theirs in sorted(by_requester.items()):
-        key = f"incident:{incident.id}:update:{sequence}:user:{requester_id}"
+        key = _update_key(incident, sequence, f"user:{requester_id}")
         if session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
             continue
         numbers = ", ".join(t.number or str(t.id) for t in theirs)
@@ -174,6 +172,11 @@ def tell_newly_linked(
         told += 1
     session.flush()
     return told
+
+
+def _update_key(incident: MajorIncident, sequence: int, audience: str) -> str:
+    """The dedupe key of one update's row for one audience ("queue", "user:<id>")."""
+    return f"incident:{incident.id}:update:{sequence}:{audience}"
 
 
 def _by_requester(tickets: Sequence[Ticket]) -> dict[int, list[Ticket]]:
@@ -208,7 +211,7 @@ def _tell_requester(
         recipient=requester.external_id,
         kind=kind,
         at=at,
-        dedupe_key=f"incident:{incident.id}:update:{sequence}:user:{requester_id}",
+        dedupe_key=_update_key(incident, sequence, f"user:{requester_id}"),
         text=text,
         extra={
             "incident_id": incident.id,
@@ -312,7 +315,7 @@ def post_update(
                 "tickets": [t.number for t in tickets],
                 "update": sequence,
             },
-            dedupe_key=f"incident:{incident.id}:update:{sequence}:queue",
+            dedupe_key=_update_key(incident, sequence, "queue"),
         )
     )
     session.flush()

@@ -204,6 +204,11 @@ def tell_requester(
     )
 
 
+def queue_key(session: Session, ticket: Ticket, cause: TicketEvent | str) -> str:
+    """The dedupe key of the queue's row for `cause`, in the ticket's current tier."""
+    return f"{cause_key(session, ticket, cause)}:{ticket.tier.value}"
+
+
 def tell_queue(
     session: Session,
     ticket: Ticket,
@@ -214,15 +219,14 @@ def tell_queue(
     at: datetime | None = None,
     **extra: Any,
 ) -> OutboxMessage:
-    tier = ticket.tier.value
     return notify(
         session,
         ticket,
         audience=TIER_QUEUE,
-        recipient=tier,
+        recipient=ticket.tier.value,
         kind=kind,
         at=cause_time(ticket, cause, at),
-        dedupe_key=f"{cause_key(session, ticket, cause)}:{tier}",
+        dedupe_key=queue_key(session, ticket, cause),
         text=text,
         extra=extra,
     )

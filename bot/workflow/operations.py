@@ -497,9 +497,9 @@ def resolve_with_incident(
     The caller has checked that `actor` runs the incident: tickets of an outage are settled by
     whoever fixed it, claimed or not and whatever their tier, or their SLA timers would go on to
     breach and escalate tickets whose problem is gone. The tier's queue hears of it on the card;
-    the requester is told once, by the
-    incident's resolution message, instead of one CSAT request per ticket; a reply in the
-    ticket's thread reopens it as usual, and unanswered it auto-closes like any resolved ticket.
+    the requester is told once, by the incident's resolution message, instead of one CSAT request
+    per ticket; a reply in the ticket's thread reopens it as usual, and unanswered it auto-closes
+    like any resolved ticket.
     """
     if ticket.status not in OPEN:
         return False

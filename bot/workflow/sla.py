@@ -20,7 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.workflow import timers
-from bot.workflow.audit import clock, prime_clock, record, tell_engineer, tell_queue
+from bot.workflow.audit import clock, prime_clock, queue_key, record, tell_engineer, tell_queue
 from bot.workflow.operations import close, move_tier
 from bot.workflow.routing import Routing
 from models import OutboxMessage, Ticket, TicketEvent, TicketStatus, utcnow
@@ -73,8 +73,8 @@ def _fired_before(session: Session, ticket: Ticket, kind: str, key: str) -> bool
     )
     if any((data or {}).get("timer") == key for data in fired):
         return True
-    queue_key = f"{ticket.id}:{key}:{ticket.tier.value}"
-    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == queue_key)) is not None
+    told = select(OutboxMessage.id).where(OutboxMessage.dedupe_key == queue_key(session, ticket, key))
+    return session.scalar(told) is not None
 
 
 def _fire(session: Session, ticket: Ticket, routing: Routing, at: datetime, report: SweepReport) -> None:
