@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from bot import intents, observability, phrases
 from bot.intents import Intent
+from classifier.facts import facts_to_ask
 from classifier.types import Facts, TriagePrediction
 from kb_index.types import ArticleHit, SearchResult
 from models import (
@@ -692,7 +693,7 @@ class Engine:
             source=conversation.source,
         )
         conversation.state = ConversationState.HANDED_OFF
-        missing = facts.missing()
+        missing = facts_to_ask(body, facts)
         ref = TicketRef.of(ticket, missing)
         text = phrases.handoff(
             phrases.language_of(body),

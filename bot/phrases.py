@@ -135,7 +135,7 @@ def handoff(
     if missing:
         text += (
             " To speed things up, please tell me: "
-            + ", ".join(FACT_QUESTIONS["en"][m] for m in missing)
+            + "; ".join(FACT_QUESTIONS["en"][m] for m in missing)
             + "."
         )
     return text

@@ -204,6 +204,56 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
 _URGENCY_RE = [(re.compile(p, _FLAGS), v) for p, v in _URGENCY_RULES]
 
 
+# What a service request says: the person wants something provided, not something fixed. Error
+# text, versions and who else is affected mean nothing for "I need a new monitor" or "please
+# grant me access to the finance share", and asking for them reads as a form nobody read.
+_REQUEST_RE = re.compile(
+    r"\b(?:i|we) (?:need|want|would like|['’]d like)\b"
+    r"|\b(?:can|could|may) (?:i|we) (?:please )?(?:get|have|order|request)\b"
+    r"|\b(?:can|could) (?:you|someone|somebody) (?:please )?"
+    r"(?:give|grant|provide|order|create|set ?up|add|install|enable|share|send)\b"
+    r"|\bplease (?:give|grant|provide|order|create|set ?up|add|install|enable|share|send)\b"
+    r"|\brequest(?:ing|ed)?\b|\bnew (?:starter|joiner|hire|employee|colleague)s?\b"
+    r"|\bhow (?:do|can) (?:i|we) (?:get|request|order)\b|\b(?:on|off)boarding\b"
+    r"|申请|开通|领取|想要|需要(?:一个|一台|一部|新的|个|台)",
+    _FLAGS,
+)
+# What a fault says. It wins over request wording: "I need help, Outlook keeps crashing" is a fault.
+_FAULT_RE = re.compile(
+    r"\b(?:errors?|fail(?:s|ed|ing|ure)?|crash(?:es|ed|ing)?|broken|break(?:s|ing)?|bugs?|glitch"
+    r"|(?:doesn|don|won|isn|aren|can|couldn|wasn|didn)['’]?t|cannot|can not|unable|stopped|keeps?"
+    r"|freez(?:e|es|ing)|frozen|hang(?:s|ing)?|slow|stuck|lost|missing|disappeared|wrong|denied"
+    r"|locked out|expired|flicker(?:s|ing)?|nois(?:e|y)|loud|overheat(?:s|ing)?|jam(?:s|med)?"
+    r"|down|outage|disconnect(?:s|ed|ing)?|drops?|dropping|problems?|issues?|blue screen|bsod"
+    r"|black screen|virus|malware|phish(?:ing)?|hacked|not (?:working|responding|loading|opening"
+    r"|starting|connecting|syncing|printing|charging|showing|turning on|receiving|sending))\b"
+    r"|无法|不能|报错|错误|失败|打不开|连不上|登不上|坏了|很慢|卡住|死机|蓝屏|黑屏|没反应|异常|故障|问题",
+    _FLAGS,
+)
+# Devices with no OS or app of their own worth asking the version of.
+_VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
+FACT_NAMES = ("device", "software_version", "error_text", "impact", "urgency")
+
+
+def is_service_request(text: str) -> bool:
+    """True when `text` asks for something to be provided and describes no fault."""
+    return bool(_REQUEST_RE.search(text)) and not _FAULT_RE.search(text)
+
+
+def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
+    """The facts still worth asking about `text`: those not given that an engineer would use.
+
+    A service request is asked none of them; a fault on a monitor or a keyboard is not asked for
+    an app or OS version. Everything else not yet given is asked, in `FACT_NAMES` order.
+    """
+    if is_service_request(text):
+        return ()
+    wanted = [name for name in FACT_NAMES if getattr(known, name) is None]
+    if known.device in _VERSIONLESS_DEVICES and "software_version" in wanted:
+        wanted.remove("software_version")
+    return tuple(wanted)
+
+
 def _first_device(text: str) -> str | None:
     best: tuple[int, str] | None = None
     for pattern, name in _DEVICE_RE:

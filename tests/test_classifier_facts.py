@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.triage import extract_facts
-from classifier.facts import merge_facts
+from classifier.facts import facts_to_ask, is_service_request, merge_facts
 from classifier.types import Facts
 
 
@@ -240,3 +240,47 @@ def test_the_error_in_a_pasted_log_or_stack_trace_is_found(paste: str, error: st
 @pytest.mark.parametrize("text", ["I got an error when printing", "there was an Error on my screen today"])
 def test_the_word_error_in_prose_is_no_error_text(text: str) -> None:
     assert extract_facts(text).error_text is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need a new monitor for my desk",
+        "Please grant me access to the finance share",
+        "Can I get a second docking station?",
+        "We have a new starter on Monday who needs a laptop",
+        "I would like Visio installed",
+        "我想申请一台新的显示器",
+    ],
+)
+def test_a_service_request_is_asked_none_of_the_fault_facts(text: str) -> None:
+    assert is_service_request(text)
+    assert facts_to_ask(text, extract_facts(text)) == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need help, Outlook keeps crashing",
+        "I need access to the shared drive, it says access denied",
+        "Can I get a new laptop? Mine is broken",
+        "我需要帮助，打印机无法打印",
+    ],
+)
+def test_a_fault_worded_as_a_request_is_still_asked_about(text: str) -> None:
+    assert not is_service_request(text)
+    assert "impact" in facts_to_ask(text, extract_facts(text))
+
+
+def test_only_the_facts_not_given_are_asked_and_no_version_for_a_monitor() -> None:
+    assert facts_to_ask("my laptop fan is very loud", extract_facts("my laptop fan is very loud")) == (
+        "software_version",
+        "error_text",
+        "impact",
+        "urgency",
+    )
+    assert facts_to_ask("my monitor flickers", extract_facts("my monitor flickers")) == (
+        "error_text",
+        "impact",
+        "urgency",
+    )

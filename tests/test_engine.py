@@ -754,3 +754,23 @@ def test_a_reply_that_only_mentions_an_update_is_still_relayed_as_words() -> Non
 
     assert not asks_for_status("update: it works on wifi but not on the office cable")
     assert not asks_for_status("my vpn still drops, any idea why the client crashes at 3pm every day?")
+
+
+def test_a_service_request_handed_off_is_not_asked_for_error_text_or_versions(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "I need a new monitor for my desk please")
+    out = ask(db, engine, "talk to a person")
+    assert out.kind == "handoff" and out.ticket is not None
+    assert out.ticket.missing_facts == ()
+    assert "tell me" not in out.text and "error message" not in out.text
+    # a fault in the same words of need is asked what an engineer needs, and the ticket agrees
+    ask(db, engine, "I need help, my printer is broken", key="cli:t2")
+    fault = ask(db, engine, "talk to a person", key="cli:t2")
+    assert fault.ticket is not None and {"error_text", "impact", "urgency"} <= set(fault.ticket.missing_facts)
+    with db.sessions() as s:
+        from bot.workflow.facts import missing_facts
+
+        tickets = {t.number: t for t in s.scalars(select(Ticket))}
+        assert missing_facts(tickets[out.ticket.number]) == ()
+        assert missing_facts(tickets[fault.ticket.number]) == fault.ticket.missing_facts

@@ -1,8 +1,9 @@
 """The structured facts asked after a handoff (device, version, error text, impact, urgency).
 
-Only facts the ticket lacks are asked. When impact and urgency are both known, the ITIL matrix
-decides the priority (the requester's answers beat the model's guess) and SLA due times follow,
-unless an engineer already set the priority by hand: a person's correction is never undone.
+Only facts the ticket lacks and an engineer would use are asked (none for a service request).
+When impact and urgency are both known, the ITIL matrix decides the priority (the requester's
+answers beat the model's guess) and SLA due times follow, unless an engineer already set the
+priority by hand: a person's correction is never undone.
 Both front ends use this: Slack's buttons and modal, and free-text replies in any thread.
 """
 
@@ -14,10 +15,12 @@ from bot.workflow import access, timers
 from bot.workflow.audit import clock, record, tell_queue
 from bot.workflow.errors import InvalidInput
 from bot.workflow.routing import Routing
+from classifier.facts import FACT_NAMES, facts_to_ask
 from classifier.priority import decide_priority
+from classifier.types import Facts
 from models import Ticket, TicketStatus, User
 
-FACTS = ("device", "software_version", "error_text", "impact", "urgency")
+FACTS = FACT_NAMES
 CHOICES = {
     "impact": frozenset({"one", "team", "many", "everyone"}),
     "urgency": frozenset({"blocking", "workaround", "low"}),
@@ -26,8 +29,16 @@ MAX_FACT_CHARS = 1_000
 
 
 def missing_facts(ticket: Ticket) -> tuple[str, ...]:
+    """What the requester is still asked for: the same choice the handoff message made."""
     known = ticket.facts or {}
-    return tuple(name for name in FACTS if not known.get(name))
+    given = Facts(
+        device=known.get("device") or None,
+        software_version=known.get("software_version") or None,
+        error_text=known.get("error_text") or None,
+        impact=known.get("impact") or None,
+        urgency=known.get("urgency") or None,
+    )
+    return facts_to_ask(ticket.body or "", given)
 
 
 def _priority_set_by_staff(ticket: Ticket) -> bool:
