@@ -24,7 +24,7 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import select, update
@@ -44,6 +44,7 @@ from models import (
     Ticket,
     TicketStatus,
     User,
+    utcnow,
 )
 
 OutcomeKind = Literal["answer", "clarify", "handoff", "notice"]
@@ -68,6 +69,10 @@ SAME_TITLE_MARGIN = 0.05
 MAX_PASSAGE_CHARS = 2800
 # Up to this many words, a message is short enough that we also ask what the person was doing.
 SHORT_QUESTION_WORDS = 6
+# A message may carry on a case left waiting in another thread of the same private venue (a DM's
+# top-level reply to a question asked in a thread) for this long after our last words there.
+CARRY_OVER = timedelta(minutes=30)
+_CARRIED_STATES = (ConversationState.CLARIFYING, ConversationState.ANSWERED)
 
 
 class KnowledgeSearcher(Protocol):
@@ -132,6 +137,10 @@ class Inquiry:
     conversation_key: str  # "slack:<channel>:<thread_ts>" or "cli:<session id>"
     source: str = "cli"
     requester_name: str = ""
+    # The key of an earlier conversation this message may carry on: in a Slack DM, people answer
+    # a question asked in a thread at the top level. Taken only when that case is still waiting
+    # for the same person (our clarifying question, or an answer without feedback) and recent.
+    may_continue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +342,9 @@ class Engine:
     def _handle(self, session: Session, inquiry: Inquiry) -> Outcome:
         requester = self.desk.ensure_user(session, inquiry.requester_id, inquiry.requester_name)
         conversation = self._conversation(session, inquiry, requester)
+        carried = bool(inquiry.may_continue) and self._carry_over(
+            session, conversation, str(inquiry.may_continue), requester
+        )
         check = check_input(inquiry.text)
         # A short "no" or "ok" has too few letters to search with, but it still means something.
         has_words = check.problem in (None, "too_short")
@@ -366,13 +378,51 @@ class Engine:
                 {"rejected": check.problem},
             )
             return self._say(session, conversation, "clarify", _PROBLEM_REPLIES[check.problem])
-        return self._on_question(session, conversation, requester, check)
+        return self._on_question(session, conversation, requester, check, carried=carried)
+
+    def _carry_over(self, session: Session, conversation: Conversation, key: str, requester: User) -> bool:
+        """Take over the case waiting in conversation `key` (see `Inquiry.may_continue`): this new
+        conversation gets its question and where it stood, and the old one is left empty, so one
+        case never becomes two tickets. False (nothing moved) unless this conversation is new and
+        that case is the same person's, waiting, and recent."""
+        if conversation.messages or conversation.question or key == conversation.key:
+            return False
+        earlier = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
+        if (
+            earlier is None
+            or earlier.requester_id != requester.id
+            or earlier.state not in _CARRIED_STATES
+            or not earlier.question
+            or utcnow() - earlier.updated_at > CARRY_OVER
+        ):
+            return False
+        conversation.question = earlier.question
+        conversation.state = earlier.state
+        conversation.clarifications = earlier.clarifications
+        conversation.last_article_id = earlier.last_article_id
+        earlier.question = ""
+        earlier.state = ConversationState.OPEN
+        earlier.messages.append(
+            Message(
+                role=MessageRole.SYSTEM, kind="notice", text="continued", payload={"in": conversation.key}
+            )
+        )
+        session.flush()
+        return True
 
     def _on_question(
-        self, session: Session, conversation: Conversation, requester: User, check: InputCheck
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        check: InputCheck,
+        *,
+        carried: bool = False,
     ) -> Outcome:
         """A real question: it continues the open case (a reply to our clarifying question, or a
-        follow-up to an answer) or starts a new one; only the current case is searched and ticketed."""
+        follow-up to an answer) or starts a new one; only the current case is searched and ticketed.
+        A message that carried a case over from another thread was not written as a reply to it,
+        so it is tested like a follow-up: a question the KB answers on its own is a new case."""
         state = conversation.state
         alone: SearchResult | None = None  # the message searched on its own, when that decides
         follow_up = False
@@ -381,7 +431,11 @@ class Engine:
             if not follow_up:
                 alone = self._search(check.query, requester, conversation)
                 follow_up = self._about_the_answer(conversation, alone)
-        continues = state is ConversationState.CLARIFYING or follow_up
+        clarified = state is ConversationState.CLARIFYING
+        if clarified and carried:
+            alone = self._search(check.query, requester, conversation)
+            clarified = alone is None or not alone.answerable(self._threshold(alone))
+        continues = clarified or follow_up
         self._record(
             session,
             conversation,

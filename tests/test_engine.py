@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot import phrases
 from bot.desk import WorkflowDesk
@@ -774,3 +775,67 @@ def test_a_service_request_handed_off_is_not_asked_for_error_text_or_versions(
         tickets = {t.number: t for t in s.scalars(select(Ticket))}
         assert missing_facts(tickets[out.ticket.number]) == ()
         assert missing_facts(tickets[fault.ticket.number]) == fault.ticket.missing_facts
+
+
+def carry(db: TestDatabase, engine: Engine, text: str, key: str, earlier: str, who: str = "cli:ana"):  # type: ignore[no-untyped-def]
+    """A message in a new thread that may carry on the case waiting in `earlier` (a DM's top level)."""
+    with db.sessions() as s, s.begin():
+        return engine.handle(s, Inquiry(text, requester_id=who, conversation_key=key, may_continue=earlier))
+
+
+def test_a_reply_outside_the_thread_of_our_question_carries_the_case_on(
+    db: TestDatabase, engine: Engine
+) -> None:
+    assert ask(db, engine, "it does not work", key="dm:1").kind == "clarify"
+    out = carry(db, engine, "the external Dell screen stays black since this morning", "dm:2", "dm:1")
+    assert out.kind == "handoff" and out.ticket is not None  # the second round, as in the thread
+    with db.sessions() as s:
+        body = s.scalars(select(Ticket.body)).one()
+        assert "it does not work" in body and "Dell screen" in body
+        old = s.scalars(select(Conversation).where(Conversation.key == "dm:1")).one()
+        assert old.question == "" and old.state is ConversationState.OPEN
+    # the thread it left holds no case any more: a person asked for there is asked what for
+    again = ask(db, engine, "talk to a person", key="dm:1")
+    assert again.kind == "clarify"
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_still_broken_outside_the_answer_thread_hands_that_case_off(db: TestDatabase, engine: Engine) -> None:
+    assert ask(db, engine, "my vpn disconnects all the time", key="dm:1").kind == "answer"
+    out = carry(db, engine, "not solved", "dm:2", "dm:1")
+    assert out.kind == "handoff"
+    with db.sessions() as s:
+        assert "vpn disconnects" in s.scalars(select(Ticket.body)).one()
+
+
+def test_a_new_question_outside_the_thread_is_a_new_case(db: TestDatabase, engine: Engine) -> None:
+    assert ask(db, engine, "it does not work", key="dm:1").kind == "clarify"
+    out = carry(db, engine, "my vpn disconnects every hour", "dm:2", "dm:1")
+    assert out.kind == "answer" and out.sources[0].id == "vpn-disconnects"
+    with db.sessions() as s:
+        new = s.scalars(select(Conversation).where(Conversation.key == "dm:2")).one()
+        assert "does not work" not in new.question
+
+
+@pytest.mark.parametrize("why", ["another person", "too long ago", "already handed off"])
+def test_a_case_is_carried_on_only_for_its_owner_while_it_waits(
+    db: TestDatabase, engine: Engine, why: str
+) -> None:
+    ask(db, engine, "it does not work", key="dm:1")
+    who = "cli:ben" if why == "another person" else "cli:ana"
+    with db.sessions() as s, s.begin():
+        old = s.scalars(select(Conversation).where(Conversation.key == "dm:1")).one()
+        if why == "too long ago":
+            s.execute(
+                update(Conversation)
+                .where(Conversation.id == old.id)
+                .values(updated_at=datetime.now(UTC) - timedelta(hours=2))
+            )
+        if why == "already handed off":
+            old.state = ConversationState.HANDED_OFF
+    out = carry(db, engine, "the external Dell screen stays black", "dm:2", "dm:1", who=who)
+    assert out.kind == "clarify"  # asked about on its own, as a first message
+    with db.sessions() as s:
+        new = s.scalars(select(Conversation).where(Conversation.key == "dm:2")).one()
+        assert "does not work" not in new.question

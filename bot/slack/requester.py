@@ -26,9 +26,20 @@ class RequesterListeners(ListenerBase):
     """What the person asking for help can do."""
 
     def _handle_post(
-        self, channel: str, ts: str, user: str, key: str, question: str, *, top_level: bool, mentioned: bool
+        self,
+        channel: str,
+        ts: str,
+        user: str,
+        key: str,
+        question: str,
+        *,
+        top_level: bool,
+        mentioned: bool,
+        dm: bool = False,
     ) -> bool:
-        """Run the engine on one post; True when it was relayed to an engineer rather than answered."""
+        """Run the engine on one post; True when it was relayed to an engineer rather than answered.
+        In a DM a top-level post may carry on the case waiting in the person's last thread there:
+        people answer our clarifying question, or say "still broken", outside the thread."""
         relayed = False
         with self.unit() as session:
             store.claim_post(session, store.post_key(channel, ts))
@@ -42,7 +53,9 @@ class RequesterListeners(ListenerBase):
             if conversation is not None and conversation.requester.external_id != user:
                 return False  # a colleague chatting in the requester's thread: theirs, not a question to us
             self.actor(session, user)
-            outcome = self.s.engine.handle(session, Inquiry(question, user, key, "slack"))  # counts it
+            earlier = store.latest_conversation_in(session, channel, user) if dm and top_level else None
+            inquiry = Inquiry(question, user, key, "slack", may_continue=earlier)
+            outcome = self.s.engine.handle(session, inquiry)  # counts it
             relayed = outcome.relayed  # acknowledged with a reaction below, not a message
             if not relayed:
                 self.reply_outcome(session, outcome, user)

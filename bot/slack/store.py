@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Conversation, SlackEventReceipt, SlackThread, Ticket, Tier
+from models import Conversation, SlackEventReceipt, SlackThread, Ticket, Tier, User
 
 REQUESTER = "requester"
 CARD = "card"
@@ -49,6 +49,17 @@ def parse_conversation_key(key: str) -> tuple[str, str] | None:
 
 def conversation_key(channel: str, thread_ts: str) -> str:
     return f"slack:{channel}:{thread_ts}"
+
+
+def latest_conversation_in(session: Session, channel: str, user: str) -> str | None:
+    """The key of `user`'s most recently active conversation in `channel` (a DM), if any."""
+    return session.scalars(
+        select(Conversation.key)
+        .join(Conversation.requester)
+        .where(Conversation.key.startswith(f"slack:{channel}:"), User.external_id == user)
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(1)
+    ).one_or_none()
 
 
 def link_thread(

@@ -156,3 +156,23 @@ def test_full_handoff_journey(stack: Stack) -> None:
 def _notes(stack: Stack) -> int:
     with transaction(stack.db.sessions) as session:
         return len(list(session.scalars(select(TicketEvent).where(TicketEvent.internal.is_(True)))))
+
+
+def test_a_dm_reply_outside_the_thread_carries_the_case_on(stack: Stack) -> None:
+    fake, driver = stack.fake, stack.driver
+    first = driver.say(REQUESTER, DM, "My monitor shows strange green lines", channel_type="im")
+    clarify = fake.wait_for(lambda: fake.posts(DM, first), what="clarifying question")[0]
+    assert "?" in clarify.args["text"]
+    # people answer in the DM itself, not in the thread under their first message
+    second = driver.say(
+        REQUESTER, DM, "The external Dell screen stays black since this morning", channel_type="im"
+    )
+    reply = fake.wait_for(lambda: fake.posts(DM, second), what="reply in the new thread")[0]
+    number = re.search(r"IT-\d+", reply.args["text"])
+    assert number, reply.args["text"]  # the second round of the same case, handed off
+    with transaction(stack.db.sessions) as session:
+        ticket = stack.ticket(number.group(0))
+        assert "green lines" in ticket.body and "Dell screen" in ticket.body
+        keys = {c.key: c.state for c in session.scalars(select(Conversation))}
+    assert keys[f"slack:{DM}:{first}"] is ConversationState.OPEN
+    assert keys[f"slack:{DM}:{second}"] is ConversationState.HANDED_OFF
