@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from bot import intents, observability, phrases
 from bot.intents import Intent
-from classifier.facts import facts_to_ask
+from classifier.facts import describes_fault, facts_to_ask
 from classifier.types import Facts, TriagePrediction
 from kb_index.types import ArticleHit, SearchResult
 from models import (
@@ -431,7 +431,8 @@ class Engine:
             if not follow_up:
                 alone = self._search(check.query, requester, conversation)
                 follow_up = self._about_the_answer(conversation, alone)
-        clarified = state is ConversationState.CLARIFYING
+        # After "I can't tell what IT problem this is", the next message starts afresh.
+        clarified = state is ConversationState.CLARIFYING and not _said(conversation, "not_about_it")
         if clarified and carried:
             alone = self._search(check.query, requester, conversation)
             clarified = alone is None or not alone.answerable(self._threshold(alone))
@@ -591,8 +592,7 @@ class Engine:
 
     def _awaiting_question_for_person(self, conversation: Conversation) -> bool:
         """Whether our last words asked what to pass on to a person (so this question goes to one)."""
-        said = _last_said(conversation)
-        return said is not None and bool((said.payload or {}).get("awaiting_question_for_person"))
+        return _said(conversation, "awaiting_question_for_person")
 
     # ------------------------------------------------------------------ decisions
     def _decide(
@@ -626,6 +626,15 @@ class Engine:
                 )
             fresh_result = replace(result, hits=(fresh, *result.hits[1:]))
             return self._answer(session, conversation, fresh_result, truncated=truncated)
+        if not self._plausible(result, threshold) and not self._about_it(conversation.question):
+            return self._say(
+                session,
+                conversation,
+                "clarify",
+                phrases.not_about_it(phrases.language_of(conversation.question)),
+                actions=(Feedback.HUMAN,),
+                payload={"not_about_it": True},
+            )
         if conversation.clarifications == 0:
             return self._clarify(session, conversation, result, threshold)
         return self._handoff(
@@ -635,6 +644,20 @@ class Engine:
             reason="no confident answer in the knowledge base",
             result=result,
         )
+
+    def _plausible(self, result: SearchResult | None, threshold: float) -> bool:
+        """Whether the search found articles plausibly about the question (worth suggesting)."""
+        return result is not None and result.confidence >= self.min_suggestion_share * min(threshold, 1.0)
+
+    def _about_it(self, question: str) -> bool:
+        """False only for chatter ("what's the weather tomorrow", "tell me a joke") with nothing of
+        IT in the case: no IT word, no fault, no device, version or error. Such a case is told what
+        we help with and gets no ticket unless the person asks; anything else may be a real IT
+        problem the KB does not know, and goes to a person after one clarifying question."""
+        if not intents.is_chatter(question) or intents.mentions_it(question) or describes_fault(question):
+            return True
+        facts = self.triage.extract_facts(question)
+        return any(f is not None for f in (facts.device, facts.software_version, facts.error_text))
 
     def _search(self, query: str, requester: User, conversation: Conversation) -> SearchResult | None:
         """Internal articles only for staff, and only where the answer is seen by them alone: an
@@ -689,9 +712,7 @@ class Engine:
         conversation.state = ConversationState.CLARIFYING
         conversation.clarifications += 1
         # Only articles that are plausibly about it; otherwise an open question is more useful.
-        plausible = result is not None and result.confidence >= self.min_suggestion_share * min(
-            threshold, 1.0
-        )
+        plausible = self._plausible(result, threshold)
         likely = only or (result.hits[:3] if result is not None and plausible else ())
         text = phrases.clarify(
             phrases.language_of(conversation.question),
@@ -984,6 +1005,12 @@ def _reply_language(conversation: Conversation, said: str) -> phrases.Language:
 def _last_said(conversation: Conversation) -> Message | None:
     """Our last message in the conversation, if any."""
     return next((m for m in reversed(conversation.messages) if m.role is MessageRole.ASSISTANT), None)
+
+
+def _said(conversation: Conversation, flag: str) -> bool:
+    """Whether our last message carried `flag` in its payload (what it asked of the person)."""
+    said = _last_said(conversation)
+    return said is not None and bool((said.payload or {}).get(flag))
 
 
 def _offered(conversation: Conversation) -> tuple[tuple[str, str], ...]:

@@ -231,3 +231,63 @@ def asks_for_status(text: str) -> bool:
         return False
     said = normalise(text)
     return bool(_STATUS_RE.match(said) or _ZH_STATUS_RE.search(said.replace(" ", "")))
+
+
+# Words of IT support in general, not of one knowledge base: accounts, devices, software, mail,
+# files and the network, and asking for help. One of them in a case makes it IT's business even
+# when it also reads as chatter ("my Teams status says I'm at lunch"): see `is_chatter`.
+_IT_WORDS_RE = re.compile(
+    r"\b(?:accounts?|passwords?|passcode|pin|log ?in|log ?on|logins?|sign ?in|sign ?on|signing in|sso|mfa|2fa"
+    r"|authenticat\w*|otp|tokens?|locked|unlock\w*|access\w*|permissions?|admin\w*|rights|credentials?"
+    r"|e ?mails?|mail\w*|inbox|outlook|calendars?|invites?|teams|zoom|slack|webex|skype|sharepoint"
+    r"|onedrive|dropbox|google|gmail|drives?|folders?|files?|shared?|documents?|excel|word|powerpoint"
+    r"|office|pdf|acrobat|browsers?|chrome|edge|firefox|safari|websites?|web|urls?|links?|portal"
+    r"|intranet|apps?|applications?|software|programs?|install\w*|uninstall\w*|updat\w*|upgrad\w*|patch\w*"
+    r"|licen[cs]\w*|versions?|download\w*|upload\w*|sync\w*|backups?|restor\w*|databases?|servers?"
+    r"|systems?|sap|crm|erp|jira|confluence|salesforce|workday|vpn|wi ?fi|wireless|network\w*|internet"
+    r"|ethernet|cables?|connect\w*|disconnect\w*|dns|ip|proxy|firewall|bluetooth|hotspot|laptops?"
+    r"|computers?|pc|desktops?|mac|macbook|imac|windows|linux|ubuntu|macos|ios|android|iphone|ipad"
+    r"|phones?|mobile|tablets?|monitors?|screens?|displays?|keyboards?|mouse|trackpad|headsets?"
+    r"|headphones|webcam|cameras?|microphones?|mic|speakers?|audio|sound|printers?|print\w*|scann\w*|fans?"
+    r"|copier|docks?|docking|usb|hdmi|chargers?|battery|hardware|devices?|disk|storage|memory|ram|cpu"
+    r"|boot\w*|reboot\w*|restart\w*|crash\w*|freez\w*|frozen|errors?|bugs?|virus\w*|malware|phish\w*"
+    r"|spam|security|encrypt\w*|bitlocker|certificates?|ssl|tickets?|helpdesk|service desk|tech\w*"
+    r"|data|code|git|api|dashboard|settings|notifications?|pop ?ups?|icons?|voicemail|extension|fax"
+    r"|slow|loading|online|offline|cloud|digital|cyber\w*|hack\w*|help|support|assist\w*)\b",
+    re.IGNORECASE,
+)
+_IT_CASED_RE = re.compile(r"\bIT\b")  # "IT" in capitals; "it" is a pronoun
+_ZH_IT_RE = re.compile(
+    r"密码|账号|账户|帐号|登录|登陆|认证|邮箱|邮件|网络|无线|网速|上网|校园网|电脑|笔记本|台式机|打印|扫描|显示器|屏幕"
+    r"|软件|安装|卸载|系统|权限|手机|平板|蓝屏|黑屏|死机|网页|网站|浏览器|服务器|文件|共享|网盘|云盘|证书|病毒"
+    r"|更新|升级|驱动|鼠标|键盘|耳机|摄像头|麦克风|会议|数据|备份|报错|错误|许可|授权|激活|工单|信息化|VPN|帮|支持",
+    re.IGNORECASE,
+)
+
+
+def mentions_it(text: str) -> bool:
+    """Whether `text` says anything of IT at all (see `_IT_WORDS_RE`)."""
+    flat = unicodedata.normalize("NFKC", text)
+    return bool(
+        _IT_WORDS_RE.search(flat.replace("-", " ")) or _IT_CASED_RE.search(flat) or _ZH_IT_RE.search(flat)
+    )
+
+
+# Chatter: what people ask a chat bot for fun or out of habit, never IT support's business. Only
+# these get "I can't tell what IT problem this is" instead of a ticket, and only when nothing else
+# in the case is about IT (`mentions_it`) or a fault: an unknown but real IT problem, however it
+# is worded, still goes to a person after one clarifying question.
+_CHATTER_RE = re.compile(
+    r"\b(?:weather|forecast|raining|sunny|jokes?|funny|riddles?|poems?|songs?|sing|a story|movies?|films?"
+    r"|tv shows?|football|soccer|cricket|basketball|the match|the game|sports?|recipes?|cook\w*|lunch"
+    r"|dinner|breakfast|canteen|restaurants?|pizza|birthday|party|dating|meaning of life|how are you"
+    r"|who are you|whats your name|what is your name|are you (?:a )?(?:bot|human|robot|real|ai)"
+    r"|about yourself|horoscope|lottery|stock price|bitcoin|the news)\b"
+    r"|天气|笑话|讲个故事|唱歌|电影|足球|篮球|比赛|午饭|午餐|晚饭|吃什么|你是谁|你叫什么|你好吗|星座|彩票|股票",
+    re.IGNORECASE,
+)
+
+
+def is_chatter(text: str) -> bool:
+    """Whether `text` is small talk of the kinds in `_CHATTER_RE` ("tell me a joke", "天气")."""
+    return bool(_CHATTER_RE.search(unicodedata.normalize("NFKC", text).replace("'", "").replace("’", "")))

@@ -219,6 +219,21 @@ def solved(lang: Language, *, after_answer: bool) -> str:
     return "Glad it's sorted. Ask me anything else any time."
 
 
+def not_about_it(lang: Language) -> str:
+    """Small talk with nothing of IT in it ("tell me a joke"): say what we do, open no ticket unasked."""
+    if lang == "zh":
+        return (
+            "这看起来不是 IT 问题，所以我没有创建工单。"
+            "我可以帮助处理账号和密码、设备、软件、邮件和网络方面的问题："
+            "请描述一下问题；如果仍希望转给 IT 同事，请说“转人工”。"
+        )
+    return (
+        "That doesn't look like an IT question, so I haven't opened a ticket. I help with accounts and "
+        "passwords, devices, software, e-mail and the network: describe the problem, or say *talk to a "
+        "person* to pass this on to the IT team as it is."
+    )
+
+
 def ask_what_for_person(lang: Language) -> str:
     if lang == "zh":
         return "好的。请问需要什么帮助？描述一下问题，我会转给 IT 同事。"

@@ -235,9 +235,14 @@ _VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
 FACT_NAMES = ("device", "software_version", "error_text", "impact", "urgency")
 
 
+def describes_fault(text: str) -> bool:
+    """True when `text` says something is wrong ("broken", "doesn't work", "error", "无法")."""
+    return bool(_FAULT_RE.search(text))
+
+
 def is_service_request(text: str) -> bool:
     """True when `text` asks for something to be provided and describes no fault."""
-    return bool(_REQUEST_RE.search(text)) and not _FAULT_RE.search(text)
+    return bool(_REQUEST_RE.search(text)) and not describes_fault(text)
 
 
 def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:

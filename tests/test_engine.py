@@ -839,3 +839,37 @@ def test_a_case_is_carried_on_only_for_its_owner_while_it_waits(
     with db.sessions() as s:
         new = s.scalars(select(Conversation).where(Conversation.key == "dm:2")).one()
         assert "does not work" not in new.question
+
+
+def test_chatter_that_is_not_about_it_gets_no_ticket_unless_asked(db: TestDatabase, engine: Engine) -> None:
+    for said in ("what's the weather like tomorrow?", "tell me a joke"):
+        out = ask(db, engine, said)
+        assert out.kind == "clarify" and out.ticket is None
+        assert "haven't opened a ticket" in out.text and Feedback.HUMAN in out.actions
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+    # a person asked for gets it, with what was said
+    handoff = ask(db, engine, "talk to a person")
+    assert handoff.kind == "handoff"
+    with db.sessions() as s:
+        assert "joke" in s.scalars(select(Ticket.body)).one()
+
+
+def test_an_it_question_after_chatter_is_a_case_of_its_own(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "what's the weather like tomorrow?")
+    ask(db, engine, "who won the match last night")
+    out = ask(db, engine, "my vpn disconnects all the time")
+    assert out.kind == "answer" and out.sources[0].id == "vpn-disconnects"
+    with db.sessions() as s:
+        assert "weather" not in s.scalars(select(Conversation.question)).one()
+
+
+def test_chatter_in_chinese_is_answered_in_chinese_without_a_ticket(db: TestDatabase, engine: Engine) -> None:
+    out = ask(db, engine, "讲个笑话")
+    assert out.kind == "clarify" and out.ticket is None and "没有创建工单" in out.text
+
+
+def test_an_unknown_request_without_it_words_still_goes_to_a_person(db: TestDatabase, engine: Engine) -> None:
+    assert ask(db, engine, "please change the owner of contract 4411").kind == "clarify"
+    out = ask(db, engine, "it should be the sales lead from next week")
+    assert out.kind == "handoff" and out.ticket is not None

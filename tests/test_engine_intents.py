@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot import intents
 from bot.intents import Intent, read_intent
 
 
@@ -54,3 +55,37 @@ def test_a_wall_of_thanks_is_a_message_to_read_not_a_phrase_to_match() -> None:
     is not read as one (matching it against the phrase patterns cost seconds per message)."""
     assert read_intent("谢谢" * 3) is Intent.THANKS
     assert read_intent("谢谢" * 20_000 + "X") is None
+
+
+@pytest.mark.parametrize(
+    "text", ["what's the weather like tomorrow?", "tell me a joke", "where is the canteen", "明天天气怎么样"]
+)
+def test_chatter_is_told_apart(text: str) -> None:
+    assert intents.is_chatter(text) and not intents.mentions_it(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My monitor shows strange green lines",
+        "The Wi-Fi is slow",
+        "Outlook keeps asking for my password",
+        "the IT portal",
+        "I need some help",
+        "打印机卡纸了",
+    ],
+)
+def test_it_words_are_found(text: str) -> None:
+    assert intents.mentions_it(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "change project manager role oracle",
+        "port opening for the subcontractor machines",
+        "something is weird",
+    ],
+)
+def test_real_requests_without_it_words_are_no_chatter(text: str) -> None:
+    assert not intents.is_chatter(text)
