@@ -382,9 +382,10 @@ class Engine:
 
     def _carry_over(self, session: Session, conversation: Conversation, key: str, requester: User) -> bool:
         """Take over the case waiting in conversation `key` (see `Inquiry.may_continue`): this new
-        conversation gets its question and where it stood, and the old one is left empty, so one
-        case never becomes two tickets. False (nothing moved) unless this conversation is new and
-        that case is the same person's, waiting, and recent."""
+        conversation gets its question, where it stood and our clarifying question if that was our
+        last word, and the old one is left empty, so one case never becomes two tickets. False
+        (nothing moved) unless this conversation is new and that case is the same person's,
+        waiting, and recent."""
         if conversation.messages or conversation.question or key == conversation.key:
             return False
         earlier = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
@@ -400,6 +401,13 @@ class Engine:
         conversation.state = earlier.state
         conversation.clarifications = earlier.clarifications
         conversation.last_article_id = earlier.last_article_id
+        said = _last_said(earlier)
+        if said is not None and said.kind == "clarify":
+            # Our question moves too, so "the second one" picks from the articles it offered. Only
+            # a question: a copied answer would be counted twice by the KB health figures.
+            conversation.messages.append(
+                Message(role=said.role, kind=said.kind, text=said.text, payload=dict(said.payload or {}))
+            )
         earlier.question = ""
         earlier.state = ConversationState.OPEN
         earlier.messages.append(

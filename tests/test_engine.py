@@ -873,3 +873,14 @@ def test_an_unknown_request_without_it_words_still_goes_to_a_person(db: TestData
     assert ask(db, engine, "please change the owner of contract 4411").kind == "clarify"
     out = ask(db, engine, "it should be the sales lead from next week")
     assert out.kind == "handoff" and out.ticket is not None
+
+
+def test_picking_an_offered_article_outside_the_thread_answers_from_it(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    kb.articles.append(("vpn-install", "Installing the VPN client", "public", frozenset({"vpn", "install"})))
+    kb.threshold = 0.8
+    asked = ask(db, engine, "the vpn on my laptop is odd", key="dm:1")
+    assert asked.kind == "clarify" and len(asked.sources) == 2
+    out = carry(db, engine, "the second one", "dm:2", "dm:1")
+    assert out.kind == "answer" and out.sources[0].id == asked.sources[1].id
