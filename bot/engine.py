@@ -342,8 +342,8 @@ class Engine:
     def _handle(self, session: Session, inquiry: Inquiry) -> Outcome:
         requester = self.desk.ensure_user(session, inquiry.requester_id, inquiry.requester_name)
         conversation = self._conversation(session, inquiry, requester)
-        carried = bool(inquiry.may_continue) and self._carry_over(
-            session, conversation, str(inquiry.may_continue), requester
+        carried = inquiry.may_continue is not None and self._carry_over(
+            session, conversation, inquiry.may_continue, requester
         )
         check = check_input(inquiry.text)
         # A short "no" or "ok" has too few letters to search with, but it still means something.
@@ -439,7 +439,7 @@ class Engine:
             if not follow_up:
                 alone = self._search(check.query, requester, conversation)
                 follow_up = self._about_the_answer(conversation, alone)
-        # After "I can't tell what IT problem this is", the next message starts afresh.
+        # After "That doesn't look like an IT question", the next message starts afresh.
         clarified = state is ConversationState.CLARIFYING and not _said(conversation, "not_about_it")
         if clarified and carried:
             alone = self._search(check.query, requester, conversation)

@@ -267,14 +267,12 @@ _ZH_IT_RE = re.compile(
 
 def mentions_it(text: str) -> bool:
     """Whether `text` says anything of IT at all (see `_IT_WORDS_RE`)."""
-    flat = unicodedata.normalize("NFKC", text)
-    return bool(
-        _IT_WORDS_RE.search(flat.replace("-", " ")) or _IT_CASED_RE.search(flat) or _ZH_IT_RE.search(flat)
-    )
+    said = normalise(text)
+    return bool(_IT_WORDS_RE.search(said) or _ZH_IT_RE.search(said) or _IT_CASED_RE.search(text))
 
 
 # Chatter: what people ask a chat bot for fun or out of habit, never IT support's business. Only
-# these get "I can't tell what IT problem this is" instead of a ticket, and only when nothing else
+# these get "That doesn't look like an IT question" instead of a ticket, and only when nothing else
 # in the case is about IT (`mentions_it`) or a fault: an unknown but real IT problem, however it
 # is worded, still goes to a person after one clarifying question.
 _CHATTER_RE = re.compile(
@@ -290,4 +288,4 @@ _CHATTER_RE = re.compile(
 
 def is_chatter(text: str) -> bool:
     """Whether `text` is small talk of the kinds in `_CHATTER_RE` ("tell me a joke", "天气")."""
-    return bool(_CHATTER_RE.search(unicodedata.normalize("NFKC", text).replace("'", "").replace("’", "")))
+    return bool(_CHATTER_RE.search(normalise(text)))

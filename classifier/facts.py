@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from classifier.types import Facts
+from classifier.types import FACT_NAMES, Facts
 
 _FLAGS = re.IGNORECASE | re.ASCII
 
@@ -232,7 +232,6 @@ _FAULT_RE = re.compile(
 )
 # Devices with no OS or app of their own worth asking the version of.
 _VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
-FACT_NAMES = ("device", "software_version", "error_text", "impact", "urgency")
 
 
 def describes_fault(text: str) -> bool:

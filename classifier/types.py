@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 NEEDS_TRIAGE = "needs_triage"
+FACT_NAMES = ("device", "software_version", "error_text", "impact", "urgency")
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,16 @@ class Facts:
     urgency: str | None = None  # "blocking" | "workaround" | "low"
     extra: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, values: Mapping[str, object]) -> Facts:
+        """The facts stored on a ticket (a JSON dict); an empty or absent value is not given."""
+        device, version, error, impact, urgency = (str(values.get(n) or "") or None for n in FACT_NAMES)
+        return cls(device=device, software_version=version, error_text=error, impact=impact, urgency=urgency)
+
     def missing(self) -> tuple[str, ...]:
-        names = ("device", "software_version", "error_text", "impact", "urgency")
-        return tuple(n for n in names if getattr(self, n) is None)
+        return tuple(n for n in FACT_NAMES if getattr(self, n) is None)
 
     def as_dict(self) -> dict[str, str]:
-        out = {
-            n: v
-            for n in ("device", "software_version", "error_text", "impact", "urgency")
-            if (v := getattr(self, n)) is not None
-        }
+        out = {n: v for n in FACT_NAMES if (v := getattr(self, n)) is not None}
         out.update(self.extra)
         return out

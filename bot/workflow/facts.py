@@ -15,9 +15,9 @@ from bot.workflow import access, timers
 from bot.workflow.audit import clock, record, tell_queue
 from bot.workflow.errors import InvalidInput
 from bot.workflow.routing import Routing
-from classifier.facts import FACT_NAMES, facts_to_ask
+from classifier.facts import facts_to_ask
 from classifier.priority import decide_priority
-from classifier.types import Facts
+from classifier.types import FACT_NAMES, Facts
 from models import Ticket, TicketStatus, User
 
 FACTS = FACT_NAMES
@@ -30,15 +30,7 @@ MAX_FACT_CHARS = 1_000
 
 def missing_facts(ticket: Ticket) -> tuple[str, ...]:
     """What the requester is still asked for: the same choice the handoff message made."""
-    known = ticket.facts or {}
-    given = Facts(
-        device=known.get("device") or None,
-        software_version=known.get("software_version") or None,
-        error_text=known.get("error_text") or None,
-        impact=known.get("impact") or None,
-        urgency=known.get("urgency") or None,
-    )
-    return facts_to_ask(ticket.body or "", given)
+    return facts_to_ask(ticket.body or "", Facts.of(ticket.facts or {}))
 
 
 def _priority_set_by_staff(ticket: Ticket) -> bool:
