@@ -39,6 +39,8 @@ LINK_HEAVY_WEIGHT = 0.6
 # A best passage shorter than this many characters ("To reset the client, follow the steps
 # below.") comes with the article's next passage, or the answer would be the intro alone.
 SHORT_PASSAGE_CHARS = 200
+# Passages of one article scored within this of its best are a tie, broken by their headings.
+HEADING_TIE_MARGIN = 0.02
 # A passage that starts at step 2 or later of a numbered list is the middle of a procedure.
 _MID_PROCEDURE = re.compile(r"\s*(\d+)[.)]\s")
 
@@ -209,7 +211,8 @@ class BuildSearcher:
             calibrated = False  # BM25 alone picks well but its "confidence" is not a probability
         else:
             confidence = self.calibration.probability(features)
-        hits = tuple(self._hit(r) for r in ranked[:k])
+        terms = frozenset(tokenize(query))
+        hits = tuple(self._hit(r, terms) for r in ranked[:k])
         limit = self.calibration.threshold if threshold is None else threshold
         return SearchResult(query, hits, confidence, limit, diagnostics=features, calibrated=calibrated)
 
@@ -225,7 +228,7 @@ class BuildSearcher:
         ranked = self.rank(query, query_vector, audiences, limit=max(k, 2))
         return self.result(query, ranked, k, threshold)
 
-    def _hit(self, ranked: RankedArticle) -> ArticleHit:
+    def _hit(self, ranked: RankedArticle, query_terms: frozenset[str]) -> ArticleHit:
         chunks = self.index.chunks
         meta = self.index.articles.get(ranked.article_id, {})
         shown = [
@@ -239,7 +242,8 @@ class BuildSearcher:
         shown = sorted(
             shown,
             key=lambda pair: (_heading_only(chunks[pair[0]]), _sends_elsewhere(chunks[pair[0]].section)),
-        )[:PASSAGES_PER_ARTICLE]
+        )
+        shown = self._heading_breaks_ties(shown, query_terms)[:PASSAGES_PER_ARTICLE]
         if not shown:  # only the title matched: show the article's opening chunk
             shown = [
                 (row, ranked.fused)
@@ -262,6 +266,43 @@ class BuildSearcher:
             score=ranked.fused,
             passages=tuple(passages),
         )
+
+    def _heading_breaks_ties(
+        self, shown: list[tuple[int, float]], query_terms: frozenset[str]
+    ) -> list[tuple[int, float]]:
+        """Passages scored within HEADING_TIE_MARGIN of the first, reordered by how many of the
+        question's words their heading names ("reset my password": "Reset a forgotten password"
+        before "Change a password you still know"), best score first among equals.
+
+        Sections of one article share its title and topic, so their vectors often tie; the heading
+        is the author's own summary of the section, the field search engines weigh above body text.
+        A section that describes the problem is shown with its fix, so the fix's heading counts.
+        """
+        if len(shown) < 2 or not query_terms:
+            return shown
+        chunks = self.index.chunks
+        tied: list[tuple[int, float]] = []
+        for row, score in shown:  # the answering passages come first, best score first
+            chunk = chunks[row]
+            if (
+                score < shown[0][1] - HEADING_TIE_MARGIN
+                or _heading_only(chunk)
+                or _sends_elsewhere(chunk.section)
+            ):
+                break
+            tied.append((row, score))
+        if len(tied) < 2:
+            return shown
+
+        def named(pair: tuple[int, float]) -> int:
+            chunk = chunks[pair[0]]
+            section = chunk.section
+            if _describes_problem(section):
+                fix = self._with_following(_passage(chunk, pair[1]), chunk).following
+                section = fix.section if fix is not None else section
+            return len(query_terms & set(tokenize(section.rsplit("›", 1)[-1])))
+
+        return sorted(tied, key=lambda pair: -named(pair)) + shown[len(tied) :]
 
     def _from_procedure_start(self, passage: Passage, chunk: ChunkRecord) -> Passage:
         """A passage cut from the middle of numbered steps ("5. Repair Office…") shown from step 1

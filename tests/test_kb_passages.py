@@ -232,3 +232,24 @@ def test_an_answer_never_starts_in_the_middle_of_numbered_steps(tmp_path: Path, 
     assert top.best.following is not None and "Rebuild the local mail cache" in top.best.following.text
     shown = f"{top.best.text}\n{top.best.following.text}".splitlines()
     assert sum(line.startswith("5. ") for line in shown) == 1  # the windows' overlap is not repeated
+
+
+DEMO_KB = Path(__file__).resolve().parents[1] / "examples" / "kb"
+
+
+def test_between_sections_that_match_alike_the_one_whose_heading_names_the_question_is_shown(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    """The demo KB's password article: its intro, "Change a password you still know" and "Reset a
+    forgotten password" score within a hair of each other for a reset question."""
+    names = ("password-reset.md", "admin-rights-request.md", "account-lockout.md")
+    searcher = _searcher(tmp_path, encoder, {n: (DEMO_KB / n).read_text(encoding="utf-8") for n in names})
+    for question, article, section in (
+        ("how do I reset my password", "password-reset", "Reset a forgotten password"),
+        ("forgot my password how do i reset it", "password-reset", "Reset a forgotten password"),
+        ("how do i change my windows password", "password-reset", "Change a password you still know"),
+        ("can i get admin on my laptop", "admin-rights-request", "Temporary admin (most cases)"),
+    ):
+        top = searcher.search(question).top
+        assert top is not None and top.article_id == article, question
+        assert top.best.section == section, question
