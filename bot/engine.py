@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from bot import intents, observability, phrases
 from bot.intents import Intent
-from classifier.facts import describes_fault, facts_to_ask
+from classifier.facts import describes_fault, facts_to_ask, is_service_request
+from classifier.priority import reports_widespread_outage
 from classifier.types import Facts, TriagePrediction
 from kb_index.types import ArticleHit, SearchResult
 from models import (
@@ -643,15 +644,23 @@ class Engine:
                 actions=(Feedback.HUMAN,),
                 payload={"not_about_it": True},
             )
-        if conversation.clarifications == 0:
+        reason = self._no_question_needed(conversation.question)
+        if conversation.clarifications == 0 and reason is None:
             return self._clarify(session, conversation, result, threshold)
         return self._handoff(
             session,
             conversation,
             requester,
-            reason="no confident answer in the knowledge base",
+            reason=reason or "no confident answer in the knowledge base",
             result=result,
         )
+
+    def _no_question_needed(self, question: str) -> str | None:
+        """Why a case the KB cannot answer goes to a person without a clarifying question, if it
+        does: many people unable to work should reach a person now, not after a question."""
+        if reports_widespread_outage(question):
+            return "outage reported, many people affected"
+        return None
 
     def _plausible(self, result: SearchResult | None, threshold: float) -> bool:
         """Whether the search found articles plausibly about the question (worth suggesting)."""
@@ -737,15 +746,19 @@ class Engine:
             actions=(Feedback.HUMAN,),
         )
 
+    @staticmethod
+    def _short(question: str) -> bool:
+        if phrases.language_of(question) == "zh":  # no spaces between words: count characters
+            return len(question) <= 3 * SHORT_QUESTION_WORDS
+        return len(question.split()) <= SHORT_QUESTION_WORDS
+
     def _still_to_ask(self, question: str) -> tuple[str, ...]:
         """The details a clarifying question asks for: only those the person has not given."""
+        if is_service_request(question):  # "I need access": what and for what, not device and error
+            return ("need",)
         facts = self.triage.extract_facts(question)
         asks: list[str] = []
-        if phrases.language_of(question) == "zh":  # no spaces between words: count characters
-            short = len(question) <= 3 * SHORT_QUESTION_WORDS
-        else:
-            short = len(question.split()) <= SHORT_QUESTION_WORDS
-        if short:
+        if self._short(question):
             asks.append("goal")
         if facts.device is None and facts.software_version is None:
             asks.append("device")

@@ -71,12 +71,14 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
         "device": "on which device or app",
         "error_text": "what exactly happened (the error message helps)",
         "more": "anything else you noticed, such as when it started",
+        "need": "what exactly you need, for which system, folder or team, and what it is for",
     },
     "zh": {
         "goal": "您在做什么",
         "device": "用的什么设备或应用",
         "error_text": "具体出现了什么（错误提示很有帮助）",
         "more": "其他您注意到的情况，比如从什么时候开始的",
+        "need": "具体需要什么、用于哪个系统、文件夹或团队，以及用途",
     },
 }
 

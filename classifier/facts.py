@@ -192,6 +192,8 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
         r"|\bblock(?:s|ed|ing|er)\b|\b(?:urgent|urgently|asap|immediately|emergency)\b"
         r"|\bcompletely (?:down|stuck)\b|\bnothing (?:works|is working|working)\b|\bstuck\b"
         r"|\b(?:stopped|stops) me from working\b"
+        r"|\b(?:nobody|no ?one|none of us) (?:can|is able to|are able to)"
+        r" (?:work|get (?:any )?work done|do (?:any|our) (?:job|work))\b|\bniemand kann arbeiten\b"
         r"|无法工作|没法工作|不能工作|紧急|很急|急用|马上要用",
         "blocking",
     ),

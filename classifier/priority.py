@@ -95,6 +95,15 @@ def matrix_priority(impact: str, urgency: str, matrix: PriorityMatrix = DEFAULT_
     return matrix[(impact, urgency)]
 
 
+def reports_widespread_outage(text: str) -> bool:
+    """Whether the text says many people are hit ("the whole office", "nobody can log in") or
+    uses two kinds of outage wording ("email is down, we cannot work"). One kind alone ("I can't
+    log in", "my laptop is down") is as often one person's problem that a question may solve."""
+    if _ONE_PERSON.search(text):
+        return False
+    return bool(_OUTAGE_PATTERNS[0].search(text)) or outage_signals(text) >= 2
+
+
 def outage_signals(text: str) -> int:
     """How many distinct kinds of outage wording the text uses (0 means none, also when the
     person says it is theirs alone)."""

@@ -56,6 +56,8 @@ def test_answers_already_given_win_over_the_text() -> None:
         "I can’t do my job without the shared drive",  # typographic apostrophe, as Slack sends it
         "I can't do my job",
         "Nothing works after the update",
+        "The whole office has no internet, nobody can work",
+        "none of us are able to get any work done",
     ],
 )
 def test_blocked_wording_gives_blocking_urgency(text: str) -> None:

@@ -11,6 +11,7 @@ from classifier.priority import (
     URGENCIES,
     decide_priority,
     matrix_priority,
+    reports_widespread_outage,
     validate_matrix,
 )
 
@@ -86,3 +87,21 @@ def test_one_persons_problem_is_not_an_outage(text: str) -> None:
 def test_nobody_able_to_do_something_is_still_an_outage() -> None:
     for text in ("nobody can log in to the VPN", "niemand kann drucken", "没有人能打印"):
         assert decide_priority("medium", text, None, None)[0] == "high", text
+
+
+@pytest.mark.parametrize(
+    ("text", "widespread"),
+    [
+        ("the whole office has no internet", True),
+        ("nobody can log in to the VPN", True),
+        ("email is down and we cannot work", True),
+        ("所有人都上不了网", True),
+        ("I can't log in", False),
+        ("my laptop is down", False),
+        ("it's down only for me, nobody else", False),
+    ],
+)
+def test_a_widespread_outage_is_many_people_or_two_kinds_of_outage_wording(
+    text: str, widespread: bool
+) -> None:
+    assert reports_widespread_outage(text) is widespread

@@ -320,6 +320,28 @@ def test_never_mind_closes_politely_without_a_ticket(db: TestDatabase, engine: E
     assert ticket_count(db) == 0
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["the whole office has no internet, nobody can work", "email is down and we cannot work"],
+)
+def test_an_outage_the_kb_cannot_answer_goes_to_a_person_at_once(
+    db: TestDatabase, engine: Engine, text: str
+) -> None:
+    out = ask(db, engine, text)
+    assert out.kind == "handoff"  # no clarifying question while many people cannot work
+    assert out.ticket is not None and out.ticket.priority in {"high", "critical"}
+    with db.sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert ticket.body == text
+
+
+def test_one_persons_login_trouble_still_gets_a_clarifying_question(db: TestDatabase, engine: Engine) -> None:
+    out = ask(db, engine, "I cannot log in")
+    assert out.kind == "clarify"
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+
+
 def test_no_to_a_clarifying_question_asks_again_instead_of_rejecting(
     db: TestDatabase, engine: Engine
 ) -> None:
@@ -343,7 +365,7 @@ def test_solved_during_a_clarification_closes_the_case(db: TestDatabase, engine:
 def test_a_ticket_after_a_solved_topic_carries_only_the_new_case(db: TestDatabase, engine: Engine) -> None:
     ask(db, engine, "my vpn disconnects every few minutes")
     ask(db, engine, "solved")
-    ask(db, engine, "my second monitor is flickering, everyone else on my team has the same issue")
+    ask(db, engine, "my second monitor is flickering, my colleagues have the same issue")
     out = ask(db, engine, "on the dell screen at my desk")  # the reply to the clarifying question
     assert out.kind == "handoff"
     ticket = only_ticket(db)
@@ -391,6 +413,17 @@ def test_clarifying_question_asks_only_for_what_is_missing(db: TestDatabase, eng
     assert "device" not in out.text and "error message" not in out.text
     vague = ask(db, engine, "it is broken", key="cli:t2")
     assert "device" in vague.text and "error message" in vague.text
+
+
+def test_a_request_the_kb_cannot_answer_is_asked_what_is_needed_not_which_error(
+    db: TestDatabase, engine: Engine
+) -> None:
+    out = ask(db, engine, "can you give me access to the finance shared drive?")
+    assert out.kind == "clarify"
+    assert "what exactly you need" in out.text and "what it is for" in out.text
+    assert "device" not in out.text and "error message" not in out.text
+    fault = ask(db, engine, "I need help, the finance shared drive is not loading", key="cli:t2")
+    assert "error message" in fault.text  # a fault worded as a request is still asked about
 
 
 def test_clarifying_question_offers_only_articles_that_are_close(
