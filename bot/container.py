@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.desk import WorkflowDesk
 from bot.engine import Engine, KnowledgeSearcher
+from bot.learning.incidents import IncidentMatcher
 from bot.settings import Settings
 from bot.triage import TriageService, load_triage
 from bot.workflow.routing import Routing, load_routing
@@ -70,7 +71,13 @@ class Container:
             desk=self.desk,
             answer_threshold=self.settings.kb_answer_threshold,
             top_k=self.settings.kb_top_k,
+            known_issues=self.known_issues,
         )
+
+    @cached_property
+    def known_issues(self) -> IncidentMatcher:
+        """Links new tickets to active major incidents; loads the encoder only once one is active."""
+        return IncidentMatcher(self.settings.kb_encoder, self.settings.incident_join_similarity)
 
     def close(self) -> None:
         if "db_engine" in self.__dict__:

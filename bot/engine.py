@@ -111,6 +111,23 @@ class TicketDesk(Protocol):
     def add_facts(self, session: Session, ticket: Ticket, *, requester: User, facts: Facts) -> str | None: ...
 
 
+class KnownIssue(Protocol):
+    """An active major incident a new ticket joined (bot.learning.incidents.KnownIncident)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def latest(self) -> str: ...
+
+
+class KnownIssues(Protocol):
+    """Links a new ticket to the active major incident it is about, if any (bot.learning)."""
+
+    def join(self, session: Session, ticket: Ticket) -> KnownIssue | None: ...
+
+
 class Feedback(enum.StrEnum):
     """The three buttons under an answer (and their typed equivalents in the terminal)."""
 
@@ -322,8 +339,10 @@ class Engine:
         answer_threshold: float | None = None,
         top_k: int = 3,
         min_suggestion_share: float = MIN_SUGGESTION_SHARE,
+        known_issues: KnownIssues | None = None,
     ) -> None:
         self.searcher = searcher
+        self.known_issues = known_issues
         self.min_suggestion_share = min_suggestion_share
         self.triage = triage
         self.desk = desk
@@ -789,10 +808,13 @@ class Engine:
             source=conversation.source,
         )
         conversation.state = ConversationState.HANDED_OFF
-        missing = facts_to_ask(body, facts)
+        known = self.known_issues.join(session, ticket) if self.known_issues is not None else None
+        # Part of a known outage: its engineers need no device or version from each person.
+        missing = () if known is not None else facts_to_ask(body, facts)
         ref = TicketRef.of(ticket, missing)
+        lang = phrases.language_of(body)
         text = phrases.handoff(
-            phrases.language_of(body),
+            lang,
             number=ticket.number or "",
             category=None if ticket.needs_triage else ticket.category,
             priority=ticket.priority,
@@ -800,6 +822,8 @@ class Engine:
             response_due=ticket.sla_response_due,
             missing=missing,
         )
+        if known is not None:
+            text += " " + phrases.known_incident(lang, known.label, known.title, known.latest)
         return self._say(
             session,
             conversation,

@@ -143,6 +143,20 @@ def handoff(
     return text
 
 
+def known_incident(lang: Language, label: str, title: str, latest: str) -> str:
+    """Said after the handoff when the ticket joined an active major incident."""
+    if lang == "zh":
+        said = f"最新进展：{latest}" if latest else "团队正在处理。"
+        return (
+            f"这看起来是一个已知的重大故障 {label}（{title}），您的工单已关联到它。{said}后续进展会发到这里。"
+        )
+    said = f" Latest update: {latest}" if latest else " The team is working on it."
+    return (
+        f"This looks like part of a known major incident, *{label}: {title}*; your ticket is linked to it."
+        f"{said} Its updates and its fix will reach you here."
+    )
+
+
 # Replies to messages that are not questions (see bot.intents), by intent and by where the
 # conversation stands: "answered" (waiting for Solved / Not solved), "clarifying" (waiting for
 # more detail) or "idle" (no open question).

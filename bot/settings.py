@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     spike_similarity: float = Field(0.60, ge=0, le=1, validation_alias="TIERLINE_SPIKE_SIMILARITY")
     kb_same_topic: float = Field(0.70, ge=0, le=1, validation_alias="TIERLINE_KB_SAME_TOPIC")
     similar_min: float = Field(0.45, ge=0, le=1, validation_alias="TIERLINE_SIMILAR_MIN")
+    # A new ticket this close to an active major incident's tickets is linked to it.
+    incident_join_similarity: float = Field(
+        0.60, ge=0, le=1, validation_alias="TIERLINE_INCIDENT_JOIN_SIMILARITY"
+    )
     similar_resolved_days: int = Field(90, ge=0, validation_alias="TIERLINE_SIMILAR_RESOLVED_DAYS")
     kb_stale_days: int = Field(180, ge=1, validation_alias="TIERLINE_KB_STALE_DAYS")
     kb_gap_similarity: float = Field(0.55, ge=0, le=1, validation_alias="TIERLINE_KB_GAP_SIMILARITY")

@@ -8,12 +8,35 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.desk import WorkflowDesk
+from bot.engine import Engine, Inquiry
 from bot.learning.errors import InvalidInput, InvalidState, NotAllowed
-from bot.learning.incidents import declare_incident, link_tickets, post_update, resolve_incident
+from bot.learning.incidents import (
+    IncidentMatcher,
+    declare_incident,
+    join_known_incident,
+    link_tickets,
+    post_update,
+    resolve_incident,
+)
 from bot.learning.spikes import detect_spikes
+from bot.triage import TriageService
 from bot.workflow.routing import Routing
 from bot.workflow.timers import pending_timers
-from models import AlertStatus, IncidentStatus, OutboxMessage, Role, SpikeAlert, TicketStatus, Tier, User
+from models import (
+    AlertStatus,
+    IncidentStatus,
+    IncidentTicket,
+    MajorIncident,
+    OutboxMessage,
+    Role,
+    SpikeAlert,
+    Ticket,
+    TicketStatus,
+    Tier,
+    User,
+)
+from tests.conftest import TestDatabase
 from tests.learning import factories as make
 from tests.learning.fakes import BagOfWordsEncoder
 
@@ -147,3 +170,71 @@ def test_a_ticket_linked_to_an_incident_under_way_hears_its_latest_status_at_onc
     assert sorted(m.recipient for m in _requester_messages(session, "incident_update")) == sorted(
         [*people, "U-late2"]
     )
+
+
+def _declared_wifi_incident(session: Session) -> tuple[MajorIncident, User]:
+    alert, _ = _spike(session)
+    l3 = make.user(session, "U-l3", role=Role.ENGINEER, tiers=(Tier.L3,))
+    incident = declare_incident(
+        session,
+        actor=l3,
+        title="Floor 3 wifi outage",
+        message="We know; an access point failed.",
+        alert_id=alert.id,
+    )
+    return incident, l3
+
+
+def test_a_new_report_of_an_active_incident_joins_it_and_hears_later_updates(session: Session) -> None:
+    incident, l3 = _declared_wifi_incident(session)
+    late = make.user(session, "U-late")
+    ticket = make.ticket(
+        session, "wifi down on floor three again", at=NOW + timedelta(minutes=5), requester=late
+    )
+    known = join_known_incident(session, ticket, encoder=BagOfWordsEncoder(), min_similarity=0.5)
+    assert known is not None and known.label == f"MI-{incident.id}"
+    assert known.latest == "We know; an access point failed."
+    assert ticket.id in {link.ticket_id for link in incident.links}
+    trail = [e for e in ticket.events if e.kind == "linked"]
+    assert trail and trail[0].actor_id is None and "Linked by the assistant" in (trail[0].text or "")
+    # The handoff reply says the latest update: no second message of it is queued for them.
+    assert [m for m in _requester_messages(session, "incident_declared") if m.recipient == "U-late"] == []
+    post_update(session, incident, actor=l3, message="Replacement AP arriving at 14:00.")
+    assert "U-late" in {m.recipient for m in _requester_messages(session, "incident_update")}
+    session.commit()
+
+
+def test_an_unrelated_ticket_or_a_resolved_incident_is_not_joined(session: Session) -> None:
+    incident, l3 = _declared_wifi_incident(session)
+    printer = make.ticket(session, "printer jam in the mail room", at=NOW + timedelta(minutes=5))
+    assert join_known_incident(session, printer, encoder=BagOfWordsEncoder(), min_similarity=0.5) is None
+    assert printer.id not in {link.ticket_id for link in incident.links}
+    resolve_incident(session, incident.id, actor=l3, message="Wifi is back.", routing=Routing.default())
+    later = make.ticket(session, "wifi down on floor three", at=NOW + timedelta(hours=2))
+    assert join_known_incident(session, later, encoder=BagOfWordsEncoder(), min_similarity=0.5) is None
+
+
+def test_the_handoff_reply_says_the_case_is_part_of_the_known_incident(db: TestDatabase) -> None:
+    with db.sessions() as session, session.begin():
+        incident, _ = _declared_wifi_incident(session)
+        label = f"MI-{incident.id}"
+    engine = Engine(
+        searcher=None,
+        triage=TriageService(db.sessions, category_threshold=0.45, priority_threshold=0.4),
+        desk=WorkflowDesk(Routing.default()),
+        known_issues=IncidentMatcher(BagOfWordsEncoder(), min_similarity=0.5),
+    )
+    with db.sessions() as session, session.begin():
+        out = engine.handle(
+            session, Inquiry("the wifi is down on floor three, nobody can work", "U-new", "cli:new")
+        )
+    assert out.kind == "handoff" and out.ticket is not None
+    assert f"known major incident, *{label}: Floor 3 wifi outage*" in out.text
+    assert "an access point failed" in out.text
+    assert "which device" not in out.text  # the incident's engineers need nothing more from each person
+    with db.sessions() as session:
+        linked = session.scalars(
+            select(IncidentTicket.ticket_id).where(IncidentTicket.incident_id == incident.id)
+        )
+        number = session.scalars(select(Ticket.number).where(Ticket.id.in_(list(linked)))).all()
+        assert out.ticket.number in number

@@ -7,16 +7,21 @@ hears once), written in the caller's transaction with a dedupe key, so a retry n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.learning.embeddings import ticket_vectors
 from bot.learning.errors import InvalidInput, InvalidState, NotAllowed, NotFound
 from bot.workflow.audit import REQUESTER, notify, record
 from bot.workflow.operations import resolve_with_incident
 from bot.workflow.routing import Routing
+from kb_index.encoders import Encoder, load_encoder
 from models import (
     AlertStatus,
     IncidentStatus,
@@ -30,6 +35,8 @@ from models import (
     User,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 
 def incident_label(incident: MajorIncident) -> str:
@@ -107,8 +114,22 @@ def link_tickets(session: Session, incident: MajorIncident, tickets: Sequence[Ti
     _require_l3(actor)
     if incident.status is IncidentStatus.RESOLVED:
         raise InvalidState(f"{incident_label(incident)} is resolved; declare a new incident instead")
+    fresh = _link(session, incident, tickets, actor=actor)
+    tell_newly_linked(session, incident, fresh, actor=actor)
+    return len(fresh)
+
+
+def _link(
+    session: Session,
+    incident: MajorIncident,
+    tickets: Sequence[Ticket],
+    *,
+    actor: User | None,
+    how: str = "Linked",
+    data: dict[str, object] | None = None,
+) -> list[Ticket]:
+    """Link the tickets not linked yet, each with an audit event; returns those."""
     linked = {link.ticket_id for link in incident.links}
-    added = 0
     fresh: list[Ticket] = []
     for ticket in sorted(tickets, key=lambda t: t.id):
         if ticket.id in linked:
@@ -119,15 +140,122 @@ def link_tickets(session: Session, incident: MajorIncident, tickets: Sequence[Ti
             "linked",
             actor=actor,
             at=utcnow(),
-            text=f"Linked to major incident {incident_label(incident)}: {incident.title}",
-            data={"incident": incident.id},
+            text=f"{how} to major incident {incident_label(incident)}: {incident.title}",
+            data={"incident": incident.id, **(data or {})},
         )
         linked.add(ticket.id)
-        added += 1
         fresh.append(ticket)
     session.flush()
-    tell_newly_linked(session, incident, fresh, actor=actor)
-    return added
+    return fresh
+
+
+@dataclass(frozen=True)
+class KnownIncident:
+    """The active major incident a new ticket was linked to, as its requester is told of it."""
+
+    label: str
+    title: str
+    latest: str  # the latest update sent to requesters; "" before the first
+    similarity: float
+
+
+# MiniLM, as for spikes. Against three "office internet is down" tickets (mean of the best 3):
+# "internet is not working in the office for all of us" 0.69, "is the internet down? cannot load
+# any website" 0.58, "my laptop cannot connect to the office wifi" 0.47, "printer offline on floor
+# 2" 0.38 (its best single one 0.56), "my vpn disconnects" 0.21. A wrong join tells someone their
+# problem is a known outage and resolves their ticket with it, so the bar errs on the high side.
+DEFAULT_JOIN_SIMILARITY = 0.60
+# A new ticket is compared with at most this many of an incident's latest tickets, and the
+# incident's score is the mean of its best few: one stray ticket linked by hand must not pull in
+# every ticket that resembles it.
+JOIN_MEMBERS = 200
+JOIN_BEST_OF = 3
+
+
+def join_known_incident(
+    session: Session,
+    ticket: Ticket,
+    *,
+    encoder: Encoder | str,
+    min_similarity: float = DEFAULT_JOIN_SIMILARITY,
+) -> KnownIncident | None:
+    """Link a new ticket to the active major incident it is about, if one is: the person reporting a
+    known outage hears at once that it is known (and its latest update), and every later update
+    and the resolution reach them with the others. None when no active incident is close enough.
+
+    Linked by no one (the assistant): the audit trail says so, with the similarity.
+    """
+    active = list(
+        session.scalars(
+            select(MajorIncident)
+            .where(MajorIncident.status == IncidentStatus.ACTIVE)
+            .order_by(MajorIncident.id)
+        )
+    )
+    if not active:
+        return None
+    enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
+    best: tuple[float, MajorIncident] | None = None
+    for incident in active:
+        members = [t for t in _linked_tickets(session, incident) if t.id != ticket.id][-JOIN_MEMBERS:]
+        if not members:
+            continue
+        vectors = ticket_vectors(session, enc, [ticket, *members])
+        sims = np.sort(vectors[1:] @ vectors[0])[::-1][:JOIN_BEST_OF]
+        score = float(sims.mean())
+        if best is None or score > best[0]:
+            best = (score, incident)
+    if best is None or best[0] < min_similarity:
+        return None
+    score, incident = best
+    _link(
+        session,
+        incident,
+        [ticket],
+        actor=None,
+        how="Linked by the assistant",
+        data={"similarity": round(score, 4)},
+    )
+    latest = latest_update(session, incident)
+    if latest:  # the handoff reply says it: in the trail as a message the requester was sent
+        _record_broadcast(
+            incident, [ticket], actor=None, message=latest, sequence=incident.updates_sent, at=utcnow()
+        )
+    return KnownIncident(incident_label(incident), incident.title, latest, score)
+
+
+@dataclass(frozen=True)
+class IncidentMatcher:
+    """`join_known_incident` with the encoder and threshold from settings, for the engine.
+
+    Joining is an extra beside the ticket: when it fails (the encoder cannot load, say) the
+    failure is logged and the handoff goes ahead without it, like similar tickets on a card.
+    """
+
+    encoder: Encoder | str
+    min_similarity: float = DEFAULT_JOIN_SIMILARITY
+
+    def join(self, session: Session, ticket: Ticket) -> KnownIncident | None:
+        try:
+            with session.begin_nested():
+                return join_known_incident(
+                    session, ticket, encoder=self.encoder, min_similarity=self.min_similarity
+                )
+        except Exception:
+            log.exception("matching %s with active major incidents failed; handed off without", ticket.number)
+            return None
+
+
+def latest_update(session: Session, incident: MajorIncident) -> str:
+    """What the incident's latest update told requesters ("" before the first)."""
+    if incident.updates_sent == 0:
+        return ""
+    row = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == _update_key(incident, incident.updates_sent, "queue")
+        )
+    ).first()
+    return str((row.payload or {}).get("message") or "") if row is not None else ""
 
 
 def tell_newly_linked(
@@ -143,7 +271,7 @@ def tell_newly_linked(
     latest = session.scalars(
         select(OutboxMessage).where(OutboxMessage.dedupe_key == _update_key(incident, sequence, "queue"))
     ).first()
-    message = str((latest.payload or {}).get("message") or "") if latest is not None else ""
+    message = latest_update(session, incident)
     if latest is None or not message:
         return 0
     by_requester = _by_requester(tickets)
