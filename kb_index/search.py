@@ -211,8 +211,7 @@ class BuildSearcher:
             calibrated = False  # BM25 alone picks well but its "confidence" is not a probability
         else:
             confidence = self.calibration.probability(features)
-        terms = frozenset(tokenize(query))
-        hits = tuple(self._hit(r, terms) for r in ranked[:k])
+        hits = tuple(self._hit(r, query) for r in ranked[:k])
         limit = self.calibration.threshold if threshold is None else threshold
         return SearchResult(query, hits, confidence, limit, diagnostics=features, calibrated=calibrated)
 
@@ -228,7 +227,7 @@ class BuildSearcher:
         ranked = self.rank(query, query_vector, audiences, limit=max(k, 2))
         return self.result(query, ranked, k, threshold)
 
-    def _hit(self, ranked: RankedArticle, query_terms: frozenset[str]) -> ArticleHit:
+    def _hit(self, ranked: RankedArticle, query: str) -> ArticleHit:
         chunks = self.index.chunks
         meta = self.index.articles.get(ranked.article_id, {})
         shown = [
@@ -239,11 +238,18 @@ class BuildSearcher:
         # A heading alone (its section held only an image) ranks the article but answers nothing,
         # and a "Still stuck? Contact the Service Desk" section is the reply's own "Talk to a
         # person", not a fix: the article's best passage that says what to do comes first.
+        # "It keeps happening" and "Still slow?" are for after the fix: first the fix, unless the
+        # question itself says it keeps coming back or is still there.
+        later = not _RECURRING.search(query)
         shown = sorted(
             shown,
-            key=lambda pair: (_heading_only(chunks[pair[0]]), _sends_elsewhere(chunks[pair[0]].section)),
+            key=lambda pair: (
+                _heading_only(chunks[pair[0]]),
+                _sends_elsewhere(chunks[pair[0]].section),
+                later and _follows_the_fix(chunks[pair[0]].section),
+            ),
         )
-        shown = self._heading_breaks_ties(shown, query_terms)[:PASSAGES_PER_ARTICLE]
+        shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)))[:PASSAGES_PER_ARTICLE]
         if not shown:  # only the title matched: show the article's opening chunk
             shown = [
                 (row, ranked.fused)
@@ -377,6 +383,26 @@ _ESCALATION_SECTION = re.compile(
 
 def _sends_elsewhere(section: str) -> bool:
     return _section_matches(_ESCALATION_SECTION, section)
+
+
+# Sections for when the fix did not last or did not help ("It keeps happening", "Still slow?",
+# "Didn't work?"), and questions that say so themselves ("it keeps locking", "still slow").
+_FOLLOW_UP_SECTION = re.compile(
+    r"^\s*still\b|\b(?:keeps? (?:happening|coming back)|happens again|(?:again|still)\s*\?"
+    r"|(?:didn|doesn|hasn)['’]?t (?:help|work)|did not (?:help|work)|not fixed"
+    r"|if (?:that|this|it) (?:fails|does not work|doesn['’]?t work))"
+    r"|^\s*immer noch\b|反复|再次出现|仍然|还是",
+    re.IGNORECASE,
+)
+_RECURRING = re.compile(
+    r"\b(?:again|keeps?|kept|still|every (?:day|morning|time|week)|repeatedly|recurring|constantly"
+    r"|each time|over and over)\b|又|反复|再次|总是|一直|还是|仍然",
+    re.IGNORECASE,
+)
+
+
+def _follows_the_fix(section: str) -> bool:
+    return _section_matches(_FOLLOW_UP_SECTION, section)
 
 
 def _mid_procedure(text: str) -> bool:

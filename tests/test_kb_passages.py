@@ -253,3 +253,19 @@ def test_between_sections_that_match_alike_the_one_whose_heading_names_the_quest
         top = searcher.search(question).top
         assert top is not None and top.article_id == article, question
         assert top.best.section == section, question
+
+
+def test_a_first_answer_is_the_fix_not_what_to_do_when_it_keeps_happening(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    names = ("account-lockout.md", "password-reset.md", "laptop-slow.md")
+    searcher = _searcher(tmp_path, encoder, {n: (DEMO_KB / n).read_text(encoding="utf-8") for n in names})
+    first = searcher.search("my password expired and I am locked out").top
+    assert first is not None and first.article_id == "account-lockout"
+    shown = [first.best.section, first.best.following.section if first.best.following else None]
+    assert "Fix" in shown and "It keeps happening" not in shown
+    slow = searcher.search("my laptop is sooo slow").top
+    assert slow is not None and slow.best.section != "Still slow?"
+    # Said by the question itself, the follow-up section is the answer.
+    again = searcher.search("my account keeps getting locked every morning").top
+    assert again is not None and again.best.section == "It keeps happening"
