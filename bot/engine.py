@@ -776,6 +776,8 @@ class Engine:
         if is_service_request(question):  # "I need access": what and for what, not device and error
             return ("need",)
         facts = self.triage.extract_facts(question)
+        if intents.asks_how_to(question) and not describes_fault(question):  # nothing went wrong yet
+            return ("device",) if facts.device is None and facts.software_version is None else ("outcome",)
         asks: list[str] = []
         if self._short(question):
             asks.append("goal")

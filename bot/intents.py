@@ -289,3 +289,20 @@ _CHATTER_RE = re.compile(
 def is_chatter(text: str) -> bool:
     """Whether `text` is small talk of the kinds in `_CHATTER_RE` ("tell me a joke", "天气")."""
     return bool(_CHATTER_RE.search(normalise(text)))
+
+
+# A how-to question ("how do I connect to the VPN from home", "where is the guest wifi
+# password", "如何申请邮箱"): the person wants to do something, so nothing has gone wrong yet and
+# asking for the error message reads as a form nobody read.
+_HOW_TO_RE = re.compile(
+    r"^(?:please )?(?:how (?:do|can|could|should|would|to)|where (?:do|can|is|are|should)"
+    r"|what(?:s| is| are) the (?:best |right )?(?:way|steps|process|procedure)|is there a way|can i|could i"
+    r"|what do i need to)\b|\bhow (?:do|can) (?:i|we)\b|\bhow to\b"
+    r"|如何|怎么(?:样)?(?:才能|能|可以)?(?:申请|设置|连接|安装|使用|登录|开通|修改|找到|下载|配置)|在哪",
+    re.IGNORECASE,
+)
+
+
+def asks_how_to(text: str) -> bool:
+    """Whether `text` asks how to do something (not whether it describes a fault: callers check)."""
+    return bool(_HOW_TO_RE.search(normalise(text)))

@@ -72,6 +72,7 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
         "error_text": "what exactly happened (the error message helps)",
         "more": "anything else you noticed, such as when it started",
         "need": "what exactly you need, for which system, folder or team, and what it is for",
+        "outcome": "which app or system it is about and what you want to end up with",
     },
     "zh": {
         "goal": "您在做什么",
@@ -79,6 +80,7 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
         "error_text": "具体出现了什么（错误提示很有帮助）",
         "more": "其他您注意到的情况，比如从什么时候开始的",
         "need": "具体需要什么、用于哪个系统、文件夹或团队，以及用途",
+        "outcome": "涉及哪个应用或系统，以及您想达到什么效果",
     },
 }
 

@@ -227,7 +227,9 @@ _FAULT_RE = re.compile(
     r"|freez(?:e|es|ing)|frozen|hang(?:s|ing)?|slow|stuck|lost|missing|disappeared|wrong|denied"
     r"|locked out|expired|flicker(?:s|ing)?|nois(?:e|y)|loud|overheat(?:s|ing)?|jam(?:s|med)?"
     r"|down|outage|disconnect(?:s|ed|ing)?|drops?|dropping|problems?|issues?|blue screen|bsod"
-    r"|black screen|virus|malware|phish(?:ing)?|hacked|not (?:working|responding|loading|opening"
+    r"|black screen|virus|malware|phish(?:ing)?|hacked"
+    r"|no (?:signal|sound|audio|picture|image|video|display|power|connection|connectivity|internet"
+    r"|network|wi-?fi|dial tone)|not (?:working|responding|loading|opening"
     r"|starting|connecting|syncing|printing|charging|showing|turning on|receiving|sending))\b"
     r"|无法|不能|报错|错误|失败|打不开|连不上|登不上|坏了|很慢|卡住|死机|蓝屏|黑屏|没反应|异常|故障|问题",
     _FLAGS,

@@ -266,6 +266,7 @@ def test_a_service_request_is_asked_none_of_the_fault_facts(text: str) -> None:
         "I need help, Outlook keeps crashing",
         "I need access to the shared drive, it says access denied",
         "Can I get a new laptop? Mine is broken",
+        "I need the meeting room screen fixed, it shows no signal",
         "我需要帮助，打印机无法打印",
     ],
 )

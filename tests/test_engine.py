@@ -426,6 +426,16 @@ def test_a_request_the_kb_cannot_answer_is_asked_what_is_needed_not_which_error(
     assert "error message" in fault.text  # a fault worded as a request is still asked about
 
 
+def test_a_how_to_question_is_asked_which_device_not_which_error(db: TestDatabase, engine: Engine) -> None:
+    out = ask(db, engine, "how do I book a meeting room for next week")
+    assert out.kind == "clarify"
+    assert "which device" in out.text and "error message" not in out.text
+    known = ask(db, engine, "how do I connect my laptop to the conference room screen", key="cli:t3")
+    assert "what you want to end up with" in known.text and "which device" not in known.text
+    broken = ask(db, engine, "how do I fix the conference room screen, it shows no signal", key="cli:t2")
+    assert "error message" in broken.text or "what exactly happened" in broken.text
+
+
 def test_clarifying_question_offers_only_articles_that_are_close(
     db: TestDatabase, engine: Engine, kb: KeywordKB
 ) -> None:
