@@ -125,6 +125,8 @@ class KnownIssue(Protocol):
 class KnownIssues(Protocol):
     """Links a new ticket to the active major incident it is about, if any (bot.learning)."""
 
+    def reported(self, session: Session, text: str) -> bool: ...
+
     def join(self, session: Session, ticket: Ticket) -> KnownIssue | None: ...
 
 
@@ -634,6 +636,8 @@ class Engine:
         searched: SearchResult | None = None,
     ) -> Outcome:
         """Answer, clarify or hand off on `query`; `searched`: its search, when already made."""
+        if self._reports_known_incident(session, conversation.question):
+            return self._handoff(session, conversation, requester, reason="part of an active major incident")
         result = searched if searched is not None else self._search(query, requester, conversation)
         threshold = self._threshold(result)
         if result is not None and result.answerable(threshold):
@@ -673,6 +677,14 @@ class Engine:
             reason=reason or "no confident answer in the knowledge base",
             result=result,
         )
+
+    def _reports_known_incident(self, session: Session, question: str) -> bool:
+        """A fault that reads like the reports of an active major incident goes to it (the handoff
+        joins it): the person hears at once that it is known, and later of its fix. A question
+        about how to do something ("how do I connect to the office wifi") is answered as usual."""
+        if self.known_issues is None or not describes_fault(question):
+            return False
+        return self.known_issues.reported(session, question)
 
     def _no_question_needed(self, question: str) -> str | None:
         """Why a case the KB cannot answer goes to a person without a clarifying question, if it

@@ -39,6 +39,7 @@ from models import (
 from tests.conftest import TestDatabase
 from tests.learning import factories as make
 from tests.learning.fakes import BagOfWordsEncoder
+from tests.test_engine import KeywordKB
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -238,3 +239,22 @@ def test_the_handoff_reply_says_the_case_is_part_of_the_known_incident(db: TestD
         )
         number = session.scalars(select(Ticket.number).where(Ticket.id.in_(list(linked)))).all()
         assert out.ticket.number in number
+
+
+def test_a_fault_the_kb_could_answer_goes_to_the_active_incident_it_belongs_to(db: TestDatabase) -> None:
+    with db.sessions() as session, session.begin():
+        incident, _ = _declared_wifi_incident(session)
+        label = f"MI-{incident.id}"
+    kb = KeywordKB([("wifi-help", "Office wifi troubleshooting", "public", frozenset({"wifi"}))])
+    engine = Engine(
+        searcher=kb,
+        triage=TriageService(db.sessions, category_threshold=0.45, priority_threshold=0.4),
+        desk=WorkflowDesk(Routing.default()),
+        known_issues=IncidentMatcher(BagOfWordsEncoder(), min_similarity=0.5),
+    )
+    with db.sessions() as session, session.begin():
+        out = engine.handle(session, Inquiry("the wifi on floor three is down", "U-new", "cli:new"))
+    assert out.kind == "handoff" and label in out.text  # not the troubleshooting article
+    with db.sessions() as session, session.begin():
+        how = engine.handle(session, Inquiry("how do I join the wifi on floor three", "U-other", "cli:other"))
+    assert how.kind == "answer" and how.sources[0].id == "wifi-help"  # asking how is no report

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.learning.embeddings import ticket_vectors
+from bot.learning.embeddings import ticket_vectors, unit
 from bot.learning.errors import InvalidInput, InvalidState, NotAllowed, NotFound
 from bot.workflow.audit import REQUESTER, notify, record
 from bot.workflow.operations import resolve_with_incident
@@ -185,26 +185,10 @@ def join_known_incident(
 
     Linked by no one (the assistant): the audit trail says so, with the similarity.
     """
-    active = list(
-        session.scalars(
-            select(MajorIncident)
-            .where(MajorIncident.status == IncidentStatus.ACTIVE)
-            .order_by(MajorIncident.id)
-        )
-    )
-    if not active:
+    enc = _encoder_if_any_active(session, encoder)
+    if enc is None:
         return None
-    enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
-    best: tuple[float, MajorIncident] | None = None
-    for incident in active:
-        members = [t for t in _linked_tickets(session, incident) if t.id != ticket.id][-JOIN_MEMBERS:]
-        if not members:
-            continue
-        vectors = ticket_vectors(session, enc, [ticket, *members])
-        sims = np.sort(vectors[1:] @ vectors[0])[::-1][:JOIN_BEST_OF]
-        score = float(sims.mean())
-        if best is None or score > best[0]:
-            best = (score, incident)
+    best = _closest_active(session, enc, ticket_vectors(session, enc, [ticket])[0], leave_out=ticket.id)
     if best is None or best[0] < min_similarity:
         return None
     score, incident = best
@@ -235,6 +219,17 @@ class IncidentMatcher:
     encoder: Encoder | str
     min_similarity: float = DEFAULT_JOIN_SIMILARITY
 
+    def reported(self, session: Session, text: str) -> bool:
+        """Whether `text` reads like a report of an active major incident (False when that fails)."""
+        try:
+            with session.begin_nested():
+                return about_known_incident(
+                    session, text, encoder=self.encoder, min_similarity=self.min_similarity
+                )
+        except Exception:
+            log.exception("matching a message with active major incidents failed")
+            return False
+
     def join(self, session: Session, ticket: Ticket) -> KnownIncident | None:
         try:
             with session.begin_nested():
@@ -244,6 +239,47 @@ class IncidentMatcher:
         except Exception:
             log.exception("matching %s with active major incidents failed; handed off without", ticket.number)
             return None
+
+
+def about_known_incident(
+    session: Session, text: str, *, encoder: Encoder | str, min_similarity: float = DEFAULT_JOIN_SIMILARITY
+) -> bool:
+    """Whether a message (no ticket yet) reads like the reports of an active major incident."""
+    enc = _encoder_if_any_active(session, encoder)
+    if enc is None or not text.strip():
+        return False
+    best = _closest_active(session, enc, unit(np.asarray(enc.encode_queries([text])[0])))
+    return best is not None and best[0] >= min_similarity
+
+
+def _encoder_if_any_active(session: Session, encoder: Encoder | str) -> Encoder | None:
+    """The encoder, loaded only when some major incident is active (the usual answer is none)."""
+    active = session.scalars(
+        select(MajorIncident.id).where(MajorIncident.status == IncidentStatus.ACTIVE).limit(1)
+    ).first()
+    if active is None:
+        return None
+    return load_encoder(encoder) if isinstance(encoder, str) else encoder
+
+
+def _closest_active(
+    session: Session, encoder: Encoder, vector: np.ndarray, *, leave_out: int | None = None
+) -> tuple[float, MajorIncident] | None:
+    """The active incident whose tickets are closest to `vector` (mean of its best
+    JOIN_BEST_OF cosines over its latest JOIN_MEMBERS tickets), with that score."""
+    best: tuple[float, MajorIncident] | None = None
+    active = session.scalars(
+        select(MajorIncident).where(MajorIncident.status == IncidentStatus.ACTIVE).order_by(MajorIncident.id)
+    )
+    for incident in active:
+        members = [t for t in _linked_tickets(session, incident) if t.id != leave_out][-JOIN_MEMBERS:]
+        if not members:
+            continue
+        sims = np.sort(ticket_vectors(session, encoder, members) @ vector)[::-1][:JOIN_BEST_OF]
+        score = float(sims.mean())
+        if best is None or score > best[0]:
+            best = (score, incident)
+    return best
 
 
 def latest_update(session: Session, incident: MajorIncident) -> str:
