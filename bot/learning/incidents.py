@@ -282,6 +282,16 @@ def _closest_active(
     return best
 
 
+def active_incident_of(session: Session, ticket: Ticket) -> MajorIncident | None:
+    """The active major incident the ticket is linked to, if any (shown on its card)."""
+    return session.scalars(
+        select(MajorIncident)
+        .join(IncidentTicket, IncidentTicket.incident_id == MajorIncident.id)
+        .where(IncidentTicket.ticket_id == ticket.id, MajorIncident.status == IncidentStatus.ACTIVE)
+        .order_by(MajorIncident.id.desc())
+    ).first()
+
+
 def latest_update(session: Session, incident: MajorIncident) -> str:
     """What the incident's latest update told requesters ("" before the first)."""
     if incident.updates_sent == 0:

@@ -240,8 +240,11 @@ def ticket_card(
     similar: Sequence[dict[str, Any]] = (),
     can_draft: bool = False,
     actionable: bool = True,
+    incident: str | None = None,
 ) -> tuple[str, list[Block]]:
     """The tier-queue card: what, who, SLA, similar tickets, and the buttons to work it.
+
+    `incident`: "MI-3: Office internet outage" when the ticket is part of an active major incident.
 
     `similar` rows are `SimilarTicket.to_json()`; `can_draft` adds "Create KB draft" (resolved tickets).
     `actionable=False`: the card of a tier the ticket has left, which shows its state only.
@@ -278,6 +281,13 @@ def ticket_card(
         "placeholder": plain("Correct priority"),
         "options": [option(f"{number}|{p}", p) for p in PRIORITIES],
     }
+    if incident:
+        blocks.append(
+            context(
+                f":rotating_light: Part of major incident *{escape(incident)}*: its updates reach the "
+                "requester, and resolving it resolves this ticket."
+            )
+        )
     if similar:
         blocks.extend(similar_blocks(number, similar))
     done = status in SETTLED_STATUSES  # nothing left to claim, escalate or resolve

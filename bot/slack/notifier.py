@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.learning.incidents import active_incident_of, incident_label
 from bot.settings import Settings
 from bot.slack import blocks, store
 from bot.slack.client import make_web_client
@@ -257,6 +258,7 @@ class SlackNotifier:
         similar: list[dict[str, Any]] = []
         if self.learning is not None and session is not None:
             similar = [row.to_json() for row in self.learning.similar(session, ticket)]
+        incident = active_incident_of(session, ticket) if session is not None else None
         resolved = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
         # The clock that is running: the first response, then the resolution; none once resolved.
         if resolved:
@@ -283,6 +285,7 @@ class SlackNotifier:
             similar=similar,
             can_draft=self.learning is not None and resolved and actionable,
             actionable=actionable,
+            incident=f"{incident_label(incident)}: {incident.title}" if incident is not None else None,
         )
 
     def refresh_card(self, session: Session, ticket: Ticket, *, strict: bool = False) -> None:

@@ -22,6 +22,7 @@ from slack_bolt import App
 
 from bot.desk import WorkflowDesk
 from bot.engine import Engine
+from bot.learning.incidents import IncidentMatcher
 from bot.settings import Settings
 from bot.slack.app import SlackServices, build_app
 from bot.slack.client import make_web_client
@@ -158,7 +159,11 @@ def build_stack(
     triage = TriageService(db.sessions, category_threshold=0.45, priority_threshold=0.40)
     searcher = KeywordSearcher(KB_DIR, delay=delay)
     engine = Engine(
-        searcher=searcher, triage=triage, desk=WorkflowDesk(routing), answer_threshold=ANSWER_THRESHOLD
+        searcher=searcher,
+        triage=triage,
+        desk=WorkflowDesk(routing),
+        answer_threshold=ANSWER_THRESHOLD,
+        known_issues=IncidentMatcher(BagOfWordsEncoder(), min_similarity=0.5),
     )
     client = make_web_client(config.bot_token, config.api_url, timeout=5)
     # The learning loop with a bag-of-words encoder: similar tickets and spikes without loading a model.

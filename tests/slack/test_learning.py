@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from bot.learning.incidents import declare_incident
 from bot.learning.spikes import sweep_spikes
 from bot.settings import Settings
 from bot.slack import blocks
@@ -45,6 +46,7 @@ from tests.slack.conftest import (
     L1_CHANNEL,
     L3_CHANNEL,
     REQUESTER,
+    SUPPORT,
     Stack,
     build_stack,
     hand_off,
@@ -319,6 +321,29 @@ def test_spike_alert_reaches_l3_and_only_l3_or_admins_declare_the_incident(stack
     assert blocks.DECLARE_INCIDENT not in element_ids(closed.args["blocks"])
     again = stack.driver.submit_view("UENGINL301", blocks.DECLARE_VIEW, {"message": "again"}, str(alert_id))
     assert "already" in again.body
+
+
+def test_a_new_report_of_a_declared_incident_joins_it_and_its_card_says_so(stack: Stack) -> None:
+    alert_id = _spike(stack)
+    with transaction(stack.db.sessions) as session:
+        l3 = session.scalars(select(User).where(User.external_id == "UENGINL301")).one()
+        incident = declare_incident(
+            session, actor=l3, title="VPN outage", message="The VPN gateway is down.", alert_id=alert_id
+        )
+        label = f"MI-{incident.id}"
+    ts = stack.driver.say(REQUESTER, SUPPORT, "VPN disconnects every few minutes at home again")
+    reply = stack.fake.wait_for(
+        lambda: [c for c in stack.fake.posts(SUPPORT, ts) if label in str(c.args.get("text"))],
+        what="handoff reply naming the incident",
+    )[0]
+    assert "The VPN gateway is down." in reply.args["text"]
+    card = stack.fake.wait_for(
+        lambda: [c for c in stack.fake.posts(L1_CHANNEL) if f"major incident *{label}" in json.dumps(c.args)],
+        what="card saying it is part of the incident",
+    )[0]
+    assert "VPN outage" in json.dumps(card.args["blocks"])
+    with transaction(stack.db.sessions) as session:
+        assert len(list(session.scalars(select(IncidentTicket)))) == len(BURST) + 1
 
 
 def test_a_false_alarm_is_dismissed_by_l3_only(stack: Stack) -> None:
