@@ -56,6 +56,10 @@ class WorkflowDesk:
         operations.close(session, ticket, actor=requester, reason="the requester confirmed the fix")
         return True
 
+    def withdraw(self, session: Session, ticket: Ticket, *, requester: User, reason: str) -> None:
+        """The requester says the problem has gone: close the ticket (see operations.withdraw)."""
+        operations.withdraw(session, ticket, actor=requester, reason=reason)
+
     def ensure_user(self, session: Session, external_id: str, display_name: str = "") -> User:
         return ensure_user(session, external_id, display_name)
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from bot import intents, observability, phrases
 from bot.intents import Intent
+from bot.workflow.states import OPEN
 from classifier.facts import describes_fault, facts_to_ask, is_service_request
 from classifier.priority import reports_widespread_outage
 from classifier.types import Facts, TriagePrediction
@@ -109,6 +110,8 @@ class TicketDesk(Protocol):
     def confirm_resolved(self, session: Session, ticket: Ticket, *, requester: User) -> bool: ...
 
     def add_facts(self, session: Session, ticket: Ticket, *, requester: User, facts: Facts) -> str | None: ...
+
+    def withdraw(self, session: Session, ticket: Ticket, *, requester: User, reason: str) -> None: ...
 
 
 class KnownIssue(Protocol):
@@ -881,6 +884,10 @@ class Engine:
         was_settled = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
         if intents.asks_for_status(text):
             return self._ticket_status(session, conversation, requester, ticket, text, lang)
+        if not was_settled:
+            withdrawn = self._withdrawal(session, conversation, requester, ticket, text, lang)
+            if withdrawn is not None:
+                return withdrawn
         self.desk.requester_message(session, ticket, requester=requester, text=text)
         if was_settled and ticket.status is TicketStatus.REOPENED:
             return self._say(
@@ -912,6 +919,40 @@ class Engine:
             phrases.relayed(lang, number),
             ticket=TicketRef.of(ticket),
             relayed=True,
+        )
+
+    def _withdrawal(
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        ticket: Ticket,
+        text: str,
+        lang: phrases.Language,
+    ) -> Outcome | None:
+        """ "never mind, it works now" to an open ticket: passed on, and we offer to close it; a
+        "yes" to that offer closes it (withdrawn, the engineer's card says so). None: neither."""
+        if ticket.status not in OPEN:  # a ticket someone is, or may start, working on
+            return None
+        number = ticket.number or ""
+        offer = _last_said(conversation)
+        reason = str((offer.payload or {}).get("offer_withdraw") or "") if offer is not None else ""
+        if reason and intents.read_intent(text) in (Intent.YES, Intent.SOLVED, Intent.CLOSE):
+            self.desk.withdraw(session, ticket, requester=requester, reason=reason)
+            return self._say(
+                session, conversation, "notice", phrases.withdrawn(lang, number), ticket=TicketRef.of(ticket)
+            )
+        if not intents.says_it_works(text) or describes_fault(text):
+            return None
+        self.desk.requester_message(session, ticket, requester=requester, text=text)
+        return self._say(
+            session,
+            conversation,
+            "notice",
+            phrases.offer_withdraw(lang, number),
+            ticket=TicketRef.of(ticket),
+            payload={"offer_withdraw": text},
+            relayed=False,  # passed on, but said in words: it asks something
         )
 
     def _ticket_status(

@@ -306,3 +306,32 @@ _HOW_TO_RE = re.compile(
 def asks_how_to(text: str) -> bool:
     """Whether `text` asks how to do something (not whether it describes a fault: callers check)."""
     return bool(_HOW_TO_RE.search(normalise(text)))
+
+
+# "never mind, it works now", "fixed itself", "it started working again", "you can close the
+# ticket": the problem a ticket is open for has gone. Checked on a message to an open ticket, where
+# it offers to close the ticket (a "yes" closes it), only when the message names no fault.
+_WORKS_NOW_RE = re.compile(
+    r"(?:^| )(?:(?:it|its|it is|everything|all|that|this|the \w+)(?: is| s)? (?:works|working|fine|ok|okay"
+    r"|good|sorted|fixed|resolved|back)(?: now| again| itself)?"
+    r"|works (?:now|again)|working (?:now|again)|(?:fixed|sorted|solved|resolved) (?:itself|it(?: myself)?)"
+    r"|(?:started|starts) working(?: again)?|back to normal|never ?mind|nvm|no longer (?:needed|an issue)"
+    r"|(?:you can |please |pls )?(?:close|cancel) (?:the|my|this|that|it)(?: ticket| request| case)?"
+    r"|problem (?:is )?(?:gone|solved|resolved|fixed))(?: |$)"
+    r"|好了|可以了|恢复了|没问题了|解决了|不用了|算了|自己好了|关闭工单|取消工单"
+)
+
+
+def says_it_works(text: str) -> bool:
+    """Whether a message says the problem has gone ("it works now", "fixed itself", "算了")."""
+    said = normalise(text)
+    if len(said.split()) > _MAX_WORDS or len(said) > _MAX_CHARS or text.rstrip().endswith(("?", "？")):
+        return False  # "is it fixed?" asks; it does not say
+    return bool(_WORKS_NOW_RE.search(said)) and not _BUT_RE.search(said)
+
+
+# "...but not on my laptop", "it is still not fine", "还是不行": the problem has not gone.
+_BUT_RE = re.compile(
+    r"(?:^| )(?:still|not|no longer works|didnt|doesnt|dont|isnt|wont|cant|but|except|only|yet)(?: |$)"
+    r"|还是|仍然|依然|没好|不行|但是"
+)

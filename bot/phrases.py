@@ -303,6 +303,22 @@ def settled(lang: Language, number: str, *, closed: bool) -> str:
     return f"You're welcome! {number} stays resolved; write here if the problem comes back."
 
 
+def offer_withdraw(lang: Language, number: str) -> str:
+    """The requester says it works now while the ticket is open: passed on, and an offer to close."""
+    if lang == "zh":
+        return f"太好了！我已把这条消息转给工程师。需要我关闭 {number} 吗？回复“是”即可关闭。"
+    return (
+        f"Good to hear! I've passed that on. Shall I close {number} so nobody works on it any more? "
+        "Reply *yes* to close it."
+    )
+
+
+def withdrawn(lang: Language, number: str) -> str:
+    if lang == "zh":
+        return f"已关闭 {number}。如果问题再次出现，请在这里回复，我会重新打开它。"
+    return f"Done: {number} is closed. If the problem comes back, write here and I'll reopen it."
+
+
 _ZH_STATUSES = {
     "new": "新建",
     "triaged": "待处理",

@@ -530,20 +530,24 @@ def rows_from_history(rows: list[HistoryRow], with_priority: bool) -> TrainingRo
 
 # Tickets whose labels a person stands behind: imported history, anything corrected by an engineer,
 # and tickets an engineer resolved. Open tickets labelled only by the model are left out, so the
-# model never learns from its own unchecked guesses.
+# model never learns from its own unchecked guesses; so are tickets the requester withdrew
+# ("it works now") before anyone resolved them, unless an engineer corrected them.
 _SETTLED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 CORRECTION_KINDS = ("category_changed", "priority_changed")
+WITHDRAWN_KIND = "withdrawn"
 
 
 def training_rows_from_db(session: Session) -> TrainingRows:
     """Current labels of every ticket a person stands behind (see above); corrections included."""
     corrected = select(TicketEvent.ticket_id).where(TicketEvent.kind.in_(CORRECTION_KINDS))
+    withdrawn = select(TicketEvent.ticket_id).where(TicketEvent.kind == WITHDRAWN_KIND)
+    settled = Ticket.status.in_(_SETTLED) & Ticket.id.not_in(withdrawn)
     query = (
         select(
             Ticket.id, Ticket.subject, Ticket.body, Ticket.category, Ticket.priority, Ticket.priority_known
         )
         .where(Ticket.category != NEEDS_TRIAGE, Ticket.needs_triage.is_(False))
-        .where((Ticket.source == "import") | Ticket.status.in_(_SETTLED) | Ticket.id.in_(corrected))
+        .where((Ticket.source == "import") | settled | Ticket.id.in_(corrected))
         .order_by(Ticket.id)
     )
     ids: list[int] = []

@@ -19,8 +19,18 @@ from bot.desk import WorkflowDesk
 from bot.engine import Engine, Feedback, Inquiry, check_input
 from bot.triage import TriageService
 from bot.workflow.routing import Routing
+from classifier.dataset import training_rows_from_db
 from kb_index.types import ArticleHit, Passage, SearchResult
-from models import Conversation, ConversationState, Message, Role, Ticket, TicketEvent
+from models import (
+    Conversation,
+    ConversationState,
+    Message,
+    OutboxMessage,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
 from tests.conftest import TestDatabase
 
 
@@ -373,6 +383,50 @@ def test_a_ticket_after_a_solved_topic_carries_only_the_new_case(db: TestDatabas
     assert "vpn" not in ticket.body.lower()
     assert "dell screen" in ticket.body
     assert ticket.impact == "team"
+
+
+def test_it_works_now_to_an_open_ticket_offers_to_close_it_and_yes_withdraws_it(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "vpn disconnects every few minutes")
+    number = ask(db, engine, "not solved").ticket.number
+    offer = ask(db, engine, "never mind, it works now")
+    assert offer.kind == "notice" and f"Shall I close {number}" in offer.text
+    assert only_ticket(db).status is TicketStatus.NEW  # nothing closed on a misreading
+    done = ask(db, engine, "yes")
+    assert f"{number} is closed" in done.text
+    with db.sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert ticket.status is TicketStatus.CLOSED
+        assert ticket.resolution == "Withdrawn by the requester: never mind, it works now"
+        kinds = [e.kind for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))]
+        assert kinds.count("message") == 1 and "withdrawn" in kinds  # the engineer saw the words
+        queue = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ticket_withdrawn")).one()
+        assert queue.audience == "tier_queue" and "withdrawn by the requester" in queue.payload["text"]
+        assert training_rows_from_db(s).ticket_ids == []  # the model's unchecked guess teaches nothing
+    back = ask(db, engine, "it dropped again this morning")
+    assert "reopened" in back.text and only_ticket(db).status is TicketStatus.REOPENED
+
+
+@pytest.mark.parametrize(
+    "reply", ["it works on my phone but not on my laptop", "is it fixed?", "it works now but outlook is slow"]
+)
+def test_a_reply_that_does_not_say_the_problem_has_gone_is_only_passed_on(
+    db: TestDatabase, engine: Engine, reply: str
+) -> None:
+    ask(db, engine, "vpn disconnects every few minutes")
+    ask(db, engine, "not solved")
+    out = ask(db, engine, reply)
+    assert "Shall I close" not in out.text
+    assert ask(db, engine, "yes").kind == "notice" and only_ticket(db).status is not TicketStatus.CLOSED
+
+
+def test_anything_but_yes_to_the_offer_keeps_the_ticket_open(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "vpn disconnects every few minutes")
+    ask(db, engine, "not solved")
+    ask(db, engine, "fixed itself")
+    out = ask(db, engine, "actually it just dropped again")
+    assert "Added to" in out.text and only_ticket(db).status is TicketStatus.NEW
 
 
 def test_a_follow_up_after_an_answer_adds_to_the_case(db: TestDatabase, engine: Engine) -> None:

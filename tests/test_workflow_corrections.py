@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.workflow import operations as ops
-from bot.workflow.errors import IllegalTransition
+from bot.workflow.errors import IllegalTransition, PermissionDenied
 from bot.workflow.routing import Routing, load_routing
 from bot.workflow.sla import SweepReport, process_ticket
+from bot.workflow.timers import pending_timers
+from classifier.dataset import training_rows_from_db
+from models import TicketStatus
 from models.db import transaction
 from tests.conftest import EXAMPLES, TestDatabase
 from tests.workflow.factories import MONDAY_10AM, people, ticket
@@ -84,3 +87,23 @@ def test_a_pause_is_remeasured_when_a_priority_change_moves_the_ticket_onto_busi
         # 24 business hours from Fri 16:00, plus the one business hour the wait took (Fri 16:10-17:00
         # and Mon 09:00-09:10), not the 65 wall-clock hours it lasted
         assert t.sla_resolution_due == datetime(2026, 12, 9, 17, 0, tzinfo=UTC)
+
+
+def test_a_withdrawn_ticket_is_closed_for_its_requester_only_and_teaches_only_once_corrected(
+    db: TestDatabase,
+) -> None:
+    with transaction(db.sessions) as s:
+        crew = people(s)
+        t = ticket(s, crew.requester, routing=ROUTING)
+        with pytest.raises(PermissionDenied, match="only the requester"):
+            ops.withdraw(s, t, actor=crew.l1, reason="works now")
+        ops.withdraw(s, t, actor=crew.requester, reason="it works now", now=MONDAY_10AM + timedelta(hours=1))
+        assert t.status is TicketStatus.CLOSED and t.resolved_at is not None
+        assert pending_timers(t) == []  # no SLA clock left to breach a problem that has gone
+        with pytest.raises(IllegalTransition, match="nothing to withdraw"):
+            ops.withdraw(s, t, actor=crew.requester, reason="again")
+        assert training_rows_from_db(s).ticket_ids == []  # its category is the model's unchecked guess
+        corrected = ticket(s, crew.requester, routing=ROUTING)
+        ops.change_category(s, corrected, actor=crew.l1, category="hardware", routing=ROUTING)
+        ops.withdraw(s, corrected, actor=crew.requester, reason="fixed itself")
+        assert training_rows_from_db(s).ticket_ids == [corrected.id]  # an engineer stood behind it

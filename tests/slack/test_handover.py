@@ -137,3 +137,24 @@ def test_a_reopen_passes_the_words_on_once_and_tells_the_requester(stack: Stack)
     stack.fake.settle()
     words = [t for t in stack.thread_texts(L1_CHANNEL, card.ts) if "broken again since this morning" in t]
     assert len(words) == 1, words
+
+
+def test_a_requester_who_says_it_works_now_can_withdraw_the_ticket_and_the_card_says_so(stack: Stack) -> None:
+    number, ts = hand_off(stack)
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    stack.driver.say(REQUESTER, SUPPORT, "never mind, it works now", thread_ts=ts)
+    stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(SUPPORT, ts) if f"Shall I close {number}" in t], what="offer"
+    )
+    assert stack.ticket(number).status.value == "new"
+    stack.driver.say(REQUESTER, SUPPORT, "yes", thread_ts=ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "closed", what="withdrawn")
+    stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(L1_CHANNEL, card.ts) if "withdrawn by the requester" in t],
+        what="note in the card's thread",
+    )
+    stack.fake.wait_for(
+        lambda: "closed" in json.dumps(_last_update(stack, card.ts)["blocks"]).lower(),
+        what="the card saying closed",
+    )
+    assert blocks.CLAIM not in json.dumps(_last_update(stack, card.ts)["blocks"])  # nothing left to claim
