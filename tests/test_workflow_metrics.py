@@ -78,3 +78,17 @@ def test_a_reopened_ticket_still_open_is_not_counted_as_resolved(session: Sessio
     sla = {(r.tier, r.priority): r for r in metrics.sla_attainment(session, since, until)}
     assert sla[("L1", "high")].resolution.value == 0.0
     assert [(r.tier, r.count) for r in metrics.backlog(session, until)] == [("L1", 1)]
+
+
+def test_a_ticket_withdrawn_before_its_targets_is_neither_met_nor_missed(session: Session) -> None:
+    crew = people(session)
+    gone = ticket(session, crew.requester, routing=ROUTING, priority="high", now=T0)
+    wf.withdraw(session, gone, actor=crew.requester, reason="it works now", now=T0 + H / 4)
+    late = ticket(session, crew.other_requester, routing=ROUTING, priority="high", now=T0)
+    wf.withdraw(session, late, actor=crew.other_requester, reason="sorted", now=T0 + 20 * H)  # after both
+    session.flush()
+    since, until = T0 - H, T0 + 24 * H
+    sla = {(r.tier, r.priority): r for r in metrics.sla_attainment(session, since, until)}
+    assert sla[("L1", "high")].first_response == metrics.Rate(0, 1)  # only the one left waiting counts
+    assert sla[("L1", "high")].resolution == metrics.Rate(0, 1)
+    assert metrics.time_to_resolve(session, since, until).count == 0  # nobody from IT resolved either

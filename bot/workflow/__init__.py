@@ -31,6 +31,7 @@ from bot.workflow.operations import (
     resume_work,
     set_waiting_on_user,
     unclaim,
+    withdraw,
 )
 from bot.workflow.queries import ensure_user, find_ticket, find_user, grant_tier, queue, tickets_for_requester
 from bot.workflow.routing import Routing, load_routing
@@ -68,4 +69,5 @@ __all__ = [
     "set_waiting_on_user",
     "tickets_for_requester",
     "unclaim",
+    "withdraw",
 ]

@@ -109,9 +109,18 @@ def time_to_resolve(session: Session, since: datetime, until: datetime) -> Durat
     return DurationStats.of([_seconds(c, r) for c, r in rows if r is not None])
 
 
+def _owed(due: datetime, done: datetime | None, closed: datetime | None, until: datetime) -> bool:
+    """Whether a target counts: it was met or missed by `until`, and not called off by a close first."""
+    if done is not None:
+        return True
+    return due < until and not (closed is not None and closed <= due)
+
+
 def sla_attainment(session: Session, since: datetime, until: datetime) -> list[SlaAttainment]:
     """Per tier (the ticket's current tier) and priority, for tickets created in the window whose
-    outcome is known at `until`: met = answered/resolved by the due time."""
+    outcome is known at `until`: met = answered/resolved by the due time. A ticket closed before a
+    due time without that answer or resolution (withdrawn by its requester, cancelled as a
+    duplicate) owed nothing more and counts for neither."""
     rows = session.execute(
         select(
             Ticket.tier,
@@ -120,15 +129,16 @@ def sla_attainment(session: Session, since: datetime, until: datetime) -> list[S
             Ticket.sla_response_due,
             Ticket.resolved_at,
             Ticket.sla_resolution_due,
+            Ticket.closed_at,
         ).where(Ticket.created_at >= since, Ticket.created_at < until)
     )
     counts: dict[tuple[str, str], list[int]] = {}
-    for tier, priority, responded, response_due, resolved, resolution_due in rows:
+    for tier, priority, responded, response_due, resolved, resolution_due, closed in rows:
         c = counts.setdefault((tier.value, priority), [0, 0, 0, 0])
-        if response_due is not None and (responded is not None or response_due < until):
+        if response_due is not None and _owed(response_due, responded, closed, until):
             c[1] += 1
             c[0] += int(responded is not None and responded <= response_due)
-        if resolution_due is not None and (resolved is not None or resolution_due < until):
+        if resolution_due is not None and _owed(resolution_due, resolved, closed, until):
             c[3] += 1
             c[2] += int(resolved is not None and resolved <= resolution_due)
     order = {p.value: i for i, p in enumerate(Priority)}

@@ -600,9 +600,9 @@ def withdraw(
 ) -> Ticket:
     """The requester says the problem has gone ("it works now") and asks to close the ticket.
 
-    Closed at once, with the requester's words as its resolution (the problem ended then, which is
-    what the resolution clock measures), and the tier's card hears of it so nobody starts on it.
-    No CSAT request: nobody from IT fixed anything to rate.
+    Closed at once, with the requester's words as its resolution, and the tier's card hears of it
+    so nobody starts on it. Not "resolved": nobody from IT fixed it, so there is nothing to rate
+    and no resolution time to count (SLA figures leave out a ticket closed before its due time).
     """
     if actor.id != ticket.requester_id:
         raise PermissionDenied(f"only the requester of {ticket.number} can withdraw it")
@@ -615,7 +615,7 @@ def withdraw(
     previous = ticket.status
     ticket.status = S.CLOSED
     ticket.resolution = f"Withdrawn by the requester: {note}"
-    ticket.resolved_at = ticket.closed_at = at
+    ticket.closed_at = at
     timers.pause(ticket, at)
     # Its own kind: training leaves out withdrawn tickets no engineer looked at (their labels
     # are the model's unchecked guesses).
