@@ -366,6 +366,12 @@ class Engine:
 
     def _handle(self, session: Session, inquiry: Inquiry) -> Outcome:
         requester = self.desk.ensure_user(session, inquiry.requester_id, inquiry.requester_name)
+        if self._answers_offer_elsewhere(session, inquiry, requester):
+            assert inquiry.may_continue is not None  # checked by _answers_offer_elsewhere
+            # "yes" written outside the thread where we offered to close the ticket: answered
+            # there (the ticket's conversation), replied to where it was written.
+            there = replace(inquiry, conversation_key=inquiry.may_continue, may_continue=None)
+            return replace(self._handle(session, there), conversation_key=inquiry.conversation_key)
         conversation = self._conversation(session, inquiry, requester)
         carried = inquiry.may_continue is not None and self._carry_over(
             session, conversation, inquiry.may_continue, requester
@@ -404,6 +410,29 @@ class Engine:
             )
             return self._say(session, conversation, "clarify", _PROBLEM_REPLIES[check.problem])
         return self._on_question(session, conversation, requester, check, carried=carried)
+
+    def _answers_offer_elsewhere(self, session: Session, inquiry: Inquiry, requester: User) -> bool:
+        """Whether a new post is "yes" to our recent offer to close the ticket of the person's
+        case in `inquiry.may_continue` (see `_withdrawal`)."""
+        key = inquiry.may_continue
+        if key is None or key == inquiry.conversation_key:
+            return False
+        if intents.read_intent(inquiry.text) not in (Intent.YES, Intent.SOLVED, Intent.CLOSE):
+            return False
+        if session.scalars(
+            select(Conversation.id).where(Conversation.key == inquiry.conversation_key)
+        ).first():
+            return False  # not a new post: its own conversation goes on
+        earlier = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
+        if earlier is None or earlier.requester_id != requester.id:
+            return False
+        said = _last_said(earlier)
+        return (
+            earlier.state is ConversationState.HANDED_OFF
+            and said is not None
+            and bool((said.payload or {}).get("offer_withdraw"))
+            and utcnow() - said.created_at <= CARRY_OVER
+        )
 
     def _carry_over(self, session: Session, conversation: Conversation, key: str, requester: User) -> bool:
         """Take over the case waiting in conversation `key` (see `Inquiry.may_continue`): this new

@@ -408,6 +408,22 @@ def test_it_works_now_to_an_open_ticket_offers_to_close_it_and_yes_withdraws_it(
     assert "reopened" in back.text and only_ticket(db).status is TicketStatus.REOPENED
 
 
+def test_yes_to_the_offer_written_outside_its_thread_still_withdraws_the_ticket(
+    db: TestDatabase, engine: Engine
+) -> None:
+    thread = "slack:D0REQUEST1:100.0"
+    ask(db, engine, "vpn disconnects every few minutes", key=thread)
+    ask(db, engine, "not solved", key=thread)
+    ask(db, engine, "fixed itself", key=thread)
+    with db.sessions() as s, s.begin():
+        out = engine.handle(s, Inquiry("yes", "cli:ana", "slack:D0REQUEST1:200.0", may_continue=thread))
+    assert out.conversation_key == "slack:D0REQUEST1:200.0"  # the reply goes where they wrote
+    assert "is closed" in out.text and only_ticket(db).status is TicketStatus.CLOSED
+    with db.sessions() as s, s.begin():  # with no offer waiting, a "yes" elsewhere is its own message
+        other = engine.handle(s, Inquiry("yes", "cli:ana", "slack:D0REQUEST1:300.0", may_continue=thread))
+    assert "closed" not in other.text
+
+
 @pytest.mark.parametrize(
     "reply", ["it works on my phone but not on my laptop", "is it fixed?", "it works now but outlook is slow"]
 )

@@ -158,3 +158,18 @@ def test_a_requester_who_says_it_works_now_can_withdraw_the_ticket_and_the_card_
         what="the card saying closed",
     )
     assert blocks.CLAIM not in json.dumps(_last_update(stack, card.ts)["blocks"])  # nothing left to claim
+
+
+def test_in_a_dm_yes_written_outside_the_thread_withdraws_the_ticket(stack: Stack) -> None:
+    dm = "D0REQUEST1"
+    number, ts = hand_off(stack, channel=dm)
+    stack.driver.say(REQUESTER, dm, "fixed itself", thread_ts=ts, channel_type="im")
+    stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(dm, ts) if f"Shall I close {number}" in t], what="offer"
+    )
+    yes = stack.driver.say(REQUESTER, dm, "yes", channel_type="im")  # at the top of the DM
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "closed", what="withdrawn")
+    told = stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(dm, yes) if f"{number} is closed" in t], what="reply"
+    )
+    assert told
