@@ -41,6 +41,8 @@ LINK_HEAVY_WEIGHT = 0.6
 SHORT_PASSAGE_CHARS = 200
 # Passages of one article scored within this of its best are a tie, broken by their headings.
 HEADING_TIE_MARGIN = 0.02
+# A best passage for a platform the question does not name ("Mac") yields to a general one this close.
+PLATFORM_MARGIN = 0.05
 # A passage that starts at step 2 or later of a numbered list is the middle of a procedure.
 _MID_PROCEDURE = re.compile(r"\s*(\d+)[.)]\s")
 
@@ -249,7 +251,8 @@ class BuildSearcher:
                 later and _follows_the_fix(chunks[pair[0]].section),
             ),
         )
-        shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)))[:PASSAGES_PER_ARTICLE]
+        shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)))
+        shown = self._for_everyone_first(shown, query)[:PASSAGES_PER_ARTICLE]
         if not shown:  # only the title matched: show the article's opening chunk
             shown = [
                 (row, ranked.fused)
@@ -309,6 +312,35 @@ class BuildSearcher:
             return len(query_terms & set(tokenize(section.rsplit("›", 1)[-1])))
 
         return sorted(tied, key=lambda pair: -named(pair)) + shown[len(tied) :]
+
+    def _for_everyone_first(self, shown: list[tuple[int, float]], query: str) -> list[tuple[int, float]]:
+        """A best passage for a platform few people use here and the question does not name
+        ("Mac" for "my laptop is really slow") yields to a general one scored within
+        PLATFORM_MARGIN of it: the general steps fit whoever asked, the Mac ones fit Mac users.
+
+        Windows sections are not moved: company laptops mostly run it, and on the demo KB moving
+        them gave worse answers ("how do i add the printer on my new laptop").
+        """
+        if len(shown) < 2:
+            return shown
+        chunks = self.index.chunks
+        first = chunks[shown[0][0]]
+        asked = _platforms(query)
+        named = _platforms(_own_heading(first.section))
+        if not named or not named <= _MINORITY_PLATFORMS or named & asked:
+            return shown
+        for i, (row, score) in enumerate(shown[1:], start=1):
+            chunk = chunks[row]
+            if score < shown[0][1] - PLATFORM_MARGIN:
+                break
+            if (
+                _heading_only(chunk)
+                or _sends_elsewhere(chunk.section)
+                or _platforms(_own_heading(chunk.section))
+            ):
+                continue
+            return [shown[i], *shown[:i], *shown[i + 1 :]]
+        return shown
 
     def _from_procedure_start(self, passage: Passage, chunk: ChunkRecord) -> Passage:
         """A passage cut from the middle of numbered steps ("5. Repair Office…") shown from step 1
@@ -399,6 +431,26 @@ _RECURRING = re.compile(
     r"|each time|over and over)\b|又|反复|再次|总是|一直|还是|仍然",
     re.IGNORECASE,
 )
+
+
+_PLATFORMS = (
+    ("mac", re.compile(r"\b(?:mac|macs|macos|mac os|os x|macbooks?|imacs?)\b", re.IGNORECASE)),
+    ("windows", re.compile(r"\b(?:windows|win ?1[01])\b", re.IGNORECASE)),
+    ("ios", re.compile(r"\b(?:iphones?|ipads?|ios)\b", re.IGNORECASE)),
+    ("android", re.compile(r"\bandroid\b", re.IGNORECASE)),
+    ("linux", re.compile(r"\b(?:linux|ubuntu|fedora)\b", re.IGNORECASE)),
+    ("chromeos", re.compile(r"\b(?:chromebooks?|chrome ?os)\b", re.IGNORECASE)),
+)
+_MINORITY_PLATFORMS = frozenset({"mac", "ios", "android", "linux", "chromeos"})
+
+
+def _platforms(text: str) -> frozenset[str]:
+    return frozenset(name for name, pattern in _PLATFORMS if pattern.search(text))
+
+
+def _own_heading(section: str) -> str:
+    """The last part of "Parent › Child": the section's own heading."""
+    return section.rsplit("›", 1)[-1] if section else ""
 
 
 def _follows_the_fix(section: str) -> bool:

@@ -269,3 +269,17 @@ def test_a_first_answer_is_the_fix_not_what_to_do_when_it_keeps_happening(
     # Said by the question itself, the follow-up section is the answer.
     again = searcher.search("my account keeps getting locked every morning").top
     assert again is not None and again.best.section == "It keeps happening"
+
+
+def test_a_mac_section_is_shown_first_only_to_a_question_about_a_mac_when_a_general_one_is_close(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    names = ("laptop-slow.md", "wired-network-dock.md", "printer-add.md")
+    searcher = _searcher(tmp_path, encoder, {n: (DEMO_KB / n).read_text(encoding="utf-8") for n in names})
+    general = searcher.search("my laptop is really slow since yesterday").top
+    assert general is not None and general.article_id == "laptop-slow" and general.best.section != "Mac"
+    mac = searcher.search("my macbook is really slow since yesterday").top
+    assert mac is not None and mac.best.section == "Mac"
+    # Windows steps for an unnamed laptop stay first: most company laptops run it.
+    printer = searcher.search("how do i add the printer on my new laptop??").top
+    assert printer is not None and printer.best.section == "Windows"
