@@ -430,7 +430,7 @@ class Engine:
         return (
             earlier.state is ConversationState.HANDED_OFF
             and said is not None
-            and bool((said.payload or {}).get("offer_withdraw"))
+            and bool(_withdrawal_offered(earlier))
             and utcnow() - said.created_at <= CARRY_OVER
         )
 
@@ -964,8 +964,7 @@ class Engine:
         if ticket.status not in OPEN:  # a ticket someone is, or may start, working on
             return None
         number = ticket.number or ""
-        offer = _last_said(conversation)
-        reason = str((offer.payload or {}).get("offer_withdraw") or "") if offer is not None else ""
+        reason = _withdrawal_offered(conversation)
         if reason and intents.read_intent(text) in (Intent.YES, Intent.SOLVED, Intent.CLOSE):
             self.desk.withdraw(session, ticket, requester=requester, reason=reason)
             return self._say(
@@ -1140,6 +1139,12 @@ def _said(conversation: Conversation, flag: str) -> bool:
     """Whether our last message carried `flag` in its payload (what it asked of the person)."""
     said = _last_said(conversation)
     return said is not None and bool((said.payload or {}).get(flag))
+
+
+def _withdrawal_offered(conversation: Conversation) -> str:
+    """The requester's words ("it works now") if our last message offered to close the ticket, else ""."""
+    said = _last_said(conversation)
+    return str((said.payload or {}).get("offer_withdraw") or "") if said is not None else ""
 
 
 def _offered(conversation: Conversation) -> tuple[tuple[str, str], ...]:

@@ -322,16 +322,16 @@ _WORKS_NOW_RE = re.compile(
 )
 
 
+# "...but not on my laptop", "it is still not fine", "还是不行": the problem has not gone.
+_BUT_RE = re.compile(
+    r"(?:^| )(?:still|not|no longer works|didnt|doesnt|dont|isnt|wont|cant|but|except|only|yet)(?: |$)"
+    r"|还是|仍然|依然|没好|不行|但是"
+)
+
+
 def says_it_works(text: str) -> bool:
     """Whether a message says the problem has gone ("it works now", "fixed itself", "算了")."""
     said = normalise(text)
     if len(said.split()) > _MAX_WORDS or len(said) > _MAX_CHARS or text.rstrip().endswith(("?", "？")):
         return False  # "is it fixed?" asks; it does not say
     return bool(_WORKS_NOW_RE.search(said)) and not _BUT_RE.search(said)
-
-
-# "...but not on my laptop", "it is still not fine", "还是不行": the problem has not gone.
-_BUT_RE = re.compile(
-    r"(?:^| )(?:still|not|no longer works|didnt|doesnt|dont|isnt|wont|cant|but|except|only|yet)(?: |$)"
-    r"|还是|仍然|依然|没好|不行|但是"
-)

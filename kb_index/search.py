@@ -309,7 +309,7 @@ class BuildSearcher:
             if _describes_problem(section):
                 fix = self._with_following(_passage(chunk, pair[1]), chunk).following
                 section = fix.section if fix is not None else section
-            return len(query_terms & set(tokenize(section.rsplit("›", 1)[-1])))
+            return len(query_terms & set(tokenize(_own_heading(section))))
 
         return sorted(tied, key=lambda pair: -named(pair)) + shown[len(tied) :]
 
@@ -393,7 +393,7 @@ _PROBLEM_SECTION = re.compile(
 
 def _section_matches(pattern: re.Pattern[str], section: str) -> bool:
     """Whether a section's own heading (the last part of "Parent › Child") matches `pattern`."""
-    return bool(section) and bool(pattern.search(section.rsplit("›", 1)[-1]))
+    return bool(section) and bool(pattern.search(_own_heading(section)))
 
 
 def _describes_problem(section: str) -> bool:

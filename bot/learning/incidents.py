@@ -185,10 +185,12 @@ def join_known_incident(
 
     Linked by no one (the assistant): the audit trail says so, with the similarity.
     """
-    enc = _encoder_if_any_active(session, encoder)
-    if enc is None:
+    active = _active_incidents(session)
+    if not active:
         return None
-    best = _closest_active(session, enc, ticket_vectors(session, enc, [ticket])[0], leave_out=ticket.id)
+    enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
+    vector = ticket_vectors(session, enc, [ticket])[0]
+    best = _closest(session, enc, vector, active, leave_out=ticket.id)
     if best is None or best[0] < min_similarity:
         return None
     score, incident = best
@@ -245,33 +247,37 @@ def about_known_incident(
     session: Session, text: str, *, encoder: Encoder | str, min_similarity: float = DEFAULT_JOIN_SIMILARITY
 ) -> bool:
     """Whether a message (no ticket yet) reads like the reports of an active major incident."""
-    enc = _encoder_if_any_active(session, encoder)
-    if enc is None or not text.strip():
+    active = _active_incidents(session)
+    if not active or not text.strip():
         return False
-    best = _closest_active(session, enc, unit(np.asarray(enc.encode_queries([text])[0])))
+    enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
+    best = _closest(session, enc, unit(np.asarray(enc.encode_queries([text])[0])), active)
     return best is not None and best[0] >= min_similarity
 
 
-def _encoder_if_any_active(session: Session, encoder: Encoder | str) -> Encoder | None:
-    """The encoder, loaded only when some major incident is active (the usual answer is none)."""
-    active = session.scalars(
-        select(MajorIncident.id).where(MajorIncident.status == IncidentStatus.ACTIVE).limit(1)
-    ).first()
-    if active is None:
-        return None
-    return load_encoder(encoder) if isinstance(encoder, str) else encoder
-
-
-def _closest_active(
-    session: Session, encoder: Encoder, vector: np.ndarray, *, leave_out: int | None = None
-) -> tuple[float, MajorIncident] | None:
-    """The active incident whose tickets are closest to `vector` (mean of its best
-    JOIN_BEST_OF cosines over its latest JOIN_MEMBERS tickets), with that score."""
-    best: tuple[float, MajorIncident] | None = None
-    active = session.scalars(
-        select(MajorIncident).where(MajorIncident.status == IncidentStatus.ACTIVE).order_by(MajorIncident.id)
+def _active_incidents(session: Session) -> list[MajorIncident]:
+    """Active major incidents, oldest first; usually none, and then no encoder is loaded."""
+    return list(
+        session.scalars(
+            select(MajorIncident)
+            .where(MajorIncident.status == IncidentStatus.ACTIVE)
+            .order_by(MajorIncident.id)
+        )
     )
-    for incident in active:
+
+
+def _closest(
+    session: Session,
+    encoder: Encoder,
+    vector: np.ndarray,
+    incidents: Sequence[MajorIncident],
+    *,
+    leave_out: int | None = None,
+) -> tuple[float, MajorIncident] | None:
+    """The incident whose tickets are closest to `vector` (mean of its best JOIN_BEST_OF
+    cosines over its latest JOIN_MEMBERS tickets), with that score."""
+    best: tuple[float, MajorIncident] | None = None
+    for incident in incidents:
         members = [t for t in _linked_tickets(session, incident) if t.id != leave_out][-JOIN_MEMBERS:]
         if not members:
             continue
@@ -294,13 +300,18 @@ def active_incident_of(session: Session, ticket: Ticket) -> MajorIncident | None
 
 def latest_update(session: Session, incident: MajorIncident) -> str:
     """What the incident's latest update told requesters ("" before the first)."""
+    return _said_in(_latest_update_row(session, incident))
+
+
+def _latest_update_row(session: Session, incident: MajorIncident) -> OutboxMessage | None:
+    """The queue's copy of the incident's latest update (None before the first)."""
     if incident.updates_sent == 0:
-        return ""
-    row = session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.dedupe_key == _update_key(incident, incident.updates_sent, "queue")
-        )
-    ).first()
+        return None
+    key = _update_key(incident, incident.updates_sent, "queue")
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).first()
+
+
+def _said_in(row: OutboxMessage | None) -> str:
     return str((row.payload or {}).get("message") or "") if row is not None else ""
 
 
@@ -314,10 +325,8 @@ def tell_newly_linked(
     sequence = incident.updates_sent
     if sequence == 0 or not tickets:
         return 0  # declaring: the first broadcast is about to reach everyone
-    latest = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.dedupe_key == _update_key(incident, sequence, "queue"))
-    ).first()
-    message = latest_update(session, incident)
+    latest = _latest_update_row(session, incident)
+    message = _said_in(latest)
     if latest is None or not message:
         return 0
     by_requester = _by_requester(tickets)
