@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from classifier.priority import reports_widespread_outage
 from classifier.types import FACT_NAMES, Facts
 
 _FLAGS = re.IGNORECASE | re.ASCII
@@ -146,12 +147,17 @@ _IMPACT_RULES: tuple[tuple[str, str], ...] = (
         rf"|\b(?:whole|entire) (?:office|{_GROUP}|{_DEPARTMENT} (?:team|department|dept))\b"
         r"|\b(?:many|lots of|a lot of|most) (?:users|people|colleagues|of us)\b"
         r"|\b(?:several|multiple|many) (?:teams|departments|offices)\b"
+        rf"|\b(?:nobody|no ?one|none of us) (?:in|on|at|from) (?:the |our |this |my )?"
+        rf"(?:(?:[\w-]+ )?{_GROUP}|{_DEPARTMENT}\b)"
         r"|所有人|全部门|整个部门|整个团队|整个办公室|整层楼|很多人|好多人|大家都",
         "many",
     ),
     (
         r"\b(everyone|everybody|all (?:users|staff|employees)|whole company|entire company|company-wide"
         r"|site[- ]wide|all offices|nobody in the company|no one in the company|the whole organi[sz]ation)\b"
+        # "nobody can log in", "no one in the office can print"; "nobody can hear me" is one person.
+        r"|\b(?:nobody|no ?one|none of us)(?: (?:in|at) (?:the |our |this )?(?:office|company))?"
+        r" (?:can|is able)(?! (?:to )?\w+ (?:me|my)\b)"
         r"|全公司|整个公司",
         "everyone",
     ),
@@ -192,8 +198,9 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
         r"|\bblock(?:s|ed|ing|er)\b|\b(?:urgent|urgently|asap|immediately|emergency)\b"
         r"|\bcompletely (?:down|stuck)\b|\bnothing (?:works|is working|working)\b|\bstuck\b"
         r"|\b(?:stopped|stops) me from working\b"
-        r"|\b(?:nobody|no ?one|none of us) (?:can|is able to|are able to)"
-        r" (?:work|get (?:any )?work done|do (?:any|our) (?:job|work))\b|\bniemand kann arbeiten\b"
+        r"|\b(?:nobody|no ?one|none of us)(?: (?:in|on|at|from) (?:the |our |this )?[\w-]+(?: [\w-]+)?)?"
+        r" (?:can|is able to|are able to) (?:work|get (?:any )?work done|do (?:any|our) (?:job|work))\b"
+        r"|\bniemand kann arbeiten\b"
         r"|无法工作|没法工作|不能工作|紧急|很急|急用|马上要用",
         "blocking",
     ),
@@ -252,13 +259,17 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     """The facts still worth asking about `text`: those not given that an engineer would use.
 
     A service request is asked none of them; a fault on a monitor or a keyboard is not asked for
-    an app or OS version. Everything else not yet given is asked, in `FACT_NAMES` order.
+    an app or OS version; an outage that hits many people ("the CRM is down for everyone") is
+    not asked for one person's device or version, which tell its engineers nothing. Everything
+    else not yet given is asked, in `FACT_NAMES` order.
     """
     if is_service_request(text):
         return ()
     wanted = [name for name in FACT_NAMES if getattr(known, name) is None]
-    if known.device in _VERSIONLESS_DEVICES and "software_version" in wanted:
-        wanted.remove("software_version")
+    if known.device in _VERSIONLESS_DEVICES or reports_widespread_outage(text):
+        wanted = [name for name in wanted if name != "software_version"]
+    if reports_widespread_outage(text):
+        wanted = [name for name in wanted if name != "device"]
     return tuple(wanted)
 
 

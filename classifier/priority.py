@@ -39,7 +39,9 @@ _OUTAGE_KINDS: tuple[tuple[str, ...], ...] = (
         r"\b(everyone|everybody|all (?:users|staff|employees|of us)|whole (?:company|office|floor|team)"
         # "nobody can log in" is everyone; "nobody can hear me" is one person's microphone.
         r"|entire (?:company|office|floor|team)"
-        r"|(?:nobody|no ?one) (?:can|is able)(?! (?:to )?\w+ (?:me|my)\b))\b",
+        # "no one on the 3rd floor can print" too.
+        r"|(?:nobody|no ?one|none of us)(?: (?:in|on|at|from) (?:the |our |this )?[\w-]+(?: [\w-]+)?)?"
+        r" (?:can|is able)(?! (?:to )?\w+ (?:me|my)\b))\b",
         r"\b(alle (?:mitarbeiter\w*|kollegen|kolleginnen|benutzer\w*|nutzer\w*|user)"
         r"|(?:die )?ganze (?:firma|abteilung|etage)|das ganze (?:büro|team|unternehmen)"
         r"|niemand kann(?! (?:mich|mir|mein\w*)\b))\b",

@@ -33,6 +33,19 @@ def test_outage_wording_gives_impact_and_urgency() -> None:
     assert facts.urgency == "blocking"
 
 
+@pytest.mark.parametrize(
+    ("text", "impact"),
+    [
+        ("email is down, nobody in the office can work", "everyone"),
+        ("nobody on the second floor can get any work done", "many"),
+        ("no one in finance can work since this morning", "many"),
+    ],
+)
+def test_nobody_somewhere_able_to_work_is_that_many_people_blocked(text: str, impact: str) -> None:
+    facts = extract_facts(text)
+    assert (facts.impact, facts.urgency) == (impact, "blocking")
+
+
 def test_error_codes_and_versions_in_other_shapes() -> None:
     facts = extract_facts("Teams 1.6.00 crashes with error code 0x80090016 on Windows 11")
     assert facts.error_text == "0x80090016"
@@ -273,6 +286,14 @@ def test_a_service_request_is_asked_none_of_the_fault_facts(text: str) -> None:
 def test_a_fault_worded_as_a_request_is_still_asked_about(text: str) -> None:
     assert not is_service_request(text)
     assert "impact" in facts_to_ask(text, extract_facts(text))
+
+
+def test_an_outage_for_many_people_is_not_asked_about_one_persons_device() -> None:
+    text = "the CRM is down for everyone in sales"
+    assert facts_to_ask(text, extract_facts(text)) == ("error_text", "urgency")
+    one = "the CRM is down on my laptop"
+    assert "device" not in facts_to_ask(one, extract_facts(one))  # given: "laptop"
+    assert "software_version" in facts_to_ask(one, extract_facts(one))
 
 
 def test_only_the_facts_not_given_are_asked_and_no_version_for_a_monitor() -> None:
