@@ -137,7 +137,10 @@ def decide_priority(
     When both impact and urgency were answered, the matrix decides: the requester's answers are
     stronger evidence than wording. Otherwise the model's guess stands, raised by outage wording
     (one level per kind of signal, at most two) because under-prioritising an outage costs far
-    more than over-prioritising a single user's problem.
+    more than over-prioritising a single user's problem. Wording raises a guess to critical only
+    when it says many people are hit: "my laptop won't start, I can't work" is one person blocked,
+    which the matrix itself puts below critical, and a 15-minute SLA for it would page the desk
+    for every "I can't work" and push real outages down the queue.
     """
     if impact in IMPACTS and urgency in URGENCIES:
         decided = matrix_priority(impact, urgency, matrix)
@@ -145,6 +148,8 @@ def decide_priority(
     signals = min(2, outage_signals(text))
     if signals:
         raised = raise_priority(model_priority, signals)
+        if raised == PRIORITIES[0] and not reports_widespread_outage(text):
+            raised = more_urgent(model_priority, PRIORITIES[1])
         if raised != model_priority:
             return raised, f"{basis}: {model_priority}; outage wording raised it to {raised}", False
     return model_priority, f"{basis}: {model_priority}", False

@@ -51,6 +51,16 @@ def test_without_answers_the_model_stands_unless_the_wording_says_outage() -> No
     assert decide_priority("critical", "everyone is down", None, None)[0] == "critical"
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["my laptop won't turn on, I can't work", "my screen stays black and I am unable to work"],
+)
+def test_one_person_blocked_is_raised_to_high_but_never_to_critical_by_wording(text: str) -> None:
+    assert decide_priority("high", text, None, None)[0] == "high"
+    assert decide_priority("medium", text, None, None)[0] == "high"
+    assert decide_priority("critical", text, None, None)[0] == "critical"  # the model's own guess stands
+
+
 def test_one_answer_alone_does_not_invoke_the_matrix() -> None:
     assert decide_priority("low", "question about fonts", "everyone", None) == ("low", "model: low", False)
 
