@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from bot import intents, observability, phrases
 from bot.intents import Intent
 from bot.workflow.states import OPEN
-from classifier.facts import describes_fault, facts_to_ask, is_service_request
+from classifier.facts import describes_fault, facts_to_ask, is_service_request, names_app
 from classifier.priority import reports_widespread_outage
 from classifier.types import Facts, TriagePrediction
 from kb_index.types import ArticleHit, SearchResult
@@ -820,13 +820,16 @@ class Engine:
         if is_service_request(question):  # "I need access": what and for what, not device and error
             return ("need",)
         facts = self.triage.extract_facts(question)
+        # "Excel freezes" has said the app: ask only which device it runs on.
+        device = "device_only" if names_app(question) else "device"
+        no_device = facts.device is None and facts.software_version is None
         if intents.asks_how_to(question) and not describes_fault(question):  # nothing went wrong yet
-            return ("device",) if facts.device is None and facts.software_version is None else ("outcome",)
+            return (device,) if no_device else ("outcome",)
         asks: list[str] = []
         if self._short(question):
             asks.append("goal")
-        if facts.device is None and facts.software_version is None:
-            asks.append("device")
+        if no_device:
+            asks.append(device)
         if facts.error_text is None:
             asks.append("error_text")
         return tuple(asks)

@@ -69,6 +69,7 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
     "en": {
         "goal": "what you were trying to do",
         "device": "on which device or app",
+        "device_only": "on which device (e.g. a Windows laptop, a Mac or a phone)",
         "error_text": "what exactly happened (the error message helps)",
         "more": "anything else you noticed, such as when it started",
         "need": "what exactly you need, for which system, folder or team, and what it is for",
@@ -77,6 +78,7 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
     "zh": {
         "goal": "您在做什么",
         "device": "用的什么设备或应用",
+        "device_only": "用的什么设备（如 Windows 笔记本、Mac 或手机）",
         "error_text": "具体出现了什么（错误提示很有帮助）",
         "more": "其他您注意到的情况，比如从什么时候开始的",
         "need": "具体需要什么、用于哪个系统、文件夹或团队，以及用途",

@@ -60,6 +60,13 @@ _APPS = (
     r"office|outlook|teams|excel|word|zoom|slack|chrome|firefox|edge|safari|java|python|sap"
     r"|acrobat|reader|vpn client|anyconnect|globalprotect"
 )
+# Apps named plainly enough to count as "the app" in a question; "office", "word" and "reader"
+# are everyday words too ("the office Wi-Fi"), so they do not count on their own.
+_NAMED_APP_RE = re.compile(
+    r"\b(?:outlook|teams|excel|powerpoint|onenote|onedrive|sharepoint|zoom|slack|chrome|firefox"
+    r"|safari|sap|acrobat|visio|anyconnect|globalprotect|ms word|microsoft word)\b",
+    _FLAGS,
+)
 _VERSION_RES: tuple[re.Pattern[str], ...] = (
     re.compile(
         r"\b((?:windows|win|macos|mac os x?|os x|ios|ipados|android|ubuntu|debian|fedora|rhel|chrome ?os)"
@@ -243,6 +250,12 @@ _FAULT_RE = re.compile(
 )
 # Devices with no OS or app of their own worth asking the version of.
 _VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
+
+
+def names_app(text: str) -> bool:
+    """True when `text` names the app it is about ("Excel freezes", "Teams has no sound"), so a
+    question back need not ask which app."""
+    return bool(_NAMED_APP_RE.search(text))
 
 
 def describes_fault(text: str) -> bool:

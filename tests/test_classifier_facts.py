@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.triage import extract_facts
-from classifier.facts import facts_to_ask, is_service_request, merge_facts
+from classifier.facts import facts_to_ask, is_service_request, merge_facts, names_app
 from classifier.types import Facts
 
 
@@ -44,6 +44,19 @@ def test_outage_wording_gives_impact_and_urgency() -> None:
 def test_nobody_somewhere_able_to_work_is_that_many_people_blocked(text: str, impact: str) -> None:
     facts = extract_facts(text)
     assert (facts.impact, facts.urgency) == (impact, "blocking")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Excel freezes on big files", True),
+        ("Teams has no sound", True),
+        ("the office Wi-Fi is slow", False),
+        ("I forgot a word of my password", False),
+    ],
+)
+def test_a_text_names_its_app_only_by_an_apps_own_name(text: str, named: bool) -> None:
+    assert names_app(text) is named
 
 
 def test_error_codes_and_versions_in_other_shapes() -> None:

@@ -485,6 +485,14 @@ def test_clarifying_question_asks_only_for_what_is_missing(db: TestDatabase, eng
     assert "device" in vague.text and "error message" in vague.text
 
 
+def test_a_question_that_names_its_app_is_asked_only_which_device(db: TestDatabase, engine: Engine) -> None:
+    out = ask(db, engine, "excel freezes whenever I open big files")
+    assert out.kind == "clarify"
+    assert "which device" in out.text and "or app" not in out.text
+    unnamed = ask(db, engine, "it freezes whenever I open big files", key="cli:t2")
+    assert "device or app" in unnamed.text
+
+
 def test_a_request_the_kb_cannot_answer_is_asked_what_is_needed_not_which_error(
     db: TestDatabase, engine: Engine
 ) -> None:
