@@ -56,13 +56,15 @@ OutcomeKind = Literal["answer", "clarify", "handoff", "notice"]
 MAX_QUERY_CHARS = 2_000
 MAX_STORED_CHARS = 40_000
 MIN_MEANINGFUL_CHARS = 3
-# A clarifying question names articles only when the search's calibrated confidence is at least
-# this share of the answer threshold; below it the suggestions are noise ("hello" → a Chinese
-# printer article). Relative, because raw scores mean different things per encoder: e5 gives
-# 0.85 to anything, so an absolute 0.40 let "讲个笑话" suggest articles. Measured (in the KB's
+# A clarifying question names articles only when the search's calibrated confidence that one of
+# them is right (`SearchResult.suggestion_confidence`) is at least this share of the answer
+# threshold; below it the suggestions are noise ("hello" → a Chinese printer article). Relative,
+# because raw scores mean different things per encoder: e5 gives 0.85 to anything, so an absolute
+# 0.40 let "讲个笑话" suggest articles. Measured on the top hit's confidence (in the KB's
 # questions below the threshold whose article is in the top 3 / off-topic questions suggested):
 # StackFAQ + MiniLM 0.5 → 72/83 and 2/22, 0.6 → 65/83 and 2/22 (both facebook questions the KB
 # does answer); the Chinese university KB + e5 at 0.6 drops the least related off-topic ones.
+# The shown-as-a-group confidence at 0.6: kb_index.search.BuildSearcher.any_hit_probability.
 MIN_SUGGESTION_SHARE = 0.6
 # Two articles with one title ("Email setup" for iPhone and for Windows) scoring within this of
 # each other cannot be told apart by the question: ask which one instead of picking.
@@ -727,7 +729,9 @@ class Engine:
 
     def _plausible(self, result: SearchResult | None, threshold: float) -> bool:
         """Whether the search found articles plausibly about the question (worth suggesting)."""
-        return result is not None and result.confidence >= self.min_suggestion_share * min(threshold, 1.0)
+        return result is not None and result.suggestion_confidence >= self.min_suggestion_share * min(
+            threshold, 1.0
+        )
 
     def _about_it(self, question: str) -> bool:
         """False only for chatter ("what's the weather tomorrow", "tell me a joke") with nothing of

@@ -48,6 +48,8 @@ class SearchResult:
     encoder is ranked by BM25 alone): `confidence` then only orders hits, and the result is
     never answerable, whatever the threshold.
     An empty KB or no hit is an ordinary result with no hits and confidence 0.
+    `any_hit_confidence` is how likely one of `hits` (not only the first) is the right article;
+    None when the searcher does not estimate it (then `confidence` stands in).
     """
 
     query: str
@@ -56,10 +58,17 @@ class SearchResult:
     threshold: float
     diagnostics: dict[str, float] = field(default_factory=dict)
     calibrated: bool = True
+    any_hit_confidence: float | None = None
 
     @property
     def top(self) -> ArticleHit | None:
         return self.hits[0] if self.hits else None
+
+    @property
+    def suggestion_confidence(self) -> float:
+        """How likely the hits, offered as a choice, hold the answer: two close printing articles
+        make the first one a coin toss but the pair a safe thing to ask about."""
+        return self.confidence if self.any_hit_confidence is None else self.any_hit_confidence
 
     def answerable(self, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold

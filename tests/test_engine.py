@@ -41,6 +41,8 @@ class KeywordKB:
     articles: list[tuple[str, str, str, frozenset[str]]]  # id, title, audience, keywords
     threshold: float = 0.5
     seen_audiences: list[frozenset[str]] = field(default_factory=list)
+    # Like the real searcher, also say how likely one of the shown hits is right (their scores summed).
+    rates_the_group: bool = False
 
     def search(
         self, query: str, *, audiences: frozenset[str] = frozenset({"public"}), k: int = 3
@@ -57,7 +59,8 @@ class KeywordKB:
                 hits.append(ArticleHit(art_id, title, None, audience, overlap, (passage,)))
         hits.sort(key=lambda h: -h.score)
         confidence = hits[0].score if hits else 0.0
-        return SearchResult(query, tuple(hits[:k]), confidence, self.threshold)
+        group = min(1.0, sum(h.score for h in hits[:k])) if self.rates_the_group else None
+        return SearchResult(query, tuple(hits[:k]), confidence, self.threshold, any_hit_confidence=group)
 
 
 KB = [
@@ -531,6 +534,23 @@ def test_clarifying_question_offers_only_articles_that_are_close(
     assert close.kind == "clarify"
     assert [s.id for s in close.sources] == ["vpn-disconnects"]
     assert "VPN keeps disconnecting" in close.text
+
+
+def test_close_rivals_are_named_though_neither_alone_is_near_the_threshold(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    kb.articles = [
+        ("printer-jam", "Printer paper jam", "public", frozenset({"printer", "jam", "paper"})),
+        ("print-queue", "Print queue stuck", "public", frozenset({"printer", "queue", "stuck"})),
+    ]
+    kb.threshold = 0.9  # each article matches a third: far below, even for a suggestion
+    alone = ask(db, engine, "I can't use the 3rd floor printer")
+    assert alone.kind == "clarify" and alone.sources == ()
+    kb.rates_the_group = True  # together they are likely (2/3): worth asking which one
+    both = ask(db, engine, "I can't use the 3rd floor printer", key="cli:t2")
+    assert both.kind == "clarify"
+    assert {s.id for s in both.sources} == {"printer-jam", "print-queue"}
+    assert "Printer paper jam" in both.text and "Print queue stuck" in both.text
 
 
 LOG = "\n".join(f"2025-03-04 10:{i % 60:02d}:00 INFO tunnel keepalive sent seq={i}" for i in range(250))

@@ -126,6 +126,29 @@ def test_confidence_separates_known_from_unknown_questions(tmp_path: Path, encod
     assert 0.0 <= unknown.confidence < known.confidence <= 1.0
 
 
+def _article(folder: Path, slug: str, title: str, body: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = f"---\nid: {slug}\ntitle: {title}\naudience: public\n---\n# {title}\n\n{body}\n"
+    (folder / f"{slug}.md").write_text(text, "utf-8")
+
+
+def test_close_articles_offered_as_a_choice_are_likelier_right_than_the_first_alone(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    kb = tmp_path / "kb"
+    shutil.copytree(TINY, kb)
+    _article(kb, "print-queue", "Print jobs stuck in the queue", "Cancel all documents and print again.")
+    _article(kb, "printer-add", "Add a printer", "Install the office printer from the company portal.")
+    ingest_paths(tmp_path / "index", [kb], encoder)
+    searcher = LiveSearcher(tmp_path / "index", encoder)
+    torn = searcher.search("I can't print to the office printer")
+    assert {h.article_id for h in torn.hits} >= {"print-queue", "printer-add"}
+    assert torn.suggestion_confidence > torn.confidence  # a choice between them is likelier right
+    assert 0.0 <= torn.suggestion_confidence <= 1.0
+    chatter = searcher.search("what is the vegetarian option in the canteen on friday")
+    assert chatter.suggestion_confidence < 0.6 * chatter.threshold < torn.suggestion_confidence
+
+
 def test_a_running_searcher_picks_up_a_swapped_index(tmp_path: Path, encoder: Encoder) -> None:
     kb = tmp_path / "kb"
     kb.mkdir()
