@@ -918,7 +918,12 @@ class Engine:
         lang = _reply_language(conversation, text)
         number = ticket.number or ""
         was_settled = ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
-        if intents.asks_for_status(text):
+        # "talk to a person" once a person has the ticket: say who has it and by when, in words (a
+        # bare acknowledgement reads as being ignored), and pass it on like any reply.
+        wants_person = not was_settled and intents.read_intent(text) is Intent.HUMAN
+        if intents.asks_for_status(text) or (
+            wants_person and ticket.status is not TicketStatus.WAITING_ON_USER
+        ):
             return self._ticket_status(session, conversation, requester, ticket, text, lang)
         if not was_settled:
             withdrawn = self._withdrawal(session, conversation, requester, ticket, text, lang)

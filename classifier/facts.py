@@ -201,7 +201,7 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
     (
         rf"\b(?:can ?not|ca{_NT}|cannot|unable to|(?:am|i['’]m) not able to)"
         r" (?:work|do (?:my|our|any) (?:job|work)|do anything|get (?:any )?work done"
-        r"|log ?in|sign in|access)\b"
+        r"|log ?in(?:to)?|sign in(?:to)?|access)\b"
         r"|\bblock(?:s|ed|ing|er)\b|\b(?:urgent|urgently|asap|immediately|emergency)\b"
         r"|\bcompletely (?:down|stuck)\b|\bnothing (?:works|is working|working)\b|\bstuck\b"
         r"|\b(?:stopped|stops) me from working\b"

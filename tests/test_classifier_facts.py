@@ -59,6 +59,11 @@ def test_a_text_names_its_app_only_by_an_apps_own_name(text: str, named: bool) -
     assert names_app(text) is named
 
 
+def test_cannot_log_into_anything_is_blocking() -> None:
+    assert extract_facts("my password expired and now I can't log into anything").urgency == "blocking"
+    assert extract_facts("I cannot sign into Teams").urgency == "blocking"
+
+
 def test_error_codes_and_versions_in_other_shapes() -> None:
     facts = extract_facts("Teams 1.6.00 crashes with error code 0x80090016 on Windows 11")
     assert facts.error_text == "0x80090016"

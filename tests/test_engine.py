@@ -877,6 +877,21 @@ def test_asking_for_news_after_a_handoff_says_where_the_ticket_stands(
     assert any(asked in text for text in _relayed_texts(db))  # the engineer sees someone is waiting
 
 
+def test_asking_for_a_person_once_a_ticket_is_open_says_who_has_it_in_words(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ticket = ask(db, engine, "not solved").ticket
+    assert ticket is not None
+    reply = ask(db, engine, "talk to a person please")
+    assert reply.kind == "notice" and not reply.relayed  # said, not only acknowledged
+    assert ticket.number in reply.text and ticket.tier in reply.text
+    assert phrases.when(ticket.sla_response_due) in reply.text
+    assert any("talk to a person please" in text for text in _relayed_texts(db))
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 1  # no second ticket
+
+
 def test_asking_for_news_on_a_resolved_ticket_says_how_it_was_fixed_and_never_reopens_it(
     db: TestDatabase, engine: Engine
 ) -> None:
