@@ -91,7 +91,7 @@ def clarify(
     lang: Language, candidates: Sequence[str], asks: Sequence[str] = ("goal", "device", "error_text")
 ) -> str:
     """One clarifying question: likely articles when there are any, and only the details still missing."""
-    options = "; ".join(f"*{t}*" for t in candidates)
+    options = ("；" if lang == "zh" else "; ").join(f"*{t}*" for t in candidates)
     wanted = [CLARIFY_ASKS[lang][a] for a in asks] or [CLARIFY_ASKS[lang]["more"]]
     if lang == "zh":
         ask = "、".join(wanted)

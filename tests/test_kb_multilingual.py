@@ -50,6 +50,17 @@ def test_an_unrelated_chinese_question_is_not_answered(zh_searcher: LiveSearcher
     assert result.confidence < 0.2
 
 
+def test_a_chinese_question_may_still_be_offered_the_pages_it_is_about(zh_searcher: LiveSearcher) -> None:
+    """Never answered on MiniLM, but a clarifying question names the pages when they lead the
+    rest as a group, and never for an unrelated question."""
+    mail = zh_searcher.search("如何登录学校邮箱", k=3)
+    assert not mail.answerable()
+    assert mail.suggestion_confidence >= max(mail.confidence, 0.6 * mail.threshold)
+    assert any("mail" in hit.article_id for hit in mail.hits)
+    for unrelated in ("学校的食堂几点开门", "图书馆几点关门"):
+        assert zh_searcher.search(unrelated, k=3).suggestion_confidence < 0.6 * mail.threshold
+
+
 @pytest.fixture(scope="module")
 def both_sites(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> LiveSearcher:
     """Both universities' pages, including the YSU "quick index" page that is mostly links."""
