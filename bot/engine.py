@@ -608,6 +608,20 @@ class Engine:
             session, conversation, requester, action, phrases.language_of(conversation.question)
         )
 
+    def pick(self, session: Session, conversation_key: str, article_id: str, requester_id: str) -> Outcome:
+        """A click on one of the articles our clarifying question offered: the same as typing
+        its number. A click on an offer the case has moved past (answered, handed off, asked
+        again) is told so rather than answered from a question no longer open."""
+        requester = self.desk.ensure_user(session, requester_id)
+        conversation = self._conversation(session, Inquiry("", requester_id, conversation_key), requester)
+        lang = phrases.language_of(conversation.question)
+        offered = dict(_offered(conversation)) if conversation.state is ConversationState.CLARIFYING else {}
+        if article_id not in offered:
+            return self._say(session, conversation, "notice", phrases.choice_gone(lang))
+        return self._answer_pick(
+            session, conversation, requester, offered[article_id], (article_id, offered[article_id])
+        )
+
     def _feedback(
         self,
         session: Session,

@@ -287,6 +287,13 @@ def reopened(lang: Language, number: str, tier: str) -> str:
     return f"I've reopened {number} and passed this on; the {tier} team will pick it up again."
 
 
+def choice_gone(lang: Language) -> str:
+    """A click on an article we offered earlier, after the conversation has moved on."""
+    if lang == "zh":
+        return "那个选项已经过时了，对话已经继续。请直接在这里描述您的问题。"
+    return "That choice is from an earlier question and no longer open; tell me here what you need."
+
+
 def already_with_team(lang: Language, number: str) -> str:
     """A button pressed (or typed) after the case is already a ticket."""
     if lang == "zh":

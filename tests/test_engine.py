@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from bot import phrases
 from bot.desk import WorkflowDesk
-from bot.engine import Engine, Feedback, Inquiry, check_input
+from bot.engine import Engine, Feedback, Inquiry, Outcome, check_input
 from bot.triage import TriageService
 from bot.workflow.routing import Routing
 from classifier.dataset import training_rows_from_db
@@ -551,6 +551,22 @@ def test_close_rivals_are_named_though_neither_alone_is_near_the_threshold(
     assert both.kind == "clarify"
     assert {s.id for s in both.sources} == {"printer-jam", "print-queue"}
     assert "Printer paper jam" in both.text and "Print queue stuck" in both.text
+
+
+def test_picking_an_offered_article_answers_from_it_once(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    kb.threshold = 0.8
+    offer = ask(db, engine, "the vpn on my laptop is odd")
+    assert offer.kind == "clarify" and [s.id for s in offer.sources] == ["vpn-disconnects"]
+
+    def pick(article_id: str) -> Outcome:
+        with db.sessions() as s, s.begin():
+            return engine.pick(s, "cli:t1", article_id, "cli:ana")
+
+    answer = pick("vpn-disconnects")
+    assert answer.kind == "answer" and answer.sources[0].id == "vpn-disconnects"
+    assert "no longer open" in pick("vpn-disconnects").text  # answered already: not twice
 
 
 LOG = "\n".join(f"2025-03-04 10:{i % 60:02d}:00 INFO tunnel keepalive sent seq={i}" for i in range(250))

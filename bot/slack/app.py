@@ -56,6 +56,7 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
                 (blocks.ADD_DETAILS, self.on_add_details),
                 (re.compile(r"^tl_fact_urgency_\w+$"), self.on_fact_button),
                 (re.compile(rf"^{blocks.CSAT_PREFIX}[1-5]$"), self.on_csat),
+                (re.compile(rf"^{blocks.PICK_PREFIX}\d+$"), self.on_pick),
                 (blocks.CLAIM, self.on_claim),
                 (blocks.ESCALATE, self.on_escalate),
                 (blocks.RESOLVE, self.on_resolve),

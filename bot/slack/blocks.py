@@ -26,6 +26,7 @@ MAX_SECTION_CHARS = 3_000
 MAX_FALLBACK_CHARS = 3_900  # `text` is truncated by Slack at 40k, but long fallbacks make noisy notifications
 MAX_BUTTON_VALUE = 2_000
 MAX_OPTION_TEXT = 75
+MAX_PICK_BUTTONS = 5
 
 # action_id / callback_id names: the app registers a listener for each (the manifest test checks).
 FEEDBACK_ACTIONS = {
@@ -36,6 +37,7 @@ FEEDBACK_ACTIONS = {
 CLAIM, ESCALATE, RESOLVE, NOTE, WAIT = "tl_claim", "tl_escalate", "tl_resolve", "tl_note", "tl_wait"
 CORRECT_CATEGORY, CORRECT_PRIORITY = "tl_correct_category", "tl_correct_priority"
 ADD_DETAILS = "tl_add_details"
+PICK_PREFIX = "tl_pick_"  # + the option's position: action ids are unique within a block
 CSAT_PREFIX = "tl_csat_"
 WAIT_VIEW = "tl_wait_view"
 ESCALATE_VIEW = "tl_escalate_view"
@@ -168,10 +170,29 @@ def outcome_message(outcome: Outcome) -> tuple[str, list[Block]]:
                     *_fact_choice_buttons(ticket.number, ticket.missing_facts),
                 )
             )
+    if outcome.kind == "clarify" and outcome.sources:
+        blocks.append(_pick_actions(outcome))
     feedback = [f for f in outcome.actions if f in FEEDBACK_ACTIONS]
     if feedback:
         blocks.append(_feedback_actions(outcome.conversation_key, feedback))
     return fallback(escape(outcome.text)), fit(blocks)
+
+
+def _pick_actions(outcome: Outcome) -> Block:
+    """The articles a clarifying question offers, one button each: a click answers from it, as
+    typing its number does. The value carries the conversation and the article, not a position,
+    so a click on an old message can never pick from a newer offer."""
+    return actions(
+        "tl_pick",
+        *(
+            button(
+                f"{PICK_PREFIX}{i}",
+                source.title,
+                f"{outcome.conversation_key}|{source.id}",
+            )
+            for i, source in enumerate(outcome.sources[:MAX_PICK_BUTTONS])
+        ),
+    )
 
 
 def _fact_choice_buttons(number: str, missing: Iterable[str]) -> list[dict[str, Any]]:

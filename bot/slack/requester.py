@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.engine import Inquiry
 from bot.slack import blocks, store
 from bot.slack.base import ListenerBase, UserError, view_values
-from bot.slack.text import from_slack
+from bot.slack.text import escape, from_slack
 from bot.workflow import operations, queries
 from bot.workflow.facts import apply_facts, missing_facts
 from bot.workflow.intake import open_ticket
@@ -98,6 +98,28 @@ class RequesterListeners(ListenerBase):
             self.refuse(channel, user, refusal, where[1] if where else None)
             return
         self._mark_answered(body, f"{blocks.FEEDBACK_ACTIONS[choice][1]} — <@{user}>")
+
+    def on_pick(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A click on one of the articles a clarifying question offered."""
+        ack()
+        user = body["user"]["id"]
+        key, _, article_id = str(action["value"]).rpartition("|")
+        channel = (body.get("channel") or {}).get("id")
+        where = store.parse_conversation_key(key)
+        refusal, picked = "", ""
+        with self.unit() as session:
+            conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
+            if conversation is not None and conversation.requester.external_id != user:
+                refusal = f"Only <@{conversation.requester.external_id}>, who asked, can answer that."
+            else:
+                outcome = self.s.engine.pick(session, key, article_id, user)
+                self.reply_outcome(session, outcome, user)
+                if outcome.kind == "answer" and outcome.sources:
+                    picked = outcome.sources[0].title
+        if refusal:
+            self.refuse(channel, user, refusal, where[1] if where else None)
+        elif picked:
+            self._mark_answered(body, f"{escape(picked)} — <@{user}>")
 
     def _mark_answered(self, body: dict[str, Any], note: str) -> None:
         """Replace the buttons under a message with what was chosen, so nobody presses twice."""

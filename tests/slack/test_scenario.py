@@ -66,6 +66,40 @@ def test_low_confidence_asks_once_then_hands_off(stack: Stack) -> None:
     assert "Dell" in json.dumps(card.args["blocks"])  # the card carries the whole conversation
 
 
+def test_a_clarifying_question_offers_its_articles_as_buttons_and_a_click_answers(stack: Stack) -> None:
+    fake, driver = stack.fake, stack.driver
+    ts = driver.say(REQUESTER, DM, "printer jobs keep failing today", channel_type="im")
+    clarify = fake.wait_for(lambda: fake.posts(DM, ts), what="clarifying question")[0]
+    buttons = [e for b in clarify.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    pick = next(e for e in buttons if e["action_id"].startswith(blocks.PICK_PREFIX))
+    assert pick["text"]["text"] == "Add an office printer"
+    assert "tl_human" in action_ids(clarify.args["blocks"])  # a person is still one click away
+    shown = {
+        "type": "message",
+        "ts": clarify.ts,
+        "text": clarify.args["text"],
+        "blocks": clarify.args["blocks"],
+    }
+    driver.click(OTHER, pick["action_id"], pick["value"], channel=DM, message_ts=clarify.ts, message=shown)
+    refusal = fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"), what="refusal")[0]
+    assert "who asked" in refusal.args["text"] and len(fake.posts(DM, ts)) == 1
+    driver.click(
+        REQUESTER, pick["action_id"], pick["value"], channel=DM, message_ts=clarify.ts, message=shown
+    )
+    answer = fake.wait_for(lambda: fake.posts(DM, ts)[1:], what="answer from the picked article")[0]
+    assert "Settings, Printers, Add printer" in answer.args["text"]
+    assert {"tl_solved", "tl_not_solved"} <= action_ids(answer.args["blocks"])
+    update = fake.wait_for(lambda: fake.calls_to("chat.update"), what="buttons replaced")[0]
+    assert update.args["ts"] == clarify.ts and not action_ids(update.args["blocks"])
+    assert f"Add an office printer — <@{REQUESTER}>" in json.dumps(update.args["blocks"], ensure_ascii=False)
+    # The same button again, now that the question is answered: told so, not answered twice.
+    driver.click(
+        REQUESTER, pick["action_id"], pick["value"], channel=DM, message_ts=clarify.ts, message=shown
+    )
+    stale = fake.wait_for(lambda: fake.posts(DM, ts)[2:], what="stale click")[0]
+    assert "no longer open" in stale.args["text"]
+
+
 def test_full_handoff_journey(stack: Stack) -> None:
     fake, driver = stack.fake, stack.driver
     # -- the requester asks in the support channel and gets an answer in the thread
