@@ -844,7 +844,7 @@ class Engine:
         if intents.asks_how_to(question) and not describes_fault(question):  # nothing went wrong yet
             return (device,) if no_device else ("outcome",)
         asks: list[str] = []
-        if self._short(question):
+        if self._short(question) and not describes_fault(question):  # "my mouse stopped working" said it
             asks.append("goal")
         if no_device:
             asks.append(device)

@@ -486,6 +486,9 @@ def test_clarifying_question_asks_only_for_what_is_missing(db: TestDatabase, eng
     assert "device" not in out.text and "error message" not in out.text
     vague = ask(db, engine, "it is broken", key="cli:t2")
     assert "device" in vague.text and "error message" in vague.text
+    assert "what you were trying to do" not in vague.text  # "broken" says what went wrong
+    bare = ask(db, engine, "outlook", key="cli:t3")
+    assert "what you were trying to do" in bare.text
 
 
 def test_a_question_that_names_its_app_is_asked_only_which_device(db: TestDatabase, engine: Engine) -> None:
