@@ -556,12 +556,17 @@ def test_close_rivals_are_named_though_neither_alone_is_near_the_threshold(
     assert "Printer paper jam" in both.text and "Print queue stuck" in both.text
 
 
-def test_picking_an_offered_article_answers_from_it_once(
-    db: TestDatabase, engine: Engine, kb: KeywordKB
-) -> None:
+def _offer_the_vpn_article(db: TestDatabase, engine: Engine, kb: KeywordKB) -> None:
+    """A clarifying question that offers exactly one article, the VPN one."""
     kb.threshold = 0.8
     offer = ask(db, engine, "the vpn on my laptop is odd")
     assert offer.kind == "clarify" and [s.id for s in offer.sources] == ["vpn-disconnects"]
+
+
+def test_picking_an_offered_article_answers_from_it_once(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    _offer_the_vpn_article(db, engine, kb)
 
     def pick(article_id: str) -> Outcome:
         with db.sessions() as s, s.begin():
@@ -777,9 +782,7 @@ def test_picking_an_offered_article_answers_from_it(
 def test_yes_to_a_single_offered_article_answers_from_it(
     db: TestDatabase, engine: Engine, kb: KeywordKB
 ) -> None:
-    kb.threshold = 0.8
-    asked = ask(db, engine, "the vpn on my laptop is odd")
-    assert asked.kind == "clarify" and [s.id for s in asked.sources] == ["vpn-disconnects"]
+    _offer_the_vpn_article(db, engine, kb)
     out = ask(db, engine, "yes")
     assert out.kind == "answer" and out.sources[0].id == "vpn-disconnects"
 
