@@ -255,6 +255,21 @@ def test_between_sections_that_match_alike_the_one_whose_heading_names_the_quest
         assert top.best.section == section, question
 
 
+def test_a_section_whose_heading_names_the_place_wins_over_one_that_shares_only_body_words(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    """ "Deleted … folder" matches the *Emails* section's body ("Deleted Items folder") a little
+    better, but the question is about a drive and *Network drives* says so."""
+    ingest_paths(tmp_path / "index", [DEMO_KB], encoder)  # the whole KB: BM25 weighs words by it
+    top = (
+        LiveSearcher(tmp_path / "index", encoder)
+        .search("I accidentally deleted a folder on the shared drive yesterday, can I get it back?")
+        .top
+    )
+    assert top is not None and top.article_id == "restore-deleted-files"
+    assert top.best.section.startswith("Network drives")
+
+
 def test_a_first_answer_is_the_fix_not_what_to_do_when_it_keeps_happening(
     tmp_path: Path, encoder: Encoder
 ) -> None:
