@@ -64,7 +64,7 @@ MIN_MEANINGFUL_CHARS = 3
 # questions below the threshold whose article is in the top 3 / off-topic questions suggested):
 # StackFAQ + MiniLM 0.5 → 72/83 and 2/22, 0.6 → 65/83 and 2/22 (both facebook questions the KB
 # does answer); the Chinese university KB + e5 at 0.6 drops the least related off-topic ones.
-# The shown-as-a-group confidence at 0.6: kb_index.search.BuildSearcher.any_hit_probability.
+# The shown-as-a-group confidence at 0.6: kb_index.search.BuildSearcher._any_hit_confidence.
 MIN_SUGGESTION_SHARE = 0.6
 # Two articles with one title ("Email setup" for iPhone and for Windows) scoring within this of
 # each other cannot be told apart by the question: ask which one instead of picking.
@@ -151,6 +151,8 @@ _FEEDBACK_OF = {
 }
 # Said after a ticket is resolved, these confirm it rather than reopen it.
 _ALL_GOOD = frozenset({Intent.SOLVED, Intent.YES, Intent.THANKS, Intent.ACK, Intent.CLOSE})
+# What accepts our offer to close a ticket: "yes", "solved", "close it".
+_AGREES = frozenset({Intent.YES, Intent.SOLVED, Intent.CLOSE})
 
 
 @dataclass(frozen=True)
@@ -419,7 +421,7 @@ class Engine:
         key = inquiry.may_continue
         if key is None or key == inquiry.conversation_key:
             return False
-        if intents.read_intent(inquiry.text) not in (Intent.YES, Intent.SOLVED, Intent.CLOSE):
+        if intents.read_intent(inquiry.text) not in _AGREES:
             return False
         if session.scalars(
             select(Conversation.id).where(Conversation.key == inquiry.conversation_key)
@@ -991,7 +993,7 @@ class Engine:
             return None
         number = ticket.number or ""
         reason = _withdrawal_offered(conversation)
-        if reason and intents.read_intent(text) in (Intent.YES, Intent.SOLVED, Intent.CLOSE):
+        if reason and intents.read_intent(text) in _AGREES:
             self.desk.withdraw(session, ticket, requester=requester, reason=reason)
             return self._say(
                 session, conversation, "notice", phrases.withdrawn(lang, number), ticket=TicketRef.of(ticket)

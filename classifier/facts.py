@@ -278,12 +278,10 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     """
     if is_service_request(text):
         return ()
-    wanted = [name for name in FACT_NAMES if getattr(known, name) is None]
-    if known.device in _VERSIONLESS_DEVICES or reports_widespread_outage(text):
-        wanted = [name for name in wanted if name != "software_version"]
-    if reports_widespread_outage(text):
-        wanted = [name for name in wanted if name != "device"]
-    return tuple(wanted)
+    skipped = {"device", "software_version"} if reports_widespread_outage(text) else set()
+    if known.device in _VERSIONLESS_DEVICES:
+        skipped.add("software_version")
+    return tuple(name for name in FACT_NAMES if getattr(known, name) is None and name not in skipped)
 
 
 def _first_device(text: str) -> str | None:

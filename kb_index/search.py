@@ -48,6 +48,8 @@ SHORT_PASSAGE_CHARS = 200
 HEADING_TIE_MARGIN = 0.03
 # A best passage for a platform the question does not name ("Mac") yields to a general one this close.
 PLATFORM_MARGIN = 0.05
+# Articles ranked past the hits shown, to tell how clearly the shown ones stand out as a group.
+NOT_SHOWN_RIVALS = 4
 # A passage that starts at step 2 or later of a numbered list is the middle of a procedure.
 _MID_PROCEDURE = re.compile(r"\s*(\d+)[.)]\s")
 
@@ -64,10 +66,6 @@ class RankedArticle:
 
 def _allowed_mask(index: LoadedIndex, audiences: frozenset[str]) -> np.ndarray:
     return np.fromiter((c.audience in audiences for c in index.chunks), dtype=bool, count=len(index.chunks))
-
-
-# Articles ranked past the hits shown, to tell how clearly the shown ones stand out as a group.
-NOT_SHOWN_RIVALS = 4
 
 
 class BuildSearcher:
@@ -215,23 +213,31 @@ class BuildSearcher:
             "lexical_agrees": 1.0 if lexical_best.article_id == top.article_id and top.lexical > 0 else 0.0,
         }
 
-    def any_hit_probability(self, ranked: list[RankedArticle], k: int, confidence: float) -> float:
-        """How likely one of the first `k` hits is the right article: the confidence model read
-        with the shown hits as one candidate, so its margins are against the articles not shown.
-        Two close printing articles make the top one a coin toss, but not the pair.
+    def _any_hit_confidence(
+        self, query: str, ranked: list[RankedArticle], k: int, confidence: float, calibrated: bool
+    ) -> float | None:
+        """How likely one of the first `k` hits is the right article: the top hit's confidence read
+        with the shown hits as one candidate, so its rivals are the articles not shown (the
+        calibrated model, or BM25's lead for CJK on an English-only encoder). Two close printing
+        articles make the top one a coin toss, but not the pair. None without articles outside.
 
         Measured as the share of questions below the answer threshold whose article is among the
         three shown that get them named (at 0.6 × the threshold), and of out-of-KB questions that
         get articles named: demo KB + MiniLM 63/73 and 4/44, against 45/73 and 2/44 by the top
         hit's confidence; StackFAQ (a fifth of its documents removed) + MiniLM 48/57 and 0/22
         off-topic chatter, against 42/57 and 0/22; + e5 248/251 and 11/22, against 248/251 and
-        10/22 (e5 scores everything alike: chatter is caught before the search).
+        10/22 (e5 scores everything alike: chatter is caught before the search). BM25's lead, the
+        demo KB's Chinese questions on MiniLM: 12 of 13 get their article named (7 by the top
+        hit's lead), none of 10 Chinese off-topic ones ("讲个笑话", "食堂几点开门").
         """
-        shown = ranked[:k]
-        outside = ranked[k:]
-        if not outside:
-            return confidence
-        return max(confidence, self.calibration.probability(self.features(shown, outside)))
+        shown, outside = ranked[:k], ranked[k:]
+        if not shown or not outside:
+            return None
+        if calibrated:
+            group = self.calibration.probability(self.features(shown, outside))
+        else:
+            group = self.lexical_confidence(query, shown, outside)
+        return max(confidence, group)
 
     def result(
         self, query: str, ranked: list[RankedArticle], k: int, threshold: float | None = None
@@ -249,14 +255,7 @@ class BuildSearcher:
             calibrated = False  # BM25 alone picks well but its "confidence" is not a probability
         else:
             confidence = self.calibration.probability(features)
-        any_hit: float | None = None
-        if shown and calibrated:
-            any_hit = self.any_hit_probability(ranked, k, confidence)
-        elif shown and ranked[k:]:
-            # The same idea on BM25's lead: the shown hits' lead over the articles not shown.
-            # The demo KB's Chinese questions on MiniLM: 12 of 13 get their article named (7 by the
-            # top hit's lead), none of 10 Chinese off-topic ones ("讲个笑话", "食堂几点开门").
-            any_hit = max(confidence, self.lexical_confidence(query, ranked[:k], ranked[k:]))
+        any_hit = self._any_hit_confidence(query, ranked, k, confidence, calibrated)
         hits = tuple(self._hit(r, query) for r in shown[:k])
         limit = self.calibration.threshold if threshold is None else threshold
         return SearchResult(

@@ -86,12 +86,8 @@ class RequesterListeners(ListenerBase):
         channel = (body.get("channel") or {}).get("id")
         where = store.parse_conversation_key(key)
         with self.unit() as session:
-            conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
-            if conversation is not None and conversation.requester.external_id != user:
-                owner = conversation.requester.external_id
-                refusal = f"Only <@{owner}>, who asked, can answer that."
-            else:
-                refusal = ""
+            refusal = _not_the_asker(session, key, user)
+            if not refusal:
                 outcome = self.s.engine.feedback(session, key, choice, user)
                 self.reply_outcome(session, outcome, user)
         if refusal:
@@ -106,12 +102,10 @@ class RequesterListeners(ListenerBase):
         key, _, article_id = str(action["value"]).rpartition("|")
         channel = (body.get("channel") or {}).get("id")
         where = store.parse_conversation_key(key)
-        refusal, picked = "", ""
+        picked = ""
         with self.unit() as session:
-            conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
-            if conversation is not None and conversation.requester.external_id != user:
-                refusal = f"Only <@{conversation.requester.external_id}>, who asked, can answer that."
-            else:
+            refusal = _not_the_asker(session, key, user)
+            if not refusal:
                 outcome = self.s.engine.pick(session, key, article_id, user)
                 self.reply_outcome(session, outcome, user)
                 if outcome.kind == "answer" and outcome.sources:
@@ -242,6 +236,14 @@ class RequesterListeners(ListenerBase):
             )
             if meta.get("channel") and meta.get("ts"):
                 store.link_thread(session, ticket, store.REQUESTER, meta["channel"], meta["ts"])
+
+
+def _not_the_asker(session: Session, key: str, user: str) -> str:
+    """The refusal for someone pressing a button under another person's conversation, else ""."""
+    conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
+    if conversation is None or conversation.requester.external_id == user:
+        return ""
+    return f"Only <@{conversation.requester.external_id}>, who asked, can answer that."
 
 
 def _merge_facts(found: Facts, given: dict[str, str]) -> Facts:
