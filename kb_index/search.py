@@ -302,7 +302,7 @@ class BuildSearcher:
                 later and _follows_the_fix(chunks[pair[0]].section),
             ),
         )
-        shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)))
+        shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)), _platforms(query))
         shown = self._for_everyone_first(shown, query)[:PASSAGES_PER_ARTICLE]
         if not shown:  # only the title matched: show the article's opening chunk
             shown = [
@@ -316,7 +316,7 @@ class BuildSearcher:
         elif passages and (
             len(passages[0].text.strip()) < SHORT_PASSAGE_CHARS or _describes_problem(passages[0].section)
         ):
-            passages[0] = self._with_following(passages[0], chunks[shown[0][0]])
+            passages[0] = self._with_following(passages[0], chunks[shown[0][0]], _platforms(query))
         first = chunks[ranked.chunk_rows[0]]
         return ArticleHit(
             article_id=ranked.article_id,
@@ -328,7 +328,7 @@ class BuildSearcher:
         )
 
     def _heading_breaks_ties(
-        self, shown: list[tuple[int, float]], query_terms: frozenset[str]
+        self, shown: list[tuple[int, float]], query_terms: frozenset[str], asked: frozenset[str]
     ) -> list[tuple[int, float]]:
         """Passages scored within HEADING_TIE_MARGIN of the first, reordered by how many of the
         question's words their heading names ("reset my password": "Reset a forgotten password"
@@ -358,7 +358,7 @@ class BuildSearcher:
             chunk = chunks[pair[0]]
             section = chunk.section
             if _describes_problem(section):
-                fix = self._with_following(_passage(chunk, pair[1]), chunk).following
+                fix = self._with_following(_passage(chunk, pair[1]), chunk, asked).following
                 section = fix.section if fix is not None else section
             return len(query_terms & set(tokenize(_own_heading(section))))
 
@@ -369,26 +369,23 @@ class BuildSearcher:
         ("Mac" for "my laptop is really slow") yields to a general one scored within
         PLATFORM_MARGIN of it: the general steps fit whoever asked, the Mac ones fit Mac users.
 
-        Windows sections are not moved: company laptops mostly run it, and on the demo KB moving
-        them gave worse answers ("how do i add the printer on my new laptop").
+        Windows sections yield only to a question that names another platform ("on my MacBook"):
+        company laptops mostly run it, and on the demo KB moving them for every question gave
+        worse answers ("how do i add the printer on my new laptop").
         """
         if len(shown) < 2:
             return shown
         chunks = self.index.chunks
-        first = chunks[shown[0][0]]
         asked = _platforms(query)
-        named = _platforms(_own_heading(first.section))
-        if not named or not named <= _MINORITY_PLATFORMS or named & asked:
+        if not _for_someone_else(chunks[shown[0][0]].section, asked):
             return shown
         for i, (row, score) in enumerate(shown[1:], start=1):
             chunk = chunks[row]
             if score < shown[0][1] - PLATFORM_MARGIN:
                 break
-            if (
-                _heading_only(chunk)
-                or _sends_elsewhere(chunk.section)
-                or _platforms(_own_heading(chunk.section))
-            ):
+            platforms = _platforms(_own_heading(chunk.section))
+            for_others = bool(platforms) and not platforms & asked
+            if _heading_only(chunk) or _sends_elsewhere(chunk.section) or for_others:
                 continue
             return [shown[i], *shown[:i], *shown[i + 1 :]]
         return shown
@@ -410,13 +407,15 @@ class BuildSearcher:
         matched = replace(passage, text=_after_overlap(start.text, chunk.text))
         return replace(_passage(start, passage.score), following=matched)
 
-    def _with_following(self, passage: Passage, chunk: ChunkRecord) -> Passage:
+    def _with_following(self, passage: Passage, chunk: ChunkRecord, asked: frozenset[str]) -> Passage:
         """The passage with the article's next chunk attached (see SHORT_PASSAGE_CHARS).
 
         After a passage that describes the problem, the next passage that does not: articles often
         go "Symptoms", "Why it happens", then the fix, and a reply of symptoms and causes tells the
         person only what they already know. A "Still stuck? Contact us" section is never attached:
         the reply's own "Talk to a person" says that, and nothing after it belongs to this answer.
+        A section for another platform than the one `asked` about ("Mac: allow screen recording"
+        after the symptoms, to someone on Windows 11) is passed over like an explanation.
         """
         skip_problem = _describes_problem(chunk.section)
         ordinal = chunk.ordinal
@@ -427,6 +426,8 @@ class BuildSearcher:
                 return passage
             if skip_problem and (_heading_only(following) or _describes_problem(following.section)):
                 continue  # on past "Why it happens" (and bare headings) to the fix
+            if _for_someone_else(following.section, asked):
+                continue
             if _heading_only(following):
                 return passage
             return replace(passage, following=_passage(following, passage.score))
@@ -497,6 +498,16 @@ _MINORITY_PLATFORMS = frozenset({"mac", "ios", "android", "linux", "chromeos"})
 
 def _platforms(text: str) -> frozenset[str]:
     return frozenset(name for name, pattern in _PLATFORMS if pattern.search(text))
+
+
+def _for_someone_else(section: str, asked: frozenset[str]) -> bool:
+    """Whether a section is headed for platforms other than the asker's: one the question does not
+    name when it names another ("Windows" to a MacBook user), or, when it names none, one few
+    people here use ("Mac")."""
+    named = _platforms(_own_heading(section))
+    if not named or named & asked:
+        return False
+    return bool(asked) or named <= _MINORITY_PLATFORMS
 
 
 def _own_heading(section: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from kb_index.encoders import Encoder, load_encoder
 from kb_index.ingest import ingest_paths
 from kb_index.searcher import LiveSearcher
+from kb_index.types import ArticleHit
 
 pytestmark = pytest.mark.slow
 
@@ -237,6 +238,11 @@ def test_an_answer_never_starts_in_the_middle_of_numbered_steps(tmp_path: Path, 
 DEMO_KB = Path(__file__).resolve().parents[1] / "examples" / "kb"
 
 
+def _sections_shown(hit: ArticleHit) -> list[str]:
+    following = hit.best.following
+    return [hit.best.section] + ([following.section] if following is not None else [])
+
+
 def test_between_sections_that_match_alike_the_one_whose_heading_names_the_question_is_shown(
     tmp_path: Path, encoder: Encoder
 ) -> None:
@@ -298,3 +304,36 @@ def test_a_mac_section_is_shown_first_only_to_a_question_about_a_mac_when_a_gene
     # Windows steps for an unnamed laptop stay first: most company laptops run it.
     printer = searcher.search("how do i add the printer on my new laptop??").top
     assert printer is not None and printer.best.section == "Windows"
+
+
+BLACK_SCREEN = """# Screen sharing shows a black screen
+
+## Symptoms
+
+Others in the meeting see a black screen when you share your screen.
+
+## Mac: allow screen recording
+
+Open System Settings, Privacy & Security, Screen Recording, and turn on the meeting app.
+
+## Turn off hardware acceleration
+
+In the meeting app's settings turn off GPU hardware acceleration, then restart the app.
+"""
+
+
+def test_the_steps_shown_are_for_the_platform_the_question_names(tmp_path: Path, encoder: Encoder) -> None:
+    articles = {"black-screen.md": BLACK_SCREEN, "printer-add.md": (DEMO_KB / "printer-add.md").read_text()}
+    searcher = _searcher(tmp_path, encoder, articles)
+    for question, platform_steps in (
+        ("others see a black screen when I share my screen, Windows 11 laptop", False),
+        ("others see a black screen when I share my screen", False),  # most laptops here run Windows
+        ("others see a black screen when I share my screen on my MacBook", True),
+    ):
+        top = searcher.search(question).top
+        assert top is not None and top.article_id == "black-screen", question
+        shown = _sections_shown(top)
+        assert any(section.startswith("Mac") for section in shown) is platform_steps, (question, shown)
+    # Windows steps, first for an unnamed laptop, yield to the Mac ones when the question says Mac.
+    printer = searcher.search("how do i add the printer on my new macbook").top
+    assert printer is not None and printer.best.section == "Mac"
