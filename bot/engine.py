@@ -77,6 +77,9 @@ SHORT_QUESTION_WORDS = 6
 # top-level reply to a question asked in a thread) for this long after our last words there.
 CARRY_OVER = timedelta(minutes=30)
 _CARRIED_STATES = (ConversationState.CLARIFYING, ConversationState.ANSWERED)
+# States after an answer was shown: waiting for feedback on it, or marked solved, which a person
+# may take back in their next words ("actually it didn't work, I still can't log in").
+_AFTER_AN_ANSWER = (ConversationState.ANSWERED, ConversationState.SOLVED)
 
 
 class KnowledgeSearcher(Protocol):
@@ -497,6 +500,12 @@ class Engine:
             if not follow_up:
                 alone = self._search(check.query, requester, conversation)
                 follow_up = self._about_the_answer(conversation, alone)
+        elif state is ConversationState.SOLVED:
+            # Taking "solved" back, unless the KB knows the message as a question of its own.
+            alone = self._search(check.query, requester, conversation)
+            follow_up = self._about_the_answer(conversation, alone) or (
+                intents.takes_back_solved(check.stored) and not self._answered_elsewhere(conversation, alone)
+            )
         # After "That doesn't look like an IT question", the next message starts afresh.
         clarified = state is ConversationState.CLARIFYING and not _said(conversation, "not_about_it")
         if clarified and carried:
@@ -542,6 +551,15 @@ class Engine:
         if alone is None or alone.top is None or alone.answerable(self._threshold(alone)):
             return False
         return alone.top.article_id == conversation.last_article_id
+
+    def _answered_elsewhere(self, conversation: Conversation, alone: SearchResult | None) -> bool:
+        """Whether the KB answers a message on its own from another article than the case's."""
+        return (
+            alone is not None
+            and alone.top is not None
+            and alone.answerable(self._threshold(alone))
+            and alone.top.article_id != conversation.last_article_id
+        )
 
     def _threshold(self, result: SearchResult | None) -> float:
         """The answer threshold: the configured one, else the one calibration wrote."""
@@ -695,8 +713,8 @@ class Engine:
             if twins and conversation.clarifications == 0:
                 return self._clarify(session, conversation, result, threshold, only=twins)
             assert result.top is not None  # answerable() guarantees a hit
-            # Only a follow-up to an answer (the case is still "answered") has seen passages.
-            answered = conversation.state is ConversationState.ANSWERED
+            # Only a follow-up to an answer (the case is still "answered" or "solved") has seen passages.
+            answered = conversation.state in _AFTER_AN_ANSWER
             fresh = _unseen(conversation, result.top) if answered else result.top
             if fresh is None:  # more about an article whose every passage they have already read
                 return self._handoff(

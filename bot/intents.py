@@ -154,6 +154,20 @@ _STILL_BROKEN_RE = re.compile(
 )
 
 
+# After the person said it was solved, these take that back ("actually it didn't work"). Not
+# "same": "my colleagues have the same issue" on a new problem is no verdict on the answer.
+_TAKES_BACK_RE = re.compile(
+    r"(?:^| )(?:still|again|didnt|doesnt|did not|does not|wont|not fixed|no change|even after"
+    r"|came back|stopped working)(?: |$)"
+    r"|还是|仍然|依然|没用"
+)
+
+
+def takes_back_solved(text: str) -> bool:
+    """Whether a message after "solved" says the problem is not solved after all."""
+    return bool(_TAKES_BACK_RE.search(normalise(text)))
+
+
 def is_follow_up(text: str) -> bool:
     """Whether a message after an answer continues that problem rather than starting a new one."""
     return bool(_FOLLOW_UP_RE.search(normalise(text)))

@@ -878,6 +878,34 @@ def test_an_unrelated_question_after_an_answer_is_still_a_new_case(db: TestDatab
     assert "vpn" not in body.lower()
 
 
+def test_taking_back_solved_in_words_hands_the_same_case_to_a_person(
+    db: TestDatabase, engine: Engine
+) -> None:
+    """ "Solved", then "actually it didn't work, I still can't connect": the answer did not help
+    after all. The case goes to a person with what was asked, not a new case with nothing to go
+    on, and it no longer counts as solved by the assistant."""
+    engine.searcher = TwoPassageKB(list(KB), threshold=0.8)
+    assert ask(db, engine, "my vpn disconnects all day").kind == "answer"
+    assert ask(db, engine, "solved").kind == "notice"
+    out = ask(db, engine, "actually it didn't work, I still can't stay connected")
+    assert out.kind == "handoff" and out.ticket is not None
+    with db.sessions() as s:
+        body = s.scalars(select(Ticket.body)).one()
+        state = s.scalars(select(Conversation.state)).one()
+    assert "vpn disconnects all day" in body and "still can't stay connected" in body
+    assert state is not ConversationState.SOLVED
+
+
+def test_a_new_question_after_solved_is_a_new_case(db: TestDatabase, engine: Engine) -> None:
+    engine.searcher = TwoPassageKB(list(KB), threshold=0.8)
+    assert ask(db, engine, "my vpn disconnects all day").kind == "answer"
+    ask(db, engine, "solved")
+    assert ask(db, engine, "how do I book a parking space").kind == "clarify"
+    assert ask(db, engine, "talk to a person").kind == "handoff"
+    with db.sessions() as s:
+        assert "vpn" not in s.scalars(select(Ticket.body)).one().lower()
+
+
 def _relayed_texts(db: TestDatabase) -> list[str]:
     with db.sessions() as s:
         return [e.text or "" for e in s.scalars(select(TicketEvent).where(TicketEvent.kind == "message"))]
