@@ -213,7 +213,10 @@ _URGENCY_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         r"\bwork-?around\b|\bin the meantime\b|\bfor now i (?:can|use)\b|\bstill able to\b|\bcan still\b"
-        r"|临时办法|暂时可以|先用",
+        # "I can use webmail", "we can use a colleague's laptop": another way to get the work done
+        r"|\b(?:i|we) can (?:always )?use (?:the |my |our |a |an )?(?:web|webmail|owa|browser|phone"
+        r"|mobile|laptop|desktop|pc|computer|colleague['’]?s?|different|another|other|spare|loaner|backup)\b"
+        r"|临时办法|暂时可以|先用|还能用|还可以用|(?<![不没])(?:可以|能)用(?:网页版|手机|别的|其他|其它|另一|备用|同事)",
         "workaround",
     ),
 )

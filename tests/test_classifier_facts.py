@@ -116,6 +116,22 @@ def test_a_workaround_that_exists_is_still_a_workaround() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Windows 11, just me, I can use webmail",
+        "only me; we can use a colleague's laptop until it's fixed",
+        "I can use my phone for Teams calls",
+    ],
+)
+def test_another_way_to_work_said_plainly_is_a_workaround(text: str) -> None:
+    assert extract_facts(text).urgency == "workaround"
+
+
+def test_asking_how_to_use_something_is_no_workaround() -> None:
+    assert extract_facts("how can I use webmail from home?").urgency is None
+
+
+@pytest.mark.parametrize(
     ("text", "impact"),
     [
         ("Only me, my colleagues can print fine", "one"),
@@ -231,9 +247,12 @@ def test_who_else_is_affected_in_more_phrasings(text: str, impact: str) -> None:
         ("不紧急，有空再看", "low"),  # contains 紧急 but says the opposite
         ("没有临时办法", "blocking"),
         ("暂时可以用网页版", "workaround"),
+        ("Windows 11，只有我一个人，可以用网页版", "workaround"),
+        ("邮件客户端还能用，就是很慢", "workaround"),
+        ("不能用网页版，也打不开客户端", None),  # can NOT use the web version: no workaround
     ],
 )
-def test_chinese_urgency(text: str, urgency: str) -> None:
+def test_chinese_urgency(text: str, urgency: str | None) -> None:
     assert extract_facts(text).urgency == urgency
 
 
