@@ -56,6 +56,10 @@ class WorkflowDesk:
         operations.close(session, ticket, actor=requester, reason="the requester confirmed the fix")
         return True
 
+    def rate(self, session: Session, ticket: Ticket, *, requester: User, score: int, comment: str) -> None:
+        """The requester's CSAT for a resolved ticket, which also confirms the fix (see operations.rate)."""
+        operations.rate(session, ticket, actor=requester, score=score, comment=comment)
+
     def withdraw(self, session: Session, ticket: Ticket, *, requester: User, reason: str) -> None:
         """The requester says the problem has gone: close the ticket (see operations.withdraw)."""
         operations.withdraw(session, ticket, actor=requester, reason=reason)

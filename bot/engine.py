@@ -114,6 +114,10 @@ class TicketDesk(Protocol):
 
     def confirm_resolved(self, session: Session, ticket: Ticket, *, requester: User) -> bool: ...
 
+    def rate(
+        self, session: Session, ticket: Ticket, *, requester: User, score: int, comment: str
+    ) -> None: ...
+
     def add_facts(self, session: Session, ticket: Ticket, *, requester: User, facts: Facts) -> str | None: ...
 
     def withdraw(self, session: Session, ticket: Ticket, *, requester: User, reason: str) -> None: ...
@@ -394,6 +398,10 @@ class Engine:
                 pick = 0  # "yes" to "Is it about *X*?"
             if pick is not None:
                 return self._answer_pick(session, conversation, requester, check.stored, offered[pick])
+        if conversation.state is ConversationState.HANDED_OFF and has_words:
+            rated = self._typed_rating(session, conversation, requester, inquiry.text)
+            if rated is not None:
+                return rated
         if conversation.state is ConversationState.HANDED_OFF and intent in _ALL_GOOD:
             settled = self._settled_ticket(session, conversation, requester, intent, inquiry.text)
             if settled is not None:
@@ -939,6 +947,31 @@ class Engine:
             session, ticket, requester=requester
         )
         text = phrases.settled(_reply_language(conversation, said), number, closed=closed)
+        return self._say(session, conversation, "notice", text, ticket=TicketRef.of(ticket))
+
+    def _typed_rating(
+        self, session: Session, conversation: Conversation, requester: User, said: str
+    ) -> Outcome | None:
+        """A rating typed in reply to "Rate the help from 1 to 5" ("5", "4/5 quick fix") once the
+        ticket is resolved: its CSAT, which also confirms the fix and closes it — relayed as a
+        reply, it reopened the ticket it praised. None: no rating, or nothing resolved to rate."""
+        rating = intents.typed_rating(said)
+        if rating is None:
+            return None
+        ticket = self._ticket_of(session, conversation)
+        if ticket is None or ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            return None
+        if ticket.resolved_at is None:  # closed unresolved (cancelled, a duplicate): nothing to rate
+            return None
+        score, comment = rating
+        self._record(session, conversation, MessageRole.REQUESTER, "chat", said, {"rating": score})
+        lang = _reply_language(conversation, said)
+        number = ticket.number or "your ticket"
+        if ticket.csat_score is not None:
+            text = phrases.already_rated(lang, number, ticket.csat_score)
+        else:
+            self.desk.rate(session, ticket, requester=requester, score=score, comment=comment)
+            text = phrases.rated(lang, number, score)
         return self._say(session, conversation, "notice", text, ticket=TicketRef.of(ticket))
 
     def _relay(self, session: Session, conversation: Conversation, requester: User, text: str) -> Outcome:

@@ -163,6 +163,41 @@ _TAKES_BACK_RE = re.compile(
 )
 
 
+# A rating typed in reply to "Rate the help from 1 to 5": "5", "4/5", "4 out of 5", "5 stars",
+# "I'd give it a 4", "5分", "⭐⭐⭐⭐", optionally followed by a comment after punctuation
+# ("3 - took a while") or after the scale ("5/5 great job"). A number followed straight by words
+# ("2 more laptops have it") is news, not a rating.
+_RATING_RE = re.compile(
+    r"\s*(?:(?:i(?:['’]d| would)? (?:give|rate)(?: (?:it|you|this|that|the help))?(?: an?)?"
+    r"|(?:my )?(?:rating|score)(?: is)?:?|rated?|打|评)\s*)?"
+    r"(?P<score>[1-5])(?:\.0)?(?P<scale>\s*(?:/\s*5|out of (?:5|five)|of 5|stars?|分|星))?",
+    re.IGNORECASE,
+)
+_AFTER_RATING_RE = re.compile(r"\s*[-–—:,.!;。，！]+\s*")
+_STAR = re.compile(r"⭐|★|:star:")
+_STARS_RE = re.compile(r"\s*(?:⭐|★|:star:)(?:\s*(?:⭐|★|:star:)){0,4}(?!\s*(?:⭐|★|:star:))")
+
+
+def typed_rating(text: str) -> tuple[int, str] | None:
+    """(score 1–5, comment) when a message is a rating of the help given, else None. A comment
+    that says the problem is still there is no rating: it reopens the ticket as before."""
+    stars = _STARS_RE.match(text)
+    if stars is not None:
+        score, rest, scaled = len(_STAR.findall(stars.group(0))), text[stars.end() :], True
+    elif (match := _RATING_RE.match(text)) is not None:
+        score, rest, scaled = int(match.group("score")), text[match.end() :], match.group("scale") is not None
+    else:
+        return None
+    if rest.strip() and (after := _AFTER_RATING_RE.match(rest)) is not None:
+        rest = rest[after.end() :]
+    elif rest.strip() and not (scaled and rest[:1].isspace()):
+        return None  # "2 more laptops have the same issue"
+    comment = rest.strip()
+    if says_still_broken(comment):
+        return None
+    return score, comment
+
+
 def takes_back_solved(text: str) -> bool:
     """Whether a message after "solved" says the problem is not solved after all."""
     return bool(_TAKES_BACK_RE.search(normalise(text)))

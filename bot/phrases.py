@@ -312,6 +312,22 @@ def settled(lang: Language, number: str, *, closed: bool) -> str:
     return f"You're welcome! {number} stays resolved; write here if the problem comes back."
 
 
+def rated(lang: Language, number: str, score: int) -> str:
+    """A rating typed after the ticket was resolved: recorded, and the ticket is closed."""
+    if lang == "zh":
+        return f"感谢您的评分（{score}/5）！{number} 已关闭。以后有其他问题随时在这里问我。"
+    return (
+        f"Thanks for rating {number} {score}/5! It's closed now; ask me here any time something "
+        "else comes up."
+    )
+
+
+def already_rated(lang: Language, number: str, score: int) -> str:
+    if lang == "zh":
+        return f"{number} 已经评过分了（{score}/5），谢谢！如果问题再次出现，请在这里回复。"
+    return f"{number} was already rated {score}/5, thanks! Write here if the problem comes back."
+
+
 def offer_withdraw(lang: Language, number: str) -> str:
     """The requester says it works now while the ticket is open: passed on, and an offer to close."""
     if lang == "zh":

@@ -628,6 +628,50 @@ def _resolve_only_ticket(db: TestDatabase) -> str:
 
 
 @pytest.mark.parametrize(
+    ("said", "score", "comment"), [("5", 5, None), ("4/5 - quick fix", 4, "quick fix"), ("打3分", 3, None)]
+)
+def test_a_rating_typed_after_the_resolution_is_recorded_and_never_reopens_the_ticket(
+    db: TestDatabase, engine: Engine, said: str, score: int, comment: str | None
+) -> None:
+    """The resolution asks "Rate the help from 1 to 5": a typed "5" is that rating (it reopened
+    the ticket it praised), and it confirms the fix like the Slack buttons do."""
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    number = _resolve_only_ticket(db)
+    reply = ask(db, engine, said)
+    assert reply.kind == "notice" and number in reply.text and f"{score}/5" in reply.text
+    assert not reply.relayed
+    ticket = only_ticket(db)
+    assert ticket.csat_score == score and ticket.csat_comment == comment
+    assert ticket.status is TicketStatus.CLOSED and ticket.reopen_count == 0
+    again = ask(db, engine, "5")  # a second rating changes nothing and says so
+    assert "already rated" in again.text or "已经评过分" in again.text
+    assert only_ticket(db).csat_score == score
+
+
+@pytest.mark.parametrize("said", ["2 more laptops have the same problem now", "1 - it is still broken"])
+def test_a_number_that_is_news_rather_than_a_rating_reopens_the_resolved_ticket(
+    db: TestDatabase, engine: Engine, said: str
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    _resolve_only_ticket(db)
+    assert "reopened" in ask(db, engine, said).text
+    ticket = only_ticket(db)
+    assert ticket.status is TicketStatus.REOPENED and ticket.csat_score is None
+
+
+def test_a_number_while_the_ticket_is_worked_is_passed_on_not_taken_as_a_rating(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    assert ask(db, engine, "5").relayed
+    assert only_ticket(db).csat_score is None
+    assert "5" in _relayed_texts(db)
+
+
+@pytest.mark.parametrize(
     ("said", "status"), [("solved", "closed"), ("thanks!", "resolved"), ("ok", "resolved")]
 )
 def test_confirming_a_resolved_ticket_in_words_never_reopens_it(

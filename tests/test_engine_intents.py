@@ -89,3 +89,28 @@ def test_it_words_are_found(text: str) -> None:
 )
 def test_real_requests_without_it_words_are_no_chatter(text: str) -> None:
     assert not intents.is_chatter(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rating"),
+    [
+        ("5", (5, "")),
+        ("4/5", (4, "")),
+        ("4 out of 5", (4, "")),
+        ("5 stars", (5, "")),
+        ("I'd give it a 4", (4, "")),
+        ("3 - took a while", (3, "took a while")),
+        ("5/5 great job", (5, "great job")),
+        ("⭐⭐⭐ ok", (3, "ok")),
+        ("5分", (5, "")),
+        ("2 more laptops have the same issue", None),  # news, not a rating
+        ("3 people are affected", None),
+        ("1, it is still broken", None),  # the problem is back: no rating
+        ("10", None),
+        ("0", None),
+    ],
+)
+def test_a_typed_rating_is_told_from_a_message_that_starts_with_a_number(
+    text: str, rating: tuple[int, str] | None
+) -> None:
+    assert intents.typed_rating(text) == rating
