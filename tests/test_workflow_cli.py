@@ -236,3 +236,57 @@ def test_chat_as_cli_name_is_the_same_person_as_tickets_commands_see(
     with transaction(db.sessions) as s:
         ids = set(s.scalars(select(User.external_id)))
     assert "cli:alice" in ids and "cli:cli:alice" not in ids
+
+
+def test_the_terminal_chat_shows_what_it_did_on_the_ticket_between_messages(
+    cli: CliRunner, db: TestDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Slack posts an engineer's reply into the requester's thread; the terminal has none, so the
+    chat shows it before its next reply: the reply, then the resolution asking for a rating, which
+    a typed "5" gives. The engineer's internal note never shows."""
+    from bot.cli.chat import run_chat
+    from bot.container import build_container
+
+    def the_ticket(session: Session) -> Ticket:
+        return session.scalars(select(Ticket)).one()
+
+    def engineer_replies(session: Session) -> None:
+        lena, t = people(session).l1, the_ticket(session)
+        ops.claim(session, t, actor=lena)
+        ops.add_internal_note(session, t, actor=lena, text="user's dock firmware is ancient")
+        ops.add_message(session, t, actor=lena, text="Can you try the other USB-C port?", routing=ROUTING)
+
+    def engineer_resolves(session: Session) -> None:
+        t = the_ticket(session)
+        assert t.assignee is not None
+        ops.resolve(session, t, actor=t.assignee, resolution="Updated the dock firmware", routing=ROUTING)
+
+    def lines() -> Iterator[str]:
+        yield "my monitor stays black after docking, nobody here can fix it"
+        yield "talk to a person"
+        with transaction(db.sessions) as s:
+            engineer_replies(s)
+        yield "tried it, same"
+        with transaction(db.sessions) as s:
+            engineer_resolves(s)
+        yield "5"
+
+    container = build_container(get_settings())
+    try:
+        capsys.readouterr()
+        run_chat(container, as_json=True, requester="rita", lines=lines())
+    finally:
+        container.close()
+    said = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    updates = [item for item in said if item["kind"] == "update"]
+    texts = [u["text"] for u in updates]
+    assert any("Can you try the other USB-C port?" in t for t in texts)
+    assert any(u["author"] == "Lena" for u in updates)
+    assert any("Updated the dock firmware" in t and "Rate the help" in t for t in texts)
+    assert not any("firmware is ancient" in json.dumps(item) for item in said)
+    # each update comes before the reply to the message that followed it, and only once
+    kinds = [item["kind"] for item in said]
+    assert kinds.count("update") == len(texts) == len(set(texts))
+    assert kinds[-2:] == ["update", "notice"] and "5/5" in said[-1]["text"]
+    with transaction(db.sessions) as s:
+        assert the_ticket(s).csat_score == 5

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markdown import Markdown
@@ -18,10 +19,13 @@ from rich.prompt import Prompt
 from bot.cli.apps import app
 from bot.cli.common import console, emit_json, err_console, fail, require_current_schema, settings
 from bot.engine import Inquiry, Outcome
+from bot.workflow import queries
 from bot.workflow.errors import RoutingError
 from models.db import transaction
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.container import Container
 
 _KIND_STYLE = {"answer": "green", "clarify": "yellow", "handoff": "magenta", "notice": "cyan"}
@@ -50,29 +54,81 @@ def requester_name(user: str) -> str:
     return name
 
 
-def run_chat(container: Container, *, as_json: bool, requester: str, interactive: bool) -> int:
-    """Drive the engine with one message per line; returns the number of replies given.
+class TicketNews:
+    """What happened on the requester's tickets since the chat started or last looked: in Slack the
+    worker posts an engineer's reply into the requester's thread; the terminal has no thread to
+    post into, so the chat shows those notifications itself, between messages."""
 
-    `requester` is the local name without the `cli:` prefix (see `requester_name`)."""
-    key = f"cli:{uuid.uuid4().hex[:12]}"
-    engine = container.engine
-    for warning in container.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}")
-    replies = 0
+    def __init__(self, sessions: sessionmaker[Session], requester_id: str) -> None:
+        self.sessions = sessions
+        self.requester_id = requester_id
+        with sessions() as session:
+            self.after_id = queries.last_outbox_id(session)  # news from before the chat is old news
+
+    def poll(self) -> list[dict[str, str]]:
+        """New notifications as {"ticket", "author", "text"}, oldest first."""
+        with self.sessions() as session:
+            rows = queries.requester_news(session, self.requester_id, self.after_id)
+            news = [_news_item(row.kind, row.payload or {}) for row in rows]
+        if rows:
+            self.after_id = rows[-1].id
+        return news
+
+
+def _news_item(kind: str, payload: dict[str, Any]) -> dict[str, str]:
+    text = str(payload.get("text") or "")
+    if payload.get("question"):  # a resolution: what was done, then "Did this solve it? Rate…"
+        text = f"{text}\n\n{payload['question']}".strip()
+    author = str(payload.get("author") or "") if kind == "relay" else ""
+    return {"ticket": str(payload.get("ticket") or ""), "author": author, "text": text}
+
+
+def _render_news(item: dict[str, str]) -> None:
+    title = " · ".join(part for part in (item["ticket"], item["author"]) if part) or "IT"
+    console.print(Panel(Markdown(item["text"].replace("*", "**")), title=title, border_style="blue"))
+
+
+def input_lines(interactive: bool) -> Iterator[str]:
+    """The person's messages: prompted for on a TTY ("quit" or Ctrl+D leaves), else one per line."""
     while True:
         if interactive:
             try:
                 line = Prompt.ask("[bold]you[/]")
             except (EOFError, KeyboardInterrupt):
                 console.print()
-                break
+                return
             if line.strip().lower() in {"quit", "exit", "/quit"}:
-                break
+                return
+            yield line
         else:
             raw = sys.stdin.buffer.readline()
             if not raw:
-                break
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                return
+            yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def run_chat(
+    container: Container, *, as_json: bool, requester: str, lines: Iterable[str], interactive: bool = False
+) -> int:
+    """Drive the engine with one message per line; returns the number of replies given.
+
+    Before each reply, what IT did on the person's tickets since the last one is shown (with
+    --json, as objects of kind "update"); on a TTY an empty line only looks for such news.
+    `requester` is the local name without the `cli:` prefix (see `requester_name`)."""
+    key = f"cli:{uuid.uuid4().hex[:12]}"
+    engine = container.engine
+    for warning in container.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    news = TicketNews(container.sessions, f"cli:{requester}")
+    replies = 0
+    for line in lines:
+        for item in news.poll():
+            if as_json:
+                emit_json({"kind": "update", **item})
+            else:
+                _render_news(item)
+        if interactive and not line.strip():
+            continue
         with transaction(container.sessions) as session:
             outcome = engine.handle(
                 session,
@@ -94,7 +150,9 @@ def run_chat(container: Container, *, as_json: bool, requester: str, interactive
 
 @app.command()
 def chat(
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per reply (for scripts)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON object per reply, and per ticket update from IT (for scripts)."
+    ),
     user: str = typer.Option("me", "--as", help="Who is asking (a local requester name)."),
 ) -> None:
     """Ask IT questions in the terminal: answers from the KB, or a ticket for the right tier."""
@@ -112,8 +170,20 @@ def chat(
         fail(str(exc))
     interactive = sys.stdin.isatty() and not as_json
     if interactive:
-        console.print(Panel("Ask me an IT question. Type [bold]quit[/] to leave.", title="Tierline"))
+        console.print(
+            Panel(
+                "Ask me an IT question. Press Enter on an empty line to see replies from IT; "
+                "type [bold]quit[/] to leave.",
+                title="Tierline",
+            )
+        )
     try:
-        run_chat(container, as_json=as_json, requester=name, interactive=interactive)
+        run_chat(
+            container,
+            as_json=as_json,
+            requester=name,
+            lines=input_lines(interactive),
+            interactive=interactive,
+        )
     finally:
         container.close()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot.workflow.audit import REQUESTER
 from bot.workflow.errors import NotFound
 from bot.workflow.states import CLAIMABLE, OPEN
-from models import Priority, Role, Ticket, Tier, TierMembership, User, utcnow
+from models import OutboxMessage, Priority, Role, Ticket, Tier, TierMembership, User, utcnow
 
 
 def find_ticket(session: Session, number: str) -> Ticket:
@@ -114,3 +115,30 @@ def list_tickets(
         query = query.where(Ticket.assignee_id == assignee.id)
     query = query.order_by(_priority_rank(), Ticket.sla_response_due, Ticket.id).limit(limit)  # type: ignore[arg-type]
     return list(session.scalars(query))
+
+
+# What the engine's own reply in the conversation already said, so a front end showing a
+# requester's news need not say it again.
+_SAID_IN_THE_REPLY = ("ticket_opened",)
+
+
+def last_outbox_id(session: Session) -> int:
+    """The newest outbox row's id (0 when empty): where a front end starts watching for news."""
+    return int(session.scalar(select(func.max(OutboxMessage.id))) or 0)
+
+
+def requester_news(session: Session, external_id: str, after_id: int) -> list[OutboxMessage]:
+    """Notifications for this requester written after outbox row `after_id`, oldest first: an
+    engineer's reply, a claim, an escalation, a resolution asking for a rating. Read only — the
+    worker still delivers them — and never an internal row (see `audit.tell_requester`)."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.audience == REQUESTER,
+            OutboxMessage.recipient == external_id,
+            OutboxMessage.id > after_id,
+            OutboxMessage.kind.not_in(_SAID_IN_THE_REPLY),
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    return [row for row in rows if row.kind != "note" and not (row.payload or {}).get("internal")]
