@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     slack_support_channels: str = Field("", validation_alias="TIERLINE_SUPPORT_CHANNELS")
+    slack_mentions_anywhere: bool = Field(True, validation_alias="TIERLINE_MENTIONS_ANYWHERE")
     slack_tier_channels: str = Field("", validation_alias="TIERLINE_TIER_CHANNELS")
     slack_tier_usergroups: str = Field("", validation_alias="TIERLINE_TIER_USERGROUPS")
     slack_admins: str = Field("", validation_alias=AliasChoices("TIERLINE_ADMINS", "TIERLINE_SLACK_ADMINS"))

@@ -40,6 +40,9 @@ class SlackConfig:
     # Tier membership from a Slack user group, e.g. {"L2": "S0123"}; read with usergroups.users.list.
     tier_usergroups: dict[Tier, str] = field(default_factory=dict)
     admins: frozenset[str] = frozenset()
+    # Whether an @mention is answered in a channel not listed in support_channels: the person
+    # addressed the bot by name in a channel it was invited to, and silence reads as broken.
+    mentions_anywhere: bool = True
 
     def tier_of_channel(self, channel: str) -> Tier | None:
         for tier, channel_id in self.tier_channels.items():
@@ -48,8 +51,12 @@ class SlackConfig:
         return None
 
     def channel_mode(self, channel: str) -> ChannelMode | None:
-        """The behaviour in `channel`; None means the bot must stay silent there."""
-        return self.support_channels.get(channel)
+        """The behaviour in `channel`; None means the bot must stay silent there. A channel that is
+        not a support channel answers @mentions only (or nothing, without `mentions_anywhere`)."""
+        mode = self.support_channels.get(channel)
+        if mode is None and self.mentions_anywhere:
+            return ChannelMode.MENTION
+        return mode
 
     @classmethod
     def from_settings(cls, settings: Settings, *, tier_usergroups: str | None = None) -> SlackConfig:
@@ -71,6 +78,7 @@ class SlackConfig:
                 "TIERLINE_TIER_USERGROUPS",
             ),
             admins=frozenset(_items(settings.slack_admins)),
+            mentions_anywhere=settings.slack_mentions_anywhere,
         )
 
 

@@ -143,6 +143,7 @@ def build_stack(
     threshold: float | None = ANSWER_THRESHOLD,
     socket_mode: bool = False,
     learning: LearningHooks | None = None,
+    mentions_anywhere: bool = True,
 ) -> Stack:
     config = SlackConfig(
         bot_token="xoxb-test-token",
@@ -152,6 +153,7 @@ def build_stack(
         tier_channels={Tier.L1: L1_CHANNEL, Tier.L2: L2_CHANNEL, Tier.L3: L3_CHANNEL},
         tier_usergroups={Tier.L2: L2_GROUP},
         admins=frozenset({ADMIN}),
+        mentions_anywhere=mentions_anywhere,
     )
     if socket_mode:  # no signing secret: Socket Mode authenticates the connection instead
         config = replace(config, signing_secret="", app_token="xapp-1-test")

@@ -34,7 +34,10 @@ def test_channels_tiers_and_admins_are_parsed() -> None:
     assert config.tier_usergroups == {Tier.L3: "S333"}
     assert config.admins == {"U1", "U2"}
     assert config.api_url == "http://127.0.0.1:9/api/"
-    assert config.channel_mode("C999") is None and config.tier_of_channel("C222") is Tier.L2
+    assert config.channel_mode("C999") is ChannelMode.MENTION  # @mentions are answered anywhere
+    assert config.tier_of_channel("C222") is Tier.L2
+    quiet = SlackConfig.from_settings(settings.model_copy(update={"slack_mentions_anywhere": False}))
+    assert quiet.channel_mode("C999") is None and quiet.channel_mode("C2") is ChannelMode.MENTION
 
 
 @pytest.mark.parametrize(

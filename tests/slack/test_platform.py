@@ -111,8 +111,7 @@ def test_bot_messages_edits_joins_and_other_channels_are_ignored(stack: Stack) -
         d.message_event("UOTHERBOT1", SUPPORT, QUESTION, bot_id="BOTHERBOT1", subtype="bot_message"),
         d.message_event(REQUESTER, SUPPORT, QUESTION, subtype="message_changed"),
         d.message_event(REQUESTER, SUPPORT, f"<@{REQUESTER}> has joined the channel", subtype="channel_join"),
-        d.message_event(REQUESTER, RANDOM, QUESTION),  # a channel we were not configured for
-        d.message_event(REQUESTER, RANDOM, f"<@{BOT_USER_ID}> {QUESTION}", event_type="app_mention"),
+        d.message_event(REQUESTER, RANDOM, QUESTION),  # not a support channel, and no mention
         d.message_event(REQUESTER, MENTION_ONLY, QUESTION),  # mention-only channel, no mention
     ]
     for event in ignored:
@@ -121,6 +120,38 @@ def test_bot_messages_edits_joins_and_other_channels_are_ignored(stack: Stack) -
     stack.fake.wait_for(lambda: stack.fake.posts(MENTION_ONLY, mentioned), what="reply to the mention")
     stack.fake.settle(quiet=0.5)
     assert [c.args["channel"] for c in stack.fake.calls_to("chat.postMessage")] == [MENTION_ONLY]
+
+
+def test_an_at_mention_in_any_channel_the_bot_is_in_is_answered_in_its_thread(stack: Stack) -> None:
+    """Not a support channel: the people there talk among themselves, but someone who addresses
+    the bot by name gets an answer, and a thread reply there continues that case."""
+    d = stack.driver
+    asked = d.say(REQUESTER, RANDOM, f"<@{BOT_USER_ID}> {QUESTION}", event_type="app_mention")
+    stack.fake.wait_for(lambda: stack.fake.posts(RANDOM, asked), what="reply to the mention")
+    first = stack.fake.posts(RANDOM, asked)
+    assert len(first) == 1 and "password" in json.dumps(first[0].args).lower()
+    d.say(REQUESTER, RANDOM, "talk to a person", thread_ts=asked)
+    stack.fake.wait_for(lambda: len(stack.fake.posts(RANDOM, asked)) > 1, what="the handoff in the thread")
+    assert "IT-" in json.dumps(stack.fake.posts(RANDOM, asked)[-1].args)
+
+
+def test_with_mentions_anywhere_off_only_support_channels_and_dms_are_answered(
+    db: TestDatabase, fake: FakeSlack
+) -> None:
+    built = build_stack(db, fake, mentions_anywhere=False)
+    try:
+        d = built.driver
+        d.send_event(
+            d.message_event(REQUESTER, RANDOM, f"<@{BOT_USER_ID}> {QUESTION}", event_type="app_mention")
+        )
+        mentioned = d.say(REQUESTER, MENTION_ONLY, f"<@{BOT_USER_ID}> {QUESTION}", event_type="app_mention")
+        built.fake.wait_for(lambda: built.fake.posts(MENTION_ONLY, mentioned), what="reply to the mention")
+        built.fake.settle(quiet=0.5)
+        assert [c.args["channel"] for c in built.fake.calls_to("chat.postMessage")] == [MENTION_ONLY]
+    finally:
+        built.server.shutdown()
+        built.server.server_close()
+    assert built.errors == []
 
 
 def test_rate_limit_storm_is_ridden_out(stack: Stack) -> None:
