@@ -89,6 +89,15 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
         for kind, entries in self.listeners().items():
             for key, listener in entries:
                 getattr(app, kind)(key)(listener if kind == "event" else self.guarded(listener))
+        # Last, so it only gets what no listener above wants: bolt runs the first match.
+        app.event(re.compile(r".*"))(self.on_unsubscribed_event)
+
+    def on_unsubscribed_event(self, event: dict[str, Any]) -> None:
+        """An event the manifest does not subscribe to (a workspace that subscribed to more, a
+        reaction, Slack's assistant-thread events): acknowledged with 200 and left alone. Bolt
+        would answer 404, which Slack counts as a failed delivery, retries, and after enough of
+        them disables the app's event subscriptions."""
+        log.debug("ignoring a %s event: no listener takes it", event.get("type"))
 
     def on_message(self, event: dict[str, Any], context: BoltContext) -> None:
         if not is_human_post(event):

@@ -204,3 +204,16 @@ def test_health_and_metrics(stack: Stack) -> None:
     stack.fake.wait_for(lambda: stack.fake.posts(SUPPORT, ts), what="answer")
     metrics = stack.driver.get("/metrics")
     assert metrics.status == 200
+
+
+def test_an_event_no_listener_wants_is_acknowledged_not_refused(stack: Stack) -> None:
+    """Slack counts a non-2xx answer as a failed delivery and retries it; enough of those and it
+    turns the app's events off. An event the app does not use is acknowledged and ignored."""
+    d = stack.driver
+    for event in (
+        {"type": "reaction_added", "user": REQUESTER, "reaction": "thumbsup", "event_ts": d.next_ts()},
+        {"type": "member_joined_channel", "user": REQUESTER, "channel": SUPPORT, "event_ts": d.next_ts()},
+    ):
+        assert d.send_event(event).status == 200
+    stack.fake.settle(quiet=0.3)
+    assert stack.fake.calls_to("chat.postMessage") == []
