@@ -48,8 +48,10 @@ class RequesterListeners(ListenerBase):
                 linked = self._relay_in_ticket_thread(session, key, user, question)
                 if linked is not None:
                     return linked
-                if not mentioned:
+                if not mentioned and not dm:
                     return False  # someone else's thread that we were never part of
+                # In a DM everything is said to us: a thread we have not answered in yet (the
+                # assistant pane opens each chat as one) starts a case there.
             if conversation is not None and conversation.requester.external_id != user:
                 return False  # a colleague chatting in the requester's thread: theirs, not a question to us
             self.actor(session, user)

@@ -217,3 +217,15 @@ def test_an_event_no_listener_wants_is_acknowledged_not_refused(stack: Stack) ->
         assert d.send_event(event).status == 200
     stack.fake.settle(quiet=0.3)
     assert stack.fake.calls_to("chat.postMessage") == []
+
+
+def test_a_question_in_a_new_thread_of_the_dm_is_answered_in_that_thread(stack: Stack) -> None:
+    """Slack's assistant pane opens every chat as a thread of the DM, under a message that is not
+    ours to know; in a DM every word is said to the bot, so the first message there is a question."""
+    d, dm = stack.driver, "D0REQUEST1"
+    parent = d.next_ts()  # the thread's first message, which the app never received
+    asked = d.say(REQUESTER, dm, QUESTION, thread_ts=parent, channel_type="im")
+    stack.fake.wait_for(lambda: stack.fake.posts(dm, parent), what="the answer in that thread")
+    reply = stack.fake.posts(dm, parent)
+    assert len(reply) == 1 and "password" in json.dumps(reply[0].args).lower()
+    assert asked != parent
