@@ -253,6 +253,15 @@ _FAULT_RE = re.compile(
 )
 # Devices with no OS or app of their own worth asking the version of.
 _VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
+# A device that does not power on shows no OS to take a version from and no message to quote.
+_NO_POWER_RE = re.compile(
+    rf"\b(?:wo{_NT}|wont|will not|does{_NT}|doesnt|does not|ca{_NT}|cant|cannot|can not)"
+    r" (?:turn on|power on|switch on|power up|boot(?: up)?)\b"
+    r"|\bnot (?:turning|powering|switching) on\b|\bno (?:power|lights?|signs? of life)\b"
+    r"|\b(?:completely|totally|is|seems|went) dead\b"
+    r"|开不了机|无法开机|不能开机|开不开机|没法开机|开机没反应",
+    _FLAGS,
+)
 
 
 def names_app(text: str) -> bool:
@@ -275,15 +284,18 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     """The facts still worth asking about `text`: those not given that an engineer would use.
 
     A service request is asked none of them; a fault on a monitor or a keyboard is not asked for
-    an app or OS version; an outage that hits many people ("the CRM is down for everyone") is
-    not asked for one person's device or version, which tell its engineers nothing. Everything
-    else not yet given is asked, in `FACT_NAMES` order.
+    an app or OS version, nor a device that will not power on for a version or an error message;
+    an outage that hits many people ("the CRM is down for everyone") is not asked for one
+    person's device or version, which tell its engineers nothing. Everything else not yet given
+    is asked, in `FACT_NAMES` order.
     """
     if is_service_request(text):
         return ()
     skipped = {"device", "software_version"} if reports_widespread_outage(text) else set()
     if known.device in _VERSIONLESS_DEVICES:
         skipped.add("software_version")
+    if known.device is not None and _NO_POWER_RE.search(text):
+        skipped |= {"software_version", "error_text"}
     return tuple(name for name in FACT_NAMES if getattr(known, name) is None and name not in skipped)
 
 

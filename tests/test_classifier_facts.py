@@ -345,3 +345,18 @@ def test_only_the_facts_not_given_are_asked_and_no_version_for_a_monitor() -> No
         "impact",
         "urgency",
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my laptop won't turn on", "the desktop is completely dead, no lights", "我的笔记本开不了机"],
+)
+def test_a_device_that_does_not_power_on_is_not_asked_for_a_version_or_an_error_message(text: str) -> None:
+    asked = facts_to_ask(text, extract_facts(text))
+    assert "software_version" not in asked and "error_text" not in asked
+    assert "impact" in asked
+
+
+def test_an_app_that_will_not_start_is_still_asked_for_its_version() -> None:
+    text = "Outlook won't start on my laptop"
+    assert "software_version" in facts_to_ask(text, extract_facts(text))
