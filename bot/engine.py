@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session
 from bot import intents, observability, phrases
 from bot.intents import Intent
 from bot.workflow.states import OPEN
-from classifier.facts import describes_fault, facts_to_ask, is_service_request, names_app
+from classifier.facts import (
+    describes_fault,
+    facts_to_ask,
+    is_service_request,
+    names_app,
+    will_not_power_on,
+)
 from classifier.priority import reports_widespread_outage
 from classifier.types import Facts, TriagePrediction
 from kb_index.types import ArticleHit, SearchResult
@@ -876,7 +882,9 @@ class Engine:
             asks.append("goal")
         if no_device:
             asks.append(device)
-        if facts.error_text is None:
+        if facts.device is not None and will_not_power_on(question):  # no screen, so no message
+            asks.append("power")
+        elif facts.error_text is None:
             asks.append("error_text")
         return tuple(asks)
 

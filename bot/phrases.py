@@ -74,6 +74,9 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
         "more": "anything else you noticed, such as when it started",
         "need": "what exactly you need, for which system, folder or team, and what it is for",
         "outcome": "which app or system it is about and what you want to end up with",
+        "power": (
+            "whether any light comes on or it makes a sound, and what you tried (another charger or socket)"
+        ),
     },
     "zh": {
         "goal": "您在做什么",
@@ -83,6 +86,7 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
         "more": "其他您注意到的情况，比如从什么时候开始的",
         "need": "具体需要什么、用于哪个系统、文件夹或团队，以及用途",
         "outcome": "涉及哪个应用或系统，以及您想达到什么效果",
+        "power": "按电源键时有没有指示灯亮或声音，以及试过什么（换充电器或插座）",
     },
 }
 

@@ -248,7 +248,7 @@ _FAULT_RE = re.compile(
     r"|no (?:signal|sound|audio|picture|image|video|display|power|connection|connectivity|internet"
     r"|network|wi-?fi|dial tone)|not (?:working|responding|loading|opening"
     r"|starting|connecting|syncing|printing|charging|showing|turning on|receiving|sending))\b"
-    r"|无法|不能|报错|错误|失败|打不开|连不上|登不上|坏了|很慢|卡住|死机|蓝屏|黑屏|没反应|异常|故障|问题",
+    r"|无法|不能|报错|错误|失败|打不开|开不了机|连不上|登不上|坏了|很慢|卡住|死机|蓝屏|黑屏|没反应|异常|故障|问题",
     _FLAGS,
 )
 # Devices with no OS or app of their own worth asking the version of.
@@ -268,6 +268,11 @@ def names_app(text: str) -> bool:
     """True when `text` names the app it is about ("Excel freezes", "Teams has no sound"), so a
     question back need not ask which app."""
     return bool(_NAMED_APP_RE.search(text))
+
+
+def will_not_power_on(text: str) -> bool:
+    """True when `text` says a device does not power on ("won't turn on", "no lights", "开不了机")."""
+    return bool(_NO_POWER_RE.search(text))
 
 
 def describes_fault(text: str) -> bool:
@@ -294,7 +299,7 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     skipped = {"device", "software_version"} if reports_widespread_outage(text) else set()
     if known.device in _VERSIONLESS_DEVICES:
         skipped.add("software_version")
-    if known.device is not None and _NO_POWER_RE.search(text):
+    if known.device is not None and will_not_power_on(text):
         skipped |= {"software_version", "error_text"}
     return tuple(name for name in FACT_NAMES if getattr(known, name) is None and name not in skipped)
 

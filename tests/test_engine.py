@@ -491,6 +491,17 @@ def test_clarifying_question_asks_only_for_what_is_missing(db: TestDatabase, eng
     assert "what you were trying to do" in bare.text
 
 
+@pytest.mark.parametrize("said", ["my laptop won't turn on", "我的笔记本开不了机"])
+def test_a_device_that_will_not_power_on_is_asked_about_lights_not_an_error_message(
+    db: TestDatabase, engine: Engine, said: str
+) -> None:
+    out = ask(db, engine, said)
+    assert out.kind == "clarify"
+    assert "error message" not in out.text and "错误提示" not in out.text  # a dead screen shows none
+    assert "charger" in out.text or "充电器" in out.text
+    assert "what you were trying to do" not in out.text and "您在做什么" not in out.text
+
+
 def test_a_question_that_names_its_app_is_asked_only_which_device(db: TestDatabase, engine: Engine) -> None:
     out = ask(db, engine, "excel freezes whenever I open big files")
     assert out.kind == "clarify"
