@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import intents, observability, phrases
+from bot.attachments import has_attachments, without_attachments
 from bot.intents import Intent
 from bot.workflow.states import OPEN
 from classifier.facts import (
@@ -290,9 +291,14 @@ def check_input(raw: str) -> InputCheck:
     text = raw.replace("\x00", "")
     printable = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     stored = printable[:MAX_STORED_CHARS]
-    compact = " ".join(printable.split())
     if len(raw) >= 8 and len(printable) < 0.7 * len(raw):
         return InputCheck("", stored, "binary")
+    # A shared file's name and link are stored with the message but never searched with.
+    if has_attachments(printable):
+        printable = without_attachments(printable)
+        if not printable:
+            return InputCheck("", stored, "attachment_only")
+    compact = " ".join(printable.split())
     if not compact:
         return InputCheck("", stored, "empty")
     letters = sum(1 for ch in compact if unicodedata.category(ch)[0] in "LN")
@@ -412,8 +418,12 @@ class Engine:
             settled = self._settled_ticket(session, conversation, requester, intent, inquiry.text)
             if settled is not None:
                 return settled
-        if conversation.state is ConversationState.HANDED_OFF and has_words:
-            # The engineer must see every reply, even "no" to their question.
+        if check.problem == "attachment_only" and conversation.state is not ConversationState.HANDED_OFF:
+            return self._on_attachment_only(session, conversation, check.stored)
+        if conversation.state is ConversationState.HANDED_OFF and (
+            has_words or check.problem == "attachment_only"
+        ):
+            # The engineer must see every reply, even "no" to their question, or a bare screenshot.
             self._record(session, conversation, MessageRole.REQUESTER, "relay", check.stored)
             return self._relay(session, conversation, requester, check.stored)
         if intent is Intent.NOT_SOLVED and not conversation.question and check.problem is None:
@@ -431,6 +441,25 @@ class Engine:
             )
             return self._say(session, conversation, "clarify", _PROBLEM_REPLIES[check.problem])
         return self._on_question(session, conversation, requester, check, carried=carried)
+
+    def _on_attachment_only(self, session: Session, conversation: Conversation, stored: str) -> Outcome:
+        """A screenshot or file with no words: nothing to search with, but part of the case. It is
+        kept on the case (a ticket carries its link to the engineer) and the person is asked what
+        it shows; their answer continues the case like a reply to a clarifying question."""
+        self._record(
+            session, conversation, MessageRole.REQUESTER, "question", stored, {"attachment_only": True}
+        )
+        ongoing = conversation.state in _CARRIED_STATES and conversation.question
+        if ongoing:
+            conversation.question = f"{conversation.question}\n{stored}"
+        else:  # nothing asked yet, or the last case is settled: the file starts a new one
+            conversation.question = stored
+            conversation.clarifications = 0
+            conversation.state = ConversationState.CLARIFYING
+        lang = phrases.language_of(without_attachments(conversation.question))
+        return self._say(
+            session, conversation, "clarify", phrases.attachment_only(lang), actions=(Feedback.HUMAN,)
+        )
 
     def _answers_offer_elsewhere(self, session: Session, inquiry: Inquiry, requester: User) -> bool:
         """Whether a new post is "yes" to our recent offer to close the ticket of the person's
@@ -535,7 +564,7 @@ class Engine:
             {"truncated": check.truncated, "new_case": not continues},
         )
         if continues:
-            opening = _first(conversation.question, MAX_QUERY_CHARS // 2)
+            opening = _first(without_attachments(conversation.question), MAX_QUERY_CHARS // 2)
             conversation.question = f"{conversation.question}\n{check.stored}".strip()
             query = f"{opening} {check.query}"
         else:
@@ -867,8 +896,9 @@ class Engine:
             return len(question) <= 3 * SHORT_QUESTION_WORDS
         return len(question.split()) <= SHORT_QUESTION_WORDS
 
-    def _still_to_ask(self, question: str) -> tuple[str, ...]:
+    def _still_to_ask(self, said: str) -> tuple[str, ...]:
         """The details a clarifying question asks for: only those the person has not given."""
+        question = without_attachments(said)
         if is_service_request(question):  # "I need access": what and for what, not device and error
             return ("need",)
         facts = self.triage.extract_facts(question)
@@ -898,12 +928,13 @@ class Engine:
         result: SearchResult | None = None,
     ) -> Outcome:
         body = conversation.question  # the current case only, never earlier solved topics
-        facts = self.triage.extract_facts(body)
-        prediction = self.triage.triage(body, facts)
+        words = without_attachments(body) or body  # file names and links tell the model nothing
+        facts = self.triage.extract_facts(words)
+        prediction = self.triage.triage(words, facts)
         ticket = self.desk.open_ticket(
             session,
             requester=requester,
-            subject=_subject(body),
+            subject=_subject(words),
             body=body,
             triage=prediction,
             facts=facts,
@@ -913,9 +944,9 @@ class Engine:
         conversation.state = ConversationState.HANDED_OFF
         known = self.known_issues.join(session, ticket) if self.known_issues is not None else None
         # Part of a known outage: its engineers need no device or version from each person.
-        missing = () if known is not None else facts_to_ask(body, facts)
+        missing = () if known is not None else facts_to_ask(words, facts)
         ref = TicketRef.of(ticket, missing)
-        lang = phrases.language_of(body)
+        lang = phrases.language_of(words)
         text = phrases.handoff(
             lang,
             number=ticket.number or "",

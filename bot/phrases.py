@@ -316,6 +316,20 @@ def settled(lang: Language, number: str, *, closed: bool) -> str:
     return f"You're welcome! {number} stays resolved; write here if the problem comes back."
 
 
+def attachment_only(lang: Language) -> str:
+    """A file shared with no words: we cannot read it, so ask what it shows."""
+    if lang == "zh":
+        return (
+            "我看不了图片或文件，但已把它记在这个问题里，转人工时工程师能看到。"
+            "它显示的是什么？请把错误提示打出来，或者用一句话说说出了什么问题。"
+        )
+    return (
+        "I can't read images or files, but I've kept this one with your question for the engineer, "
+        "should it come to that. What does it show? The error message typed out, or a sentence "
+        "about what went wrong, is enough."
+    )
+
+
 def rated(lang: Language, number: str, score: int) -> str:
     """A rating typed after the ticket was resolved: recorded, and the ticket is closed."""
     if lang == "zh":

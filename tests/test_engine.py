@@ -961,6 +961,39 @@ def test_a_new_question_after_solved_is_a_new_case(db: TestDatabase, engine: Eng
         assert "vpn" not in s.scalars(select(Ticket.body)).one().lower()
 
 
+SCREENSHOT = "[attached: error.png https://acme.slack.com/files/U1/F1/error.png]"
+
+
+def test_a_screenshot_without_words_is_kept_on_the_case_and_asked_about(
+    db: TestDatabase, engine: Engine
+) -> None:
+    """A file's name and link are nothing to search with (and "slack" in the link is no app):
+    the person is asked what it shows, their answer continues the case, and the ticket carries
+    the link to the engineer."""
+    first = ask(db, engine, SCREENSHOT)
+    assert first.kind == "clarify" and "can't read images" in first.text
+    ask(db, engine, "the printer on floor 2 keeps jamming")
+    out = ask(db, engine, "talk to a person")
+    assert out.kind == "handoff"
+    ticket = only_ticket(db)
+    assert SCREENSHOT in ticket.body and "keeps jamming" in ticket.body
+    assert ticket.subject.startswith("the printer on floor 2")  # words, not the file line
+
+
+def test_a_screenshot_after_a_handoff_reaches_the_engineer(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    assert ask(db, engine, SCREENSHOT).relayed
+    assert SCREENSHOT in _relayed_texts(db)
+
+
+def test_check_input_searches_with_the_words_not_the_file_lines() -> None:
+    check = check_input(f"outlook crashes on start\n{SCREENSHOT}")
+    assert check.problem is None and check.query == "outlook crashes on start"
+    assert SCREENSHOT in check.stored
+    assert check_input(SCREENSHOT).problem == "attachment_only"
+
+
 def _relayed_texts(db: TestDatabase) -> list[str]:
     with db.sessions() as s:
         return [e.text or "" for e in s.scalars(select(TicketEvent).where(TicketEvent.kind == "message"))]

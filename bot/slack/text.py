@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.attachments import attachment_line
+
 _CONTROL = re.compile(r"<([^<>\s][^<>]*)>")
 # A user mention as we post it ourselves (`<@U123>`): the one control sequence we keep in text.
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
@@ -117,7 +119,7 @@ def with_attachments(text: str, files: Any) -> str:
             continue
         name = str(item.get("name") or item.get("title") or "file")
         link = item.get("permalink") or item.get("url_private")
-        lines.append(f"[attached: {name}{f' {link}' if link else ''}]")
+        lines.append(attachment_line(name, str(link) if link else None))
     return "\n".join(lines)
 
 

@@ -173,6 +173,18 @@ def test_a_screenshot_without_words_is_relayed(stack: Stack) -> None:
     assert "https://acme.slack.com/files/F1" in relayed[0]
 
 
+def test_a_screenshot_that_opens_a_question_is_asked_about(stack: Stack) -> None:
+    ts = stack.driver.say(
+        REQUESTER,
+        SUPPORT,
+        "",
+        subtype="file_share",
+        files=[{"id": "F2", "name": "error.png", "permalink": "https://acme.slack.com/files/F2"}],
+    )
+    reply = stack.fake.wait_for(lambda: stack.fake.posts(SUPPORT, ts), what="reply in the thread")
+    assert "can't read images" in str(reply[0].args.get("text"))
+
+
 def test_people_mentioned_in_a_relay_stay_mentioned(stack: Stack) -> None:
     _, ts = hand_off(stack)
     card = stack.fake.posts(L1_CHANNEL)[0]
