@@ -107,6 +107,19 @@ _ERROR_RES: tuple[re.Pattern[str], ...] = (
         r"[ \t:-]*(\S.{2,199}?)[ \t]*$",
         re.ASCII | re.MULTILINE,
     ),
+    # An unquoted message after "it says": "it says access denied when I open the S: drive". Only
+    # when the words read like an error, so "it shows my calendar twice" is no error text.
+    re.compile(
+        r"\b[\w-]+ (?:just |only |then |now |still )?(?:says|said|shows|showed|displays|comes up with"
+        r"|pops up with|reads)"
+        r" (?:an? )?(?:error )?(?:message )?(?:of |that )?"
+        r"([^.,;!?\n\"“”]{0,40}?\b(?:denied|error|fail(?:ed|ure)?|invalid|expired|not found|unable"
+        r"|cannot|can['’]t|couldn['’]t|unavailable|refused|forbidden|timed out|time ?out"
+        r"|(?:not )?authori[sz]ed|incorrect|blocked|locked|disconnected|went wrong|no signal)\b"
+        r"[^.,;!?\n\"“”]{0,40}?)"
+        r"(?=\s+(?:when|whenever|every|each|if|after|since|on|in|for|and|but)\b|[.,;!?\n]|$)",
+        _FLAGS,
+    ),
     # A stack trace's exception line, Java, Python or .NET: "javax.net.ssl.SSLHandshakeException:
     # PKIX path building failed", "ValueError: invalid literal". Its first line is what engineers search.
     re.compile(

@@ -289,6 +289,24 @@ def test_the_error_in_a_pasted_log_or_stack_trace_is_found(paste: str, error: st
     assert "error_text" not in facts.missing()
 
 
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("it says access denied when I open the S: drive", "access denied"),
+        ("Outlook says cannot connect to server", "cannot connect to server"),
+        ("it said my account is locked.", "my account is locked"),
+        ("the screen shows no signal", "no signal"),
+    ],
+)
+def test_an_unquoted_message_after_it_says_is_the_error_text(text: str, error: str) -> None:
+    assert extract_facts(text).error_text == error
+
+
+@pytest.mark.parametrize("text", ["it shows my calendar twice", "Teams shows my status as away"])
+def test_what_a_screen_shows_is_no_error_text_unless_it_reads_like_one(text: str) -> None:
+    assert extract_facts(text).error_text is None
+
+
 @pytest.mark.parametrize("text", ["I got an error when printing", "there was an Error on my screen today"])
 def test_the_word_error_in_prose_is_no_error_text(text: str) -> None:
     assert extract_facts(text).error_text is None
