@@ -115,7 +115,8 @@ _ERROR_RES: tuple[re.Pattern[str], ...] = (
         r" (?:an? )?(?:error )?(?:message )?(?:of |that )?"
         r"([^.,;!?\n\"“”]{0,40}?\b(?:denied|error|fail(?:ed|ure)?|invalid|expired|not found|unable"
         r"|cannot|can['’]t|couldn['’]t|unavailable|refused|forbidden|timed out|time ?out"
-        r"|(?:not )?authori[sz]ed|incorrect|blocked|locked|disconnected|went wrong|no signal)\b"
+        r"|(?:not )?authori[sz]ed|incorrect|blocked|locked|disconnected|went wrong|no signal"
+        r"|stopped working|not responding|(?:has|needs) to close|a problem)\b"
         r"[^.,;!?\n\"“”]{0,40}?)"
         r"(?=\s+(?:when|whenever|every|each|if|after|since|on|in|for|and|but)\b|[.,;!?\n]|$)",
         _FLAGS,

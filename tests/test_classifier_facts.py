@@ -296,6 +296,7 @@ def test_the_error_in_a_pasted_log_or_stack_trace_is_found(paste: str, error: st
         ("Outlook says cannot connect to server", "cannot connect to server"),
         ("it said my account is locked.", "my account is locked"),
         ("the screen shows no signal", "no signal"),
+        ("it says Microsoft Excel has stopped working, on Windows 11", "Microsoft Excel has stopped working"),
     ],
 )
 def test_an_unquoted_message_after_it_says_is_the_error_text(text: str, error: str) -> None:
