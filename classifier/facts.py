@@ -255,6 +255,7 @@ _REQUEST_RE = re.compile(
 _FAULT_RE = re.compile(
     r"\b(?:errors?|fail(?:s|ed|ing|ure)?|crash(?:es|ed|ing)?|broken|break(?:s|ing)?|bugs?|glitch"
     r"|(?:doesn|don|won|isn|aren|can|couldn|wasn|didn)['’]?t|cannot|can not|unable|stopped|keeps?"
+    r"|(?:does|do|did|will|is|are|was|could) not"  # the same, spelled out
     r"|freez(?:e|es|ing)|frozen|hang(?:s|ing)?|slow|stuck|lost|missing|disappeared|wrong|denied"
     r"|locked out|expired|flicker(?:s|ing)?|nois(?:e|y)|loud|overheat(?:s|ing)?|jam(?:s|med)?"
     r"|down|outage|disconnect(?:s|ed|ing)?|drops?|dropping|problems?|issues?|blue screen|bsod"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.triage import extract_facts
-from classifier.facts import facts_to_ask, is_service_request, merge_facts, names_app
+from classifier.facts import describes_fault, facts_to_ask, is_service_request, merge_facts, names_app
 from classifier.types import Facts
 
 
@@ -379,3 +379,11 @@ def test_a_device_that_does_not_power_on_is_not_asked_for_a_version_or_an_error_
 def test_an_app_that_will_not_start_is_still_asked_for_its_version() -> None:
     text = "Outlook won't start on my laptop"
     assert "software_version" in facts_to_ask(text, extract_facts(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my laptop does not turn on", "the vpn will not connect", "it did not print", "Teams doesn't start"],
+)
+def test_a_fault_spelled_out_reads_as_one_as_its_contraction_does(text: str) -> None:
+    assert describes_fault(text)
