@@ -36,9 +36,10 @@ DEFAULT_MATRIX: dict[tuple[str, str], str] = {
 # stand alone.
 _OUTAGE_KINDS: tuple[tuple[str, ...], ...] = (
     (
-        r"\b(everyone|everybody|all (?:users|staff|employees|of us)|whole (?:company|office|floor|team)"
+        # "the whole sales team", "the entire finance department": a group named in between.
+        r"\b(everyone|everybody|all (?:users|staff|employees|of us)"
+        r"|(?:whole|entire) (?:[\w-]+ )?(?:company|office|floor|team|department|dept|building|site)"
         # "nobody can log in" is everyone; "nobody can hear me" is one person's microphone.
-        r"|entire (?:company|office|floor|team)"
         # "no one on the 3rd floor can print" too.
         r"|(?:nobody|no ?one|none of us)(?: (?:in|on|at|from) (?:the |our |this )?[\w-]+(?: [\w-]+)?)?"
         r" (?:can|is able)(?! (?:to )?\w+ (?:me|my)\b))\b",

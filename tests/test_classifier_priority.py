@@ -108,6 +108,9 @@ def test_nobody_able_to_do_something_is_still_an_outage() -> None:
         ("所有人都上不了网", True),
         ("no one on the 3rd floor can print", True),
         ("none of us can reach the wiki", True),
+        ("teams calls keep dropping, whole sales team affected", True),  # a group named in between
+        ("the entire finance department has no email", True),
+        ("I read the whole support article", False),
         ("I can't log in", False),
         ("nobody can hear me in Teams", False),
         ("my laptop is down", False),
