@@ -337,6 +337,13 @@ def _looks_like_log(piece: str) -> bool:
     return sum(1 for t in tokens if _LOG_TOKEN.search(t)) > 0.3 * len(tokens)
 
 
+def _readable(hits: tuple[ArticleHit, ...], lang: phrases.Language) -> tuple[ArticleHit, ...]:
+    """The hits worth offering to someone writing in `lang`: a Chinese article means nothing to
+    someone who asked in English ("vpn" offered "VPN 连接不上或频繁断线"), while Chinese readers
+    here mostly read English articles too."""
+    return hits if lang == "zh" else tuple(h for h in hits if not _has_cjk(h.title))
+
+
 def _has_cjk(text: str) -> bool:
     return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
 
@@ -874,9 +881,10 @@ class Engine:
         conversation.clarifications += 1
         # Only articles that are plausibly about it; otherwise an open question is more useful.
         plausible = self._plausible(result, threshold)
-        likely = only or (result.hits[:3] if result is not None and plausible else ())
+        lang = phrases.language_of(conversation.question)
+        likely = only or (_readable(result.hits, lang)[:3] if result is not None and plausible else ())
         text = phrases.clarify(
-            phrases.language_of(conversation.question),
+            lang,
             _told_apart(likely),
             self._still_to_ask(conversation.question),
         )

@@ -553,6 +553,20 @@ def test_clarifying_question_offers_only_articles_that_are_close(
     assert "VPN keeps disconnecting" in close.text
 
 
+def test_a_clarifying_question_in_english_offers_no_chinese_article(
+    db: TestDatabase, engine: Engine, kb: KeywordKB
+) -> None:
+    """Someone who asked in English cannot pick an article titled in Chinese; a Chinese asker is
+    offered both, since most Chinese readers here also read the English articles."""
+    kb.threshold = 0.8
+    kb.articles.append(("vpn-zh", "VPN 连接不上或频繁断线", "public", frozenset({"vpn", "shanghai", "上海"})))
+    english = ask(db, engine, "the vpn in shanghai is odd")
+    assert english.kind == "clarify" and [s.id for s in english.sources] == ["vpn-disconnects"]
+    assert "连接" not in english.text
+    chinese = ask(db, engine, "上海 vpn 总是断开", key="cli:t2")
+    assert chinese.kind == "clarify" and [s.id for s in chinese.sources] == ["vpn-zh", "vpn-disconnects"]
+
+
 def test_close_rivals_are_named_though_neither_alone_is_near_the_threshold(
     db: TestDatabase, engine: Engine, kb: KeywordKB
 ) -> None:
