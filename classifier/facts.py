@@ -263,11 +263,17 @@ _FAULT_RE = re.compile(
     r"|no (?:signal|sound|audio|picture|image|video|display|power|connection|connectivity|internet"
     r"|network|wi-?fi|dial tone)|not (?:working|responding|loading|opening"
     r"|starting|connecting|syncing|printing|charging|showing|turning on|receiving|sending))\b"
-    r"|无法|不能|报错|错误|失败|打不开|开不了机|连不上|登不上|坏了|很慢|卡住|死机|蓝屏|黑屏|没反应|异常|故障|问题",
+    r"|无法|不能|报错|错误|失败|打不开|开不了机|卡纸|缺纸|连不上|登不上|坏了|很慢|卡住|死机|蓝屏|黑屏|没反应|异常|故障|问题",
     _FLAGS,
 )
 # Devices with no OS or app of their own worth asking the version of.
 _VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
+# Paper, toner and ink: a printer's mechanics, which no app or OS version has a say in.
+_PRINTER_MECHANICS_RE = re.compile(
+    r"\b(?:jam(?:s|med|ming)?|paper|toner|ink|cartridge|drum|fuser|tray|smudg\w*|streak\w*)\b"
+    r"|卡纸|缺纸|墨粉|墨盒|硒鼓|纸盒",
+    _FLAGS,
+)
 # A device that does not power on shows no OS to take a version from and no message to quote.
 _NO_POWER_RE = re.compile(
     rf"\b(?:wo{_NT}|wont|will not|does{_NT}|doesnt|does not|ca{_NT}|cant|cannot|can not)"
@@ -304,7 +310,8 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     """The facts still worth asking about `text`: those not given that an engineer would use.
 
     A service request is asked none of them; a fault on a monitor or a keyboard is not asked for
-    an app or OS version, nor a device that will not power on for a version or an error message;
+    an app or OS version, nor is a paper jam or toner on a printer; a device that will not power
+    on is not asked for a version or an error message;
     an outage that hits many people ("the CRM is down for everyone") is not asked for one
     person's device or version, which tell its engineers nothing. Everything else not yet given
     is asked, in `FACT_NAMES` order.
@@ -316,6 +323,8 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
         skipped.add("software_version")
     if known.device is not None and will_not_power_on(text):
         skipped |= {"software_version", "error_text"}
+    if known.device == "printer" and _PRINTER_MECHANICS_RE.search(text):
+        skipped.add("software_version")
     return tuple(name for name in FACT_NAMES if getattr(known, name) is None and name not in skipped)
 
 

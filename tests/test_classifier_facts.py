@@ -387,3 +387,16 @@ def test_an_app_that_will_not_start_is_still_asked_for_its_version() -> None:
 )
 def test_a_fault_spelled_out_reads_as_one_as_its_contraction_does(text: str) -> None:
     assert describes_fault(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["the printer on floor 3 keeps jamming", "printer toner is empty", "打印机卡纸了"]
+)
+def test_a_printers_paper_or_toner_is_not_asked_for_an_app_or_os_version(text: str) -> None:
+    asked = facts_to_ask(text, extract_facts(text))
+    assert "software_version" not in asked and "impact" in asked
+
+
+def test_a_printer_driver_problem_is_still_asked_for_the_os_version() -> None:
+    text = "the printer driver will not install on my laptop"
+    assert "software_version" in facts_to_ask(text, extract_facts(text))
