@@ -125,7 +125,15 @@ class TierlineSlack(RequesterListeners, EngineerListeners, CommandListeners, Lea
                 return
         try:
             relayed = self._handle_post(
-                channel, ts, user, key, said, top_level=top_level, mentioned=mentioned, dm=is_dm
+                channel,
+                ts,
+                user,
+                key,
+                said,
+                top_level=top_level,
+                mentioned=mentioned,
+                dm=is_dm,
+                bot_user=bot_user,
             )
         except store.DuplicatePost:
             return  # a retry, or the other event of an app_mention + message pair

@@ -25,6 +25,7 @@ from bot.slack import blocks, store
 from bot.slack.config import SlackConfig
 from bot.slack.learning import LearningHooks
 from bot.slack.notifier import SlackNotifier, mention_ids
+from bot.slack.text import from_slack
 from bot.triage import TriageError, TriageService
 from bot.workflow import queries
 from bot.workflow.errors import WorkflowError
@@ -181,6 +182,23 @@ class ListenerBase:
         except (SlackApiError, OSError) as exc:
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
             log.warning("could not update message %s in %s: %s", ts, channel, error)
+
+    def thread_start(self, channel: str, thread_ts: str, bot_user: str) -> str:
+        """The words of a thread's first message, when a person wrote it; "" when Slack will not
+        say (no history scope there, the thread deleted, Slack busy) — the caller does without."""
+        try:
+            reply = self.s.client.conversations_replies(
+                channel=channel, ts=thread_ts, limit=1, inclusive=True
+            )
+        except (SlackApiError, OSError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.info("could not read the start of thread %s in %s: %s", thread_ts, channel, error)
+            return ""
+        messages = reply.get("messages") or []
+        first = messages[0] if messages and isinstance(messages[0], dict) else {}
+        if first.get("ts") != thread_ts or first.get("bot_id") or not first.get("user"):
+            return ""
+        return from_slack(str(first.get("text") or ""), bot_user).strip()
 
     def _react(self, channel: str, ts: str, name: str) -> None:
         try:

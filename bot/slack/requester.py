@@ -36,11 +36,21 @@ class RequesterListeners(ListenerBase):
         top_level: bool,
         mentioned: bool,
         dm: bool = False,
+        bot_user: str = "",
     ) -> bool:
         """Run the engine on one post; True when it was relayed to an engineer rather than answered.
         In a DM a top-level post may carry on the case waiting in the person's last thread there:
-        people answer our clarifying question, or say "still broken", outside the thread."""
+        people answer our clarifying question, or say "still broken", outside the thread.
+
+        A mention in a thread the bot was not part of ("@Tierline can you help with this?" under a
+        colleague's message) is about that thread's first message, so a new case there starts
+        with its words: the search and the ticket see what was actually asked. It is read before
+        the unit of work, so no database lock is held while Slack answers."""
         relayed = False
+        where = store.parse_conversation_key(key)
+        start = ""
+        if mentioned and not top_level and not dm and where is not None:
+            start = self.thread_start(where[0], where[1], bot_user)
         with self.unit() as session:
             store.claim_post(session, store.post_key(channel, ts))
             conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
@@ -52,6 +62,8 @@ class RequesterListeners(ListenerBase):
                     return False  # someone else's thread that we were never part of
                 # In a DM everything is said to us: a thread we have not answered in yet (the
                 # assistant pane opens each chat as one) starts a case there.
+                if start and start not in question:
+                    question = f"{start}\n{question}".strip()
             if conversation is not None and conversation.requester.external_id != user:
                 return False  # a colleague chatting in the requester's thread: theirs, not a question to us
             self.actor(session, user)

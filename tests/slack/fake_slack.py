@@ -132,6 +132,9 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self.socket_mode_url = ""  # set by a Socket Mode test to its fake WebSocket server
+        # Messages people posted that the app never received as events, by (channel, ts): what
+        # conversations.replies answers with, e.g. a colleague's question the bot is tagged under.
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -277,6 +280,11 @@ class FakeSlack:
             return {"ok": True, "view": {"id": "V0000001", **(args.get("view") or {})}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_mode_url}
+        if method == "conversations.replies":
+            first = self.messages.get((str(args.get("channel")), str(args.get("ts"))))
+            if first is None:
+                return {"ok": False, "error": "thread_not_found"}
+            return {"ok": True, "messages": [first], "has_more": False}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
         return {"ok": True}

@@ -22,6 +22,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.postEphemeral": "chat:write",
     "chat.update": "chat:write",
     "conversations.open": "im:write",
+    "conversations.replies": "channels:history",  # and groups/im/mpim:history by channel type
     "reactions.add": "reactions:write",
     "usergroups.users.list": "usergroups:read",
     "views.open": None,

@@ -229,3 +229,30 @@ def test_a_question_in_a_new_thread_of_the_dm_is_answered_in_that_thread(stack: 
     reply = stack.fake.posts(dm, parent)
     assert len(reply) == 1 and "password" in json.dumps(reply[0].args).lower()
     assert asked != parent
+
+
+def test_a_mention_under_a_colleagues_message_answers_that_message(stack: Stack) -> None:
+    """ "@Tierline can you help with this?" in the thread of someone's question: the question is
+    the thread's first message, which the bot reads from Slack, and the ticket says it too."""
+    d, fake = stack.driver, stack.fake
+    parent = d.next_ts()
+    fake.messages[(RANDOM, parent)] = {"type": "message", "user": OTHER, "ts": parent, "text": QUESTION}
+    d.say(
+        REQUESTER,
+        RANDOM,
+        f"<@{BOT_USER_ID}> can you help with this?",
+        event_type="app_mention",
+        thread_ts=parent,
+    )
+    reply = fake.wait_for(lambda: fake.posts(RANDOM, parent), what="the answer in that thread")
+    assert "password" in json.dumps(reply[0].args).lower()
+    assert [c.args["ts"] for c in fake.calls_to("conversations.replies")][:1] == [parent]
+
+
+def test_a_mention_in_a_thread_slack_will_not_show_is_answered_from_its_own_words(stack: Stack) -> None:
+    d, fake = stack.driver, stack.fake
+    parent = d.next_ts()  # no such message in the fake: conversations.replies says thread_not_found
+    d.say(REQUESTER, RANDOM, f"<@{BOT_USER_ID}> {QUESTION}", event_type="app_mention", thread_ts=parent)
+    reply = fake.wait_for(lambda: fake.posts(RANDOM, parent), what="the answer in that thread")
+    assert "password" in json.dumps(reply[0].args).lower()
+    assert stack.errors == []
