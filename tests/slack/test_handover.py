@@ -173,3 +173,22 @@ def test_in_a_dm_yes_written_outside_the_thread_withdraws_the_ticket(stack: Stac
         lambda: [t for t in stack.thread_texts(dm, yes) if f"{number} is closed" in t], what="reply"
     )
     assert told
+
+
+def test_a_rating_typed_in_the_thread_after_the_resolution_closes_the_ticket_unreopened(stack: Stack) -> None:
+    """People type "5" under "Rate the help from 1 to 5" as often as they press the button."""
+    number, ts = hand_off(stack)
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    _claim(stack, number, card.ts)
+    stack.driver.click(ENGINEER_L1, blocks.RESOLVE, number, channel=L1_CHANNEL, message_ts=card.ts)
+    stack.fake.wait_for(lambda: stack.fake.calls_to("views.open"), what="resolve modal")
+    stack.driver.submit_view(
+        ENGINEER_L1, blocks.RESOLVE_VIEW, {"resolution": "Reset the VPN profile"}, number
+    )
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "resolved", what="resolved")
+    stack.driver.say(REQUESTER, SUPPORT, "5, thanks!", thread_ts=ts)
+    stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(SUPPORT, ts) if f"rating {number} 5/5" in t], what="thanks"
+    )
+    ticket = stack.ticket(number)
+    assert (ticket.csat_score, ticket.status.value, ticket.reopen_count) == (5, "closed", 0)
