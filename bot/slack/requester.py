@@ -45,11 +45,12 @@ class RequesterListeners(ListenerBase):
         A mention in a thread the bot was not part of ("@Tierline can you help with this?" under a
         colleague's message) is about that thread's first message, so a new case there starts
         with its words: the search and the ticket see what was actually asked. It is read before
-        the unit of work, so no database lock is held while Slack answers."""
+        the unit of work, so no database lock is held while Slack answers, and only for a thread
+        the bot is not yet part of: Slack rate-limits conversations.replies tightly."""
         relayed = False
         where = store.parse_conversation_key(key)
         start = ""
-        if mentioned and not top_level and not dm and where is not None:
+        if mentioned and not top_level and not dm and where is not None and not self._takes_part(key, where):
             start = self.thread_start(where[0], where[1], bot_user)
         with self.unit() as session:
             store.claim_post(session, store.post_key(channel, ts))
@@ -74,6 +75,12 @@ class RequesterListeners(ListenerBase):
             if not relayed:
                 self.reply_outcome(session, outcome, user)
         return relayed
+
+    def _takes_part(self, key: str, where: tuple[str, str]) -> bool:
+        """Whether a case or a ticket already lives in this thread, so its start is known."""
+        with self.s.sessions() as session:
+            case = session.scalars(select(Conversation.id).where(Conversation.key == key)).first()
+            return case is not None or store.thread_at(session, *where) is not None
 
     def _relay_in_ticket_thread(self, session: Session, key: str, user: str, text: str) -> bool | None:
         """A reply in a thread that belongs to a ticket but not to a conversation with the engine —

@@ -249,6 +249,25 @@ def test_a_mention_under_a_colleagues_message_answers_that_message(stack: Stack)
     assert [c.args["ts"] for c in fake.calls_to("conversations.replies")][:1] == [parent]
 
 
+def test_a_mention_in_a_thread_the_bot_already_answers_in_does_not_read_it_again(stack: Stack) -> None:
+    """Slack allows few conversations.replies calls a minute: the thread's start is read once."""
+    d, fake = stack.driver, stack.fake
+    parent = d.next_ts()
+    fake.messages[(RANDOM, parent)] = {"type": "message", "user": OTHER, "ts": parent, "text": QUESTION}
+    mention = f"<@{BOT_USER_ID}> can you help with this?"
+    d.say(REQUESTER, RANDOM, mention, event_type="app_mention", thread_ts=parent)
+    fake.wait_for(lambda: fake.posts(RANDOM, parent), what="the answer in that thread")
+    d.say(
+        REQUESTER,
+        RANDOM,
+        f"<@{BOT_USER_ID}> it still says my password expired",
+        event_type="app_mention",
+        thread_ts=parent,
+    )
+    fake.wait_for(lambda: len(fake.posts(RANDOM, parent)) >= 2, what="the reply to the follow-up")
+    assert len(fake.calls_to("conversations.replies")) == 1
+
+
 def test_a_mention_in_a_thread_slack_will_not_show_is_answered_from_its_own_words(stack: Stack) -> None:
     d, fake = stack.driver, stack.fake
     parent = d.next_ts()  # no such message in the fake: conversations.replies says thread_not_found
