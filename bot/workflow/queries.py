@@ -130,15 +130,17 @@ def last_outbox_id(session: Session) -> int:
 def requester_news(session: Session, external_id: str, after_id: int) -> list[OutboxMessage]:
     """Notifications for this requester written after outbox row `after_id`, oldest first: an
     engineer's reply, a claim, an escalation, a resolution asking for a rating. Read only — the
-    worker still delivers them — and never an internal row (see `audit.tell_requester`)."""
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.audience == REQUESTER,
-            OutboxMessage.recipient == external_id,
-            OutboxMessage.id > after_id,
-            OutboxMessage.kind.not_in(_SAID_IN_THE_REPLY),
+    worker still delivers them. Requester rows never hold an internal note: `audit.tell_requester`
+    alone writes them, from explicit text."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.audience == REQUESTER,
+                OutboxMessage.recipient == external_id,
+                OutboxMessage.id > after_id,
+                OutboxMessage.kind.not_in(_SAID_IN_THE_REPLY),
+            )
+            .order_by(OutboxMessage.id)
         )
-        .order_by(OutboxMessage.id)
-    ).all()
-    return [row for row in rows if row.kind != "note" and not (row.payload or {}).get("internal")]
+    )
