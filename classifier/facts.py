@@ -121,6 +121,13 @@ _ERROR_RES: tuple[re.Pattern[str], ...] = (
         r"(?=\s+(?:when|whenever|every|each|if|after|since|on|in|for|and|but)\b|[.,;!?\n]|$)",
         _FLAGS,
     ),
+    # A status shown instead of a message: "the printer says offline", "it shows as not connected".
+    # Only straight after the verb: "Teams shows my status as offline" is about presence, not a fault.
+    re.compile(
+        r"\b[\w-]+ (?:just |now |still )?(?:says|said|shows|showed|displays) (?:as |it(?:['’]s| is) )?"
+        r"((?:printer |device )?(?:offline|not connected|no internet(?: access)?|no connection))\b",
+        _FLAGS,
+    ),
     # A stack trace's exception line, Java, Python or .NET: "javax.net.ssl.SSLHandshakeException:
     # PKIX path building failed", "ValueError: invalid literal". Its first line is what engineers search.
     re.compile(

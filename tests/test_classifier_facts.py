@@ -297,13 +297,18 @@ def test_the_error_in_a_pasted_log_or_stack_trace_is_found(paste: str, error: st
         ("it said my account is locked.", "my account is locked"),
         ("the screen shows no signal", "no signal"),
         ("it says Microsoft Excel has stopped working, on Windows 11", "Microsoft Excel has stopped working"),
+        ("printer on 2nd floor says offline", "offline"),
+        ("the Wi-Fi icon shows no internet access since this morning", "no internet access"),
     ],
 )
 def test_an_unquoted_message_after_it_says_is_the_error_text(text: str, error: str) -> None:
     assert extract_facts(text).error_text == error
 
 
-@pytest.mark.parametrize("text", ["it shows my calendar twice", "Teams shows my status as away"])
+@pytest.mark.parametrize(
+    "text",
+    ["it shows my calendar twice", "Teams shows my status as away", "Teams shows my status as offline"],
+)
 def test_what_a_screen_shows_is_no_error_text_unless_it_reads_like_one(text: str) -> None:
     assert extract_facts(text).error_text is None
 
