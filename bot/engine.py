@@ -407,8 +407,11 @@ class Engine:
             session, conversation, inquiry.may_continue, requester
         )
         check = check_input(inquiry.text)
-        # A short "no" or "ok" has too few letters to search with, but it still means something.
-        has_words = check.problem in (None, "too_short")
+        # A short "no" or "ok" has too few letters to search with, but it still means something;
+        # so do a "👍" and a row of stars.
+        has_words = check.problem in (None, "too_short") or (
+            check.problem == "no_words" and intents.means_something(inquiry.text)
+        )
         intent = intents.read_intent(inquiry.text) if has_words else None
         if conversation.state is ConversationState.CLARIFYING and has_words:
             offered = _offered(conversation)
@@ -428,9 +431,9 @@ class Engine:
         if check.problem == "attachment_only" and conversation.state is not ConversationState.HANDED_OFF:
             return self._on_attachment_only(session, conversation, check.stored)
         if conversation.state is ConversationState.HANDED_OFF and (
-            has_words or check.problem == "attachment_only"
+            has_words or check.problem in ("attachment_only", "no_words")
         ):
-            # The engineer must see every reply, even "no" to their question, or a bare screenshot.
+            # The engineer must see every reply, even "no" to their question, a bare screenshot or "🤷".
             self._record(session, conversation, MessageRole.REQUESTER, "relay", check.stored)
             return self._relay(session, conversation, requester, check.stored)
         if intent is Intent.NOT_SOLVED and not conversation.question and check.problem is None:

@@ -124,11 +124,50 @@ _MAX_WORDS = 14
 _MAX_CHARS = 160
 
 
+# Emoji people answer with, as Slack writes them in a message's text (":+1:") or as typed on a
+# phone ("👍"): read as the word each stands for, so "👍" under "Did that solve it?" is a yes.
+_EMOJI_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "yes",
+        (
+            ":+1:",
+            ":thumbsup:",
+            ":white_check_mark:",
+            ":heavy_check_mark:",
+            ":ok_hand:",
+            "👍",
+            "✅",
+            "✔",
+            "👌",
+        ),
+    ),
+    ("no", (":-1:", ":thumbsdown:", ":x:", "👎", "❌")),
+    ("thanks", (":pray:", ":heart:", "🙏", "❤")),
+)
+_EMOJI_MODIFIERS = re.compile(r":skin-tone-[2-6]:|[\U0001F3FB-\U0001F3FF\uFE0F]")
+
+
+def emoji_as_words(text: str) -> str:
+    """`text` with the answering emoji above read as their words when they are all it says; next
+    to words of its own ("that worked 👍", "✅ fixed") an emoji is decoration and is dropped."""
+    text = _EMOJI_MODIFIERS.sub("", text)
+    bare, worded = text, text
+    for word, emoji in _EMOJI_WORDS:
+        for one in emoji:
+            bare, worded = bare.replace(one, " "), worded.replace(one, f" {word} ")
+    return bare if normalise(bare) else worded
+
+
+def means_something(text: str) -> bool:
+    """Whether a message of emoji or symbols alone still says something: "👍", "⭐⭐⭐⭐"."""
+    return read_intent(text) is not None or typed_rating(text) is not None
+
+
 def read_intent(text: str) -> Intent | None:
     """The intent of the whole message, or None when it should be treated as a question."""
     if len(text) > _MAX_CHARS:  # before any matching: Chinese has no spaces to count words by
         return None
-    said = normalise(text)
+    said = normalise(emoji_as_words(text))
     if not said or len(said.split()) > _MAX_WORDS:
         return None
     for intent, pattern in _PHRASE_RES:

@@ -240,7 +240,7 @@ def state_of(db: TestDatabase, key: str = "cli:t1") -> ConversationState:
 
 
 @pytest.mark.parametrize(
-    "reply", ["yes", "thanks, that fixed it!", "that worked", "Solved", "it works now, thanks"]
+    "reply", ["yes", "thanks, that fixed it!", "that worked", "Solved", "it works now, thanks", "👍", ":+1:"]
 )
 def test_saying_it_worked_in_own_words_marks_the_answer_solved(
     db: TestDatabase, engine: Engine, kb: KeywordKB, reply: str
@@ -656,7 +656,8 @@ def _resolve_only_ticket(db: TestDatabase) -> str:
 
 
 @pytest.mark.parametrize(
-    ("said", "score", "comment"), [("5", 5, None), ("4/5 - quick fix", 4, "quick fix"), ("打3分", 3, None)]
+    ("said", "score", "comment"),
+    [("5", 5, None), ("4/5 - quick fix", 4, "quick fix"), ("打3分", 3, None), ("⭐⭐⭐⭐", 4, None)],
 )
 def test_a_rating_typed_after_the_resolution_is_recorded_and_never_reopens_the_ticket(
     db: TestDatabase, engine: Engine, said: str, score: int, comment: str | None
@@ -697,6 +698,16 @@ def test_a_number_while_the_ticket_is_worked_is_passed_on_not_taken_as_a_rating(
     assert ask(db, engine, "5").relayed
     assert only_ticket(db).csat_score is None
     assert "5" in _relayed_texts(db)
+
+
+def test_an_emoji_reply_while_the_ticket_is_worked_reaches_the_engineer(
+    db: TestDatabase, engine: Engine
+) -> None:
+    """ "🤷" to the engineer's question is an answer to them, not something for the bot to query."""
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    assert ask(db, engine, "🤷").relayed
+    assert "🤷" in _relayed_texts(db)
 
 
 @pytest.mark.parametrize(

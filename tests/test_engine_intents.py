@@ -29,6 +29,11 @@ from bot.intents import Intent, read_intent
         ("算了", Intent.CLOSE),
         ("yes", Intent.YES),
         ("no", Intent.NO),
+        ("👍", Intent.YES),  # emoji as typed on a phone, and as Slack writes them in the text
+        (":+1::skin-tone-3:", Intent.YES),
+        ("✅ fixed", Intent.SOLVED),
+        ("👎", Intent.NO),
+        (":pray:", Intent.THANKS),
     ],
 )
 def test_short_messages_are_read_for_what_they_mean(text: str, intent: Intent) -> None:
