@@ -293,13 +293,17 @@ class BuildSearcher:
         # person", not a fix: the article's best passage that says what to do comes first.
         # "It keeps happening" and "Still slow?" are for after the fix: first the fix, unless the
         # question itself says it keeps coming back or is still there.
+        # "Meanwhile, use Outlook on the web" is what to do while the fix is under way: after it,
+        # unless the question asks for just that ("what can I use in the meantime?").
         later = not _RECURRING.search(query)
+        stopgap_later = not _ASKS_STOPGAP.search(query)
         shown = sorted(
             shown,
             key=lambda pair: (
                 _heading_only(chunks[pair[0]]),
                 _sends_elsewhere(chunks[pair[0]].section),
-                later and _follows_the_fix(chunks[pair[0]].section),
+                (later and _follows_the_fix(chunks[pair[0]].section))
+                or (stopgap_later and _is_stopgap(chunks[pair[0]].section)),
             ),
         )
         shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)), _platforms(query))
@@ -485,6 +489,18 @@ _RECURRING = re.compile(
 )
 
 
+# Sections for getting by until the fix works ("Meanwhile", "While you wait"), and questions that
+# ask for that. "Workaround" is not among them: in a known-error article it is the fix.
+_STOPGAP_SECTION = re.compile(
+    r"^\s*(?:meanwhile|in the meantime|while you wait)\b|与此同时|等待期间", re.IGNORECASE
+)
+_ASKS_STOPGAP = re.compile(
+    r"\b(?:meanwhile|in the meantime|mean ?time|while (?:i|we) wait|for now|workaround|until)\b"
+    r"|临时|暂时|先用",
+    re.IGNORECASE,
+)
+
+
 _PLATFORMS = (
     ("mac", re.compile(r"\b(?:mac|macs|macos|mac os|os x|macbooks?|imacs?)\b", re.IGNORECASE)),
     ("windows", re.compile(r"\b(?:windows|win ?1[01])\b", re.IGNORECASE)),
@@ -517,6 +533,10 @@ def _own_heading(section: str) -> str:
 
 def _follows_the_fix(section: str) -> bool:
     return _section_matches(_FOLLOW_UP_SECTION, section)
+
+
+def _is_stopgap(section: str) -> bool:
+    return _section_matches(_STOPGAP_SECTION, section)
 
 
 def _mid_procedure(text: str) -> bool:
