@@ -651,7 +651,7 @@ class Engine:
     ) -> Outcome:
         """Feedback, a request for a person, or small talk: nothing is searched, no case is replaced."""
         answered = conversation.state is ConversationState.ANSWERED
-        lang = phrases.language_of(text)
+        lang = _reply_language(conversation, text)
         if intent in _FEEDBACK_OF:
             return self._feedback(session, conversation, requester, _FEEDBACK_OF[intent], lang)
         if intent is Intent.YES and answered:

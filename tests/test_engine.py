@@ -902,6 +902,16 @@ def test_replies_after_a_chinese_handoff_stay_in_chinese(db: TestDatabase, engin
     assert "engineer will see it" in ask(db, engine, "thanks", key="cli:t2").text
 
 
+@pytest.mark.parametrize("said", ["ok", "👎", "thanks"])
+def test_a_short_reply_to_a_chinese_question_is_answered_in_chinese(
+    db: TestDatabase, engine: Engine, said: str
+) -> None:
+    """ "ok" or a 👎 under a Chinese clarifying question has no language of its own: the case's stands."""
+    ask(db, engine, "打印机一直卡纸，怎么办")
+    out = ask(db, engine, said)
+    assert _has_cjk(out.text), (said, out.text)
+
+
 class TwoPassageKB(KeywordKB):
     """Like KeywordKB, but every article has a fix and an errors passage, fix first."""
 
