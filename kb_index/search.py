@@ -297,13 +297,16 @@ class BuildSearcher:
         # unless the question asks for just that ("what can I use in the meantime?").
         later = not _RECURRING.search(query)
         stopgap_later = not _ASKS_STOPGAP.search(query)
+        # "Can't get the key?" is for when the main way fails: after it, unless that is the question.
+        fallback_later = not _SAYS_UNABLE.search(query)
         shown = sorted(
             shown,
             key=lambda pair: (
                 _heading_only(chunks[pair[0]]),
                 _sends_elsewhere(chunks[pair[0]].section),
                 (later and _follows_the_fix(chunks[pair[0]].section))
-                or (stopgap_later and _is_stopgap(chunks[pair[0]].section)),
+                or (stopgap_later and _is_stopgap(chunks[pair[0]].section))
+                or (fallback_later and _is_fallback(chunks[pair[0]].section)),
             ),
         )
         shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)), _platforms(query))
@@ -501,6 +504,17 @@ _ASKS_STOPGAP = re.compile(
 )
 
 
+# Sections for when the article's main way does not work ("Can't get the key?"), and questions
+# that say something cannot be done, to which such a section may be the answer.
+_FALLBACK_SECTION = re.compile(
+    r"^\s*(?:can['’]?t|cannot|can not|unable to|couldn['’]?t)\b[^?]*\?\s*$", re.IGNORECASE
+)
+_SAYS_UNABLE = re.compile(
+    r"\b(?:can['’]?t|cant|cannot|can not|unable|couldn['’]?t|not able|no way)\b|无法|不能|找不到|没法",
+    re.IGNORECASE,
+)
+
+
 _PLATFORMS = (
     ("mac", re.compile(r"\b(?:mac|macs|macos|mac os|os x|macbooks?|imacs?)\b", re.IGNORECASE)),
     ("windows", re.compile(r"\b(?:windows|win ?1[01])\b", re.IGNORECASE)),
@@ -537,6 +551,10 @@ def _follows_the_fix(section: str) -> bool:
 
 def _is_stopgap(section: str) -> bool:
     return _section_matches(_STOPGAP_SECTION, section)
+
+
+def _is_fallback(section: str) -> bool:
+    return _section_matches(_FALLBACK_SECTION, section)
 
 
 def _mid_procedure(text: str) -> bool:

@@ -302,6 +302,19 @@ def test_a_first_answer_is_the_fix_not_what_to_use_in_the_meantime(tmp_path: Pat
     assert top.best.section.startswith("Fix")
 
 
+def test_a_first_answer_is_the_main_way_not_what_to_do_when_it_fails(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    names = ("bitlocker-recovery.md", "password-reset.md", "laptop-slow.md")
+    searcher = _searcher(tmp_path, encoder, {n: (DEMO_KB / n).read_text(encoding="utf-8") for n in names})
+    where = searcher.search("where do i find my recovery key").top
+    assert where is not None and where.article_id == "bitlocker-recovery"
+    assert where.best.section == "Get your key yourself"
+    # Said by the question itself, the fallback is the answer.
+    stuck = searcher.search("I can't get my bitlocker key").top
+    assert stuck is not None and stuck.best.section == "Can't get the key?"
+
+
 def test_a_mac_section_is_shown_first_only_to_a_question_about_a_mac_when_a_general_one_is_close(
     tmp_path: Path, encoder: Encoder
 ) -> None:
