@@ -39,6 +39,7 @@ from classifier.facts import (
     facts_to_ask,
     is_service_request,
     names_app,
+    reports_loss,
     will_not_power_on,
 )
 from classifier.priority import reports_widespread_outage
@@ -923,7 +924,9 @@ class Engine:
             asks.append("goal")
         if no_device:
             asks.append(device)
-        if facts.device is not None and will_not_power_on(question):  # no screen, so no message
+        if reports_loss(question):  # gone: nothing on it to read, only where and when
+            asks.append("lost")
+        elif facts.device is not None and will_not_power_on(question):  # no screen, so no message
             asks.append("power")
         elif facts.error_text is None:
             asks.append("error_text")

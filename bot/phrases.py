@@ -77,6 +77,7 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
         "power": (
             "whether any light comes on or it makes a sound, and what you tried (another charger or socket)"
         ),
+        "lost": "when and where you last had it, and whether it was locked with a PIN or password",
     },
     "zh": {
         "goal": "您在做什么",
@@ -87,6 +88,7 @@ CLARIFY_ASKS: dict[Language, dict[str, str]] = {
         "need": "具体需要什么、用于哪个系统、文件夹或团队，以及用途",
         "outcome": "涉及哪个应用或系统，以及您想达到什么效果",
         "power": "按电源键时有没有指示灯亮或声音，以及试过什么（换充电器或插座）",
+        "lost": "最后一次是在什么时间、什么地方用过它，以及它是否设置了开机密码或 PIN",
     },
 }
 

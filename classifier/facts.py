@@ -292,6 +292,24 @@ _NO_POWER_RE = re.compile(
 )
 
 
+# A device lost or stolen: no OS version or error message has a say, only where and when.
+_CARRIED = (
+    r"(?:laptop|notebook|phone|mobile|smartphone|iphone|ipad|tablet|macbook|computer|pc|yubikey"
+    r"|security key|token|badge|access card|hard drive|usb stick)"
+)
+_LOSS_RE = re.compile(
+    rf"\b(?:lost|misplaced)\s+(?:my|our|the|a|his|her|their)\s+(?:\w+\s+)?{_CARRIED}\b"
+    rf"|\b{_CARRIED}\s+(?:was|got|has been|have been|were|is|been)\s+(?:stolen|lost|nicked)\b"
+    r"|\bstolen\b|(?:手机|电脑|笔记本|平板|工牌)(?:丢了|丢失|被偷|被盗)|(?:丢了|丢失)(?:了)?(?:我的)?(?:手机|电脑|笔记本)",
+    _FLAGS,
+)
+
+
+def reports_loss(text: str) -> bool:
+    """True when `text` says a device was lost or stolen ("I lost my phone", "laptop was stolen")."""
+    return bool(_LOSS_RE.search(text))
+
+
 def names_app(text: str) -> bool:
     """True when `text` names the app it is about ("Excel freezes", "Teams has no sound"), so a
     question back need not ask which app."""
@@ -318,7 +336,7 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
 
     A service request is asked none of them; a fault on a monitor or a keyboard is not asked for
     an app or OS version, nor is a paper jam or toner on a printer; a device that will not power
-    on is not asked for a version or an error message;
+    on, or one lost or stolen, is not asked for a version or an error message;
     an outage that hits many people ("the CRM is down for everyone") is not asked for one
     person's device or version, which tell its engineers nothing. Everything else not yet given
     is asked, in `FACT_NAMES` order.
@@ -328,7 +346,7 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     skipped = {"device", "software_version"} if reports_widespread_outage(text) else set()
     if known.device in _VERSIONLESS_DEVICES:
         skipped.add("software_version")
-    if known.device is not None and will_not_power_on(text):
+    if (known.device is not None and will_not_power_on(text)) or reports_loss(text):
         skipped |= {"software_version", "error_text"}
     if known.device == "printer" and _PRINTER_MECHANICS_RE.search(text):
         skipped.add("software_version")

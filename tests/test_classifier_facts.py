@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.triage import extract_facts
-from classifier.facts import describes_fault, facts_to_ask, is_service_request, merge_facts, names_app
+from classifier.facts import (
+    describes_fault,
+    facts_to_ask,
+    is_service_request,
+    merge_facts,
+    names_app,
+    reports_loss,
+)
 from classifier.types import Facts
 
 
@@ -379,6 +386,23 @@ def test_a_device_that_does_not_power_on_is_not_asked_for_a_version_or_an_error_
     asked = facts_to_ask(text, extract_facts(text))
     assert "software_version" not in asked and "error_text" not in asked
     assert "impact" in asked
+
+
+@pytest.mark.parametrize(
+    "text", ["I lost my work phone on the train", "my laptop was stolen from my car", "我的手机丢了"]
+)
+def test_a_lost_or_stolen_device_is_not_asked_for_a_version_or_an_error_message(text: str) -> None:
+    assert reports_loss(text)
+    asked = facts_to_ask(text, extract_facts(text))
+    assert "software_version" not in asked and "error_text" not in asked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I lost wifi on my laptop", "my laptop lost its connection to the VPN", "I left my laptop at home"],
+)
+def test_losing_a_connection_is_no_lost_device(text: str) -> None:
+    assert not reports_loss(text)
 
 
 def test_an_app_that_will_not_start_is_still_asked_for_its_version() -> None:

@@ -502,6 +502,14 @@ def test_a_device_that_will_not_power_on_is_asked_about_lights_not_an_error_mess
     assert "what you were trying to do" not in out.text and "您在做什么" not in out.text
 
 
+def test_a_lost_phone_is_asked_where_and_when_not_for_an_error_message(
+    db: TestDatabase, engine: Engine
+) -> None:
+    out = ask(db, engine, "I lost my phone")
+    assert out.kind == "clarify"
+    assert "where you last had it" in out.text and "error message" not in out.text
+
+
 def test_a_question_that_names_its_app_is_asked_only_which_device(db: TestDatabase, engine: Engine) -> None:
     out = ask(db, engine, "excel freezes whenever I open big files")
     assert out.kind == "clarify"
