@@ -184,6 +184,12 @@ def read_intent(text: str) -> Intent | None:
 _FOLLOW_UP_RE = re.compile(
     r"(?:^| )(?:still|again|didnt|doesnt|did not|does not|wont|same|tried|even after|but it|no change)(?: |$)"
     r"|^(?:it|that|this|but|nope|tried|no)(?: |$)"
+    # Words that point back at the answer: "I don't see the option you mention", "step 3 fails".
+    r"|(?:^| )(?:you (?:mention|mentioned|said|suggested|sent|described|linked)|the article|those steps"
+    r"|these steps|that step|step \d|already (?:did|done|tried)|i did that|(?:isnt|its not|is not) there"
+    r"|no such (?:option|button|setting|menu|tab|link)"
+    r"|(?:dont|cant|do not|cannot) (?:see|find) (?:it|that|this|them))"
+    r"(?: |$)"
     r"|还是|仍然|依然|试过|试了|没用"
 )
 # ...and these say that the answer did not fix it.

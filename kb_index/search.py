@@ -311,6 +311,10 @@ class BuildSearcher:
         )
         shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)), _platforms(query))
         shown = self._for_everyone_first(shown, query)[:PASSAGES_PER_ARTICLE]
+        # After the first, another platform's steps come last: a follow-up ("I don't see that
+        # option") is shown the next passage, and "Mac" is no next step for someone on Windows.
+        asked = _platforms(query)
+        shown[1:] = sorted(shown[1:], key=lambda pair: _for_someone_else(chunks[pair[0]].section, asked))
         if not shown:  # only the title matched: show the article's opening chunk
             shown = [
                 (row, ranked.fused)

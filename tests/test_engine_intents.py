@@ -119,3 +119,17 @@ def test_a_typed_rating_is_told_from_a_message_that_starts_with_a_number(
     text: str, rating: tuple[int, str] | None
 ) -> None:
     assert intents.typed_rating(text) == rating
+
+
+@pytest.mark.parametrize(
+    ("text", "follows"),
+    [
+        ("I don't see the option you mention", True),
+        ("step 3 gives me an error", True),
+        ("already tried that, no luck", True),
+        ("how do I book a parking space", False),
+        ("where do I find the option to change my signature", False),
+    ],
+)
+def test_words_that_point_back_at_the_answer_continue_its_case(text: str, follows: bool) -> None:
+    assert intents.is_follow_up(text) is follows

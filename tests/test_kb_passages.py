@@ -315,6 +315,18 @@ def test_a_first_answer_is_the_main_way_not_what_to_do_when_it_fails(
     assert stuck is not None and stuck.best.section == "Can't get the key?"
 
 
+def test_after_the_first_passage_another_platforms_steps_come_last(tmp_path: Path, encoder: Encoder) -> None:
+    """The passages after the first are what a follow-up is shown next: the general steps, then Mac."""
+    names = ("shared-drive-mapping.md", "printer-add.md", "laptop-slow.md")
+    searcher = _searcher(tmp_path, encoder, {n: (DEMO_KB / n).read_text(encoding="utf-8") for n in names})
+    top = searcher.search("how do I map the S: drive I don't see the option you mention").top
+    assert top is not None and top.article_id == "shared-drive-mapping"
+    sections = [p.section for p in top.passages]
+    assert "Mac" in sections and sections[-1] == "Mac", sections
+    mac = searcher.search("how do I map the S: drive on my mac").top
+    assert mac is not None and mac.best.section == "Mac"
+
+
 def test_a_mac_section_is_shown_first_only_to_a_question_about_a_mac_when_a_general_one_is_close(
     tmp_path: Path, encoder: Encoder
 ) -> None:
