@@ -273,6 +273,11 @@ _FAULT_RE = re.compile(
     r"|无法|不能|报错|错误|失败|打不开|开不了机|卡纸|缺纸|连不上|登不上|坏了|很慢|卡住|死机|蓝屏|黑屏|没反应|异常|故障|问题",
     _FLAGS,
 )
+# An OS version says what kind of device it runs on ("Windows 11": a PC), which is what asking
+# for the device would tell the engineer.
+_OS_VERSION_RE = re.compile(
+    r"^(?:windows|win|macos|mac os|os x|ios|ipados|android|ubuntu|debian|fedora|rhel|chrome ?os)\b", _FLAGS
+)
 # Devices with no OS or app of their own worth asking the version of.
 _VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
 # Paper, toner and ink: a printer's mechanics, which no app or OS version has a say in.
@@ -335,7 +340,8 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     """The facts still worth asking about `text`: those not given that an engineer would use.
 
     A service request is asked none of them; a fault on a monitor or a keyboard is not asked for
-    an app or OS version, nor is a paper jam or toner on a printer; a device that will not power
+    an app or OS version, nor is a paper jam or toner on a printer; an OS version given ("Windows
+    11") says the device; a device that will not power
     on, or one lost or stolen, is not asked for a version or an error message;
     an outage that hits many people ("the CRM is down for everyone") is not asked for one
     person's device or version, which tell its engineers nothing. Everything else not yet given
@@ -346,6 +352,8 @@ def facts_to_ask(text: str, known: Facts) -> tuple[str, ...]:
     skipped = {"device", "software_version"} if reports_widespread_outage(text) else set()
     if known.device in _VERSIONLESS_DEVICES:
         skipped.add("software_version")
+    if known.software_version is not None and _OS_VERSION_RE.match(known.software_version):
+        skipped.add("device")
     if (known.device is not None and will_not_power_on(text)) or reports_loss(text):
         skipped |= {"software_version", "error_text"}
     if known.device == "printer" and _PRINTER_MECHANICS_RE.search(text):

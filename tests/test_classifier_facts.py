@@ -405,6 +405,14 @@ def test_losing_a_connection_is_no_lost_device(text: str) -> None:
     assert not reports_loss(text)
 
 
+def test_an_os_version_given_says_the_device() -> None:
+    text = "my teams keeps crashing\nWindows 11"
+    asked = facts_to_ask(text, extract_facts(text))
+    assert "device" not in asked and "software_version" not in asked
+    app_only = "teams 24.1 keeps crashing"  # an app's version says nothing of the device
+    assert "device" in facts_to_ask(app_only, extract_facts(app_only))
+
+
 def test_an_app_that_will_not_start_is_still_asked_for_its_version() -> None:
     text = "Outlook won't start on my laptop"
     assert "software_version" in facts_to_ask(text, extract_facts(text))
