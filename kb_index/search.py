@@ -291,22 +291,15 @@ class BuildSearcher:
         # A heading alone (its section held only an image) ranks the article but answers nothing,
         # and a "Still stuck? Contact the Service Desk" section is the reply's own "Talk to a
         # person", not a fix: the article's best passage that says what to do comes first.
-        # "It keeps happening" and "Still slow?" are for after the fix: first the fix, unless the
-        # question itself says it keeps coming back or is still there.
-        # "Meanwhile, use Outlook on the web" is what to do while the fix is under way: after it,
-        # unless the question asks for just that ("what can I use in the meantime?").
-        later = not _RECURRING.search(query)
-        stopgap_later = not _ASKS_STOPGAP.search(query)
-        # "Can't get the key?" is for when the main way fails: after it, unless that is the question.
-        fallback_later = not _SAYS_UNABLE.search(query)
+        # Sections for after the main answer ("It keeps happening", "Meanwhile", "Can't get the
+        # key?") come after it, unless the question is the one they answer (see _LATER_SECTIONS).
+        later = [section for section, asked in _LATER_SECTIONS if not asked.search(query)]
         shown = sorted(
             shown,
             key=lambda pair: (
                 _heading_only(chunks[pair[0]]),
                 _sends_elsewhere(chunks[pair[0]].section),
-                (later and _follows_the_fix(chunks[pair[0]].section))
-                or (stopgap_later and _is_stopgap(chunks[pair[0]].section))
-                or (fallback_later and _is_fallback(chunks[pair[0]].section)),
+                any(_section_matches(pattern, chunks[pair[0]].section) for pattern in later),
             ),
         )
         shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)), _platforms(query))
@@ -519,6 +512,16 @@ _SAYS_UNABLE = re.compile(
 )
 
 
+# Sections for after an article's main answer, each with the questions it is the answer to:
+# what to do when the fix did not last, what to use until it works, what to do when the main way
+# fails. "It keeps happening" comes first for "my account keeps getting locked".
+_LATER_SECTIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (_FOLLOW_UP_SECTION, _RECURRING),
+    (_STOPGAP_SECTION, _ASKS_STOPGAP),
+    (_FALLBACK_SECTION, _SAYS_UNABLE),
+)
+
+
 _PLATFORMS = (
     ("mac", re.compile(r"\b(?:mac|macs|macos|mac os|os x|macbooks?|imacs?)\b", re.IGNORECASE)),
     ("windows", re.compile(r"\b(?:windows|win ?1[01])\b", re.IGNORECASE)),
@@ -547,18 +550,6 @@ def _for_someone_else(section: str, asked: frozenset[str]) -> bool:
 def _own_heading(section: str) -> str:
     """The last part of "Parent › Child": the section's own heading."""
     return section.rsplit("›", 1)[-1] if section else ""
-
-
-def _follows_the_fix(section: str) -> bool:
-    return _section_matches(_FOLLOW_UP_SECTION, section)
-
-
-def _is_stopgap(section: str) -> bool:
-    return _section_matches(_STOPGAP_SECTION, section)
-
-
-def _is_fallback(section: str) -> bool:
-    return _section_matches(_FALLBACK_SECTION, section)
 
 
 def _mid_procedure(text: str) -> bool:
