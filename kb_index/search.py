@@ -314,13 +314,9 @@ class BuildSearcher:
                 for row, c in enumerate(chunks)
                 if c.article_id == ranked.article_id and not c.is_title_only
             ][:1]
-        passages = [_passage(chunks[row], score) for row, score in shown]
-        if passages and _mid_procedure(chunks[shown[0][0]].text):
-            passages[0] = self._from_procedure_start(passages[0], chunks[shown[0][0]])
-        elif passages and (
-            len(passages[0].text.strip()) < SHORT_PASSAGE_CHARS or _describes_problem(passages[0].section)
-        ):
-            passages[0] = self._with_following(passages[0], chunks[shown[0][0]], _platforms(query))
+        # Every passage, not only the first, is made one that reads on its own: a follow-up is
+        # shown the next one, and "Symptoms" alone tells the person what they already know.
+        passages = [self._readable(_passage(chunks[row], score), chunks[row], asked) for row, score in shown]
         first = chunks[ranked.chunk_rows[0]]
         return ArticleHit(
             article_id=ranked.article_id,
@@ -330,6 +326,15 @@ class BuildSearcher:
             score=ranked.fused,
             passages=tuple(passages),
         )
+
+    def _readable(self, passage: Passage, chunk: ChunkRecord, asked: frozenset[str]) -> Passage:
+        """A numbered step from its procedure's start; a short or symptoms-only passage with what
+        follows it (see `_with_following`)."""
+        if _mid_procedure(chunk.text):
+            return self._from_procedure_start(passage, chunk)
+        if len(passage.text.strip()) < SHORT_PASSAGE_CHARS or _describes_problem(passage.section):
+            return self._with_following(passage, chunk, asked)
+        return passage
 
     def _heading_breaks_ties(
         self, shown: list[tuple[int, float]], query_terms: frozenset[str], asked: frozenset[str]

@@ -327,6 +327,16 @@ def test_after_the_first_passage_another_platforms_steps_come_last(tmp_path: Pat
     assert mac is not None and mac.best.section == "Mac"
 
 
+def test_every_passage_of_a_hit_reads_on_its_own(tmp_path: Path, encoder: Encoder) -> None:
+    """A follow-up is shown the hit's next passage: symptoms there come with the fix, as first."""
+    names = ("vpn-disconnects.md", "password-reset.md", "laptop-slow.md")
+    searcher = _searcher(tmp_path, encoder, {n: (DEMO_KB / n).read_text(encoding="utf-8") for n in names})
+    top = searcher.search("my vpn disconnects every few minutes, ping replies keep coming when it drops").top
+    assert top is not None and top.article_id == "vpn-disconnects"
+    symptoms = [p for p in top.passages if p.section == "Symptoms"]
+    assert symptoms and symptoms[0].following is not None and symptoms[0].following.section == "Fix"
+
+
 def test_a_mac_section_is_shown_first_only_to_a_question_about_a_mac_when_a_general_one_is_close(
     tmp_path: Path, encoder: Encoder
 ) -> None:
