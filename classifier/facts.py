@@ -67,9 +67,11 @@ _NAMED_APP_RE = re.compile(
     r"|safari|sap|acrobat|visio|anyconnect|globalprotect|ms word|microsoft word)\b",
     _FLAGS,
 )
+# Operating systems by name: their versions ("Windows 11", "iOS 17") also say the kind of device.
+_OS_NAMES = r"(?:windows|win|macos|mac os x?|os x|ios|ipados|android|ubuntu|debian|fedora|rhel|chrome ?os)"
 _VERSION_RES: tuple[re.Pattern[str], ...] = (
     re.compile(
-        r"\b((?:windows|win|macos|mac os x?|os x|ios|ipados|android|ubuntu|debian|fedora|rhel|chrome ?os)"
+        rf"\b({_OS_NAMES}"
         r"\s?(?:\d+(?:\.\d+){0,3}|xp|vista|sonoma|ventura|monterey|sequoia|big sur))\b",
         _FLAGS,
     ),
@@ -275,9 +277,7 @@ _FAULT_RE = re.compile(
 )
 # An OS version says what kind of device it runs on ("Windows 11": a PC), which is what asking
 # for the device would tell the engineer.
-_OS_VERSION_RE = re.compile(
-    r"^(?:windows|win|macos|mac os|os x|ios|ipados|android|ubuntu|debian|fedora|rhel|chrome ?os)\b", _FLAGS
-)
+_OS_VERSION_RE = re.compile(rf"^{_OS_NAMES}\b", _FLAGS)
 # Devices with no OS or app of their own worth asking the version of.
 _VERSIONLESS_DEVICES = frozenset({"monitor", "keyboard/mouse"})
 # Paper, toner and ink: a printer's mechanics, which no app or OS version has a say in.
