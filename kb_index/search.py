@@ -293,7 +293,8 @@ class BuildSearcher:
         # person", not a fix: the article's best passage that says what to do comes first.
         # Sections for after the main answer ("It keeps happening", "Meanwhile", "Can't get the
         # key?") come after it, unless the question is the one they answer (see _LATER_SECTIONS).
-        later = [section for section, asked in _LATER_SECTIONS if not asked.search(query)]
+        later = [section for section, wanted in _LATER_SECTIONS if not wanted.search(query)]
+        asked = _platforms(query)
         shown = sorted(
             shown,
             key=lambda pair: (
@@ -302,11 +303,10 @@ class BuildSearcher:
                 any(_section_matches(pattern, chunks[pair[0]].section) for pattern in later),
             ),
         )
-        shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)), _platforms(query))
-        shown = self._for_everyone_first(shown, query)[:PASSAGES_PER_ARTICLE]
+        shown = self._heading_breaks_ties(shown, frozenset(tokenize(query)), asked)
+        shown = self._for_everyone_first(shown, asked)[:PASSAGES_PER_ARTICLE]
         # After the first, another platform's steps come last: a follow-up ("I don't see that
         # option") is shown the next passage, and "Mac" is no next step for someone on Windows.
-        asked = _platforms(query)
         shown[1:] = sorted(shown[1:], key=lambda pair: _for_someone_else(chunks[pair[0]].section, asked))
         if not shown:  # only the title matched: show the article's opening chunk
             shown = [
@@ -373,7 +373,9 @@ class BuildSearcher:
 
         return sorted(tied, key=lambda pair: -named(pair)) + shown[len(tied) :]
 
-    def _for_everyone_first(self, shown: list[tuple[int, float]], query: str) -> list[tuple[int, float]]:
+    def _for_everyone_first(
+        self, shown: list[tuple[int, float]], asked: frozenset[str]
+    ) -> list[tuple[int, float]]:
         """A best passage for a platform few people use here and the question does not name
         ("Mac" for "my laptop is really slow") yields to a general one scored within
         PLATFORM_MARGIN of it: the general steps fit whoever asked, the Mac ones fit Mac users.
@@ -385,7 +387,6 @@ class BuildSearcher:
         if len(shown) < 2:
             return shown
         chunks = self.index.chunks
-        asked = _platforms(query)
         if not _for_someone_else(chunks[shown[0][0]].section, asked):
             return shown
         for i, (row, score) in enumerate(shown[1:], start=1):
