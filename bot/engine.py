@@ -410,10 +410,12 @@ class Engine:
         check = check_input(inquiry.text)
         # A short "no" or "ok" has too few letters to search with, but it still means something;
         # so do a "👍" and a row of stars.
+        readable = check.problem in (None, "too_short", "no_words")
+        intent = intents.read_intent(inquiry.text) if readable else None
         has_words = check.problem in (None, "too_short") or (
-            check.problem == "no_words" and intents.means_something(inquiry.text)
+            check.problem == "no_words"
+            and (intent is not None or intents.typed_rating(inquiry.text) is not None)
         )
-        intent = intents.read_intent(inquiry.text) if has_words else None
         if conversation.state is ConversationState.CLARIFYING and has_words:
             offered = _offered(conversation)
             pick = intents.picked_option(inquiry.text, len(offered))

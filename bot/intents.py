@@ -158,11 +158,6 @@ def emoji_as_words(text: str) -> str:
     return bare if normalise(bare) else worded
 
 
-def means_something(text: str) -> bool:
-    """Whether a message of emoji or symbols alone still says something: "👍", "⭐⭐⭐⭐"."""
-    return read_intent(text) is not None or typed_rating(text) is not None
-
-
 def read_intent(text: str) -> Intent | None:
     """The intent of the whole message, or None when it should be treated as a question."""
     if len(text) > _MAX_CHARS:  # before any matching: Chinese has no spaces to count words by
