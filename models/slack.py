@@ -37,7 +37,7 @@ class SlackThread(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
-    # requester | card
+    # requester | card | csat (a rating prompt whose buttons are taken away once it is answered)
     role: Mapped[str] = mapped_column(String(20))
     tier: Mapped[Tier | None] = mapped_column(Enum(Tier, native_enum=False, length=4), default=None)
     channel: Mapped[str] = mapped_column(String(32))

@@ -49,6 +49,8 @@ CARD_GONE = frozenset(
 # chat.postMessage errors that mean the bot cannot write in that thread (but may DM the person).
 THREAD_UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "thread_not_found"})
 # Queue notices that move a ticket to another tier: the new tier's card hears why, the old ones settle.
+# Outbox kinds that ask the requester to rate the help (1–5 buttons).
+CSAT_KINDS = frozenset({"csat_request", "ticket_resolved_csat"})
 MOVE_KINDS = frozenset({"ticket_escalated", "ticket_deescalated", "ticket_rerouted"})
 
 
@@ -120,11 +122,16 @@ class SlackNotifier:
             where = (channel, "")
         channel, thread_ts = where
         number = ticket.number or ""
-        if message.kind in {"csat_request", "ticket_resolved_csat"}:
+        # Delivered late (a retry, a busy worker), a prompt may find its ticket already rated or
+        # reopened: the resolution note still goes out, without buttons nobody may use any more.
+        prompt = message.kind in CSAT_KINDS and _rateable(ticket)
+        if prompt:
             text, body = blocks.csat_message(number)
             if payload.get("text"):
                 said = escape(str(payload["text"]))
                 text, body = said + "\n" + text, [blocks.section(said), *body]
+        elif message.kind in CSAT_KINDS:
+            text, body = blocks.notice_message(str(payload.get("text") or "") or f"{number} is resolved.")
         else:
             text, body = blocks.notice_message(self._requester_text(ticket, message))
         try:
@@ -141,6 +148,8 @@ class SlackNotifier:
             ts = self._post(channel, text, body)
         if not thread_ts:  # a DM we just opened becomes the ticket's requester thread
             store.link_thread(session, ticket, store.REQUESTER, channel, ts)
+        if prompt:
+            store.link_thread(session, ticket, store.CSAT, channel, ts)
         if message.kind != "relay":
             self.refresh_card(session, ticket)
 
@@ -357,6 +366,15 @@ def _headline(ticket: Ticket) -> str:
     if ticket.assignee is None and status in ("new", "triaged"):
         return "Unclaimed"
     return status.replace("_", " ").capitalize()
+
+
+def _rateable(ticket: Ticket) -> bool:
+    """Whether a rating prompt for `ticket` can still be answered: resolved, not yet rated."""
+    return (
+        ticket.csat_score is None
+        and ticket.resolved_at is not None
+        and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+    )
 
 
 def _tier(value: str) -> Tier | None:

@@ -18,7 +18,7 @@ from bot.workflow import operations, queries
 from bot.workflow.facts import apply_facts, missing_facts
 from bot.workflow.intake import open_ticket
 from classifier.types import Facts
-from models import Conversation, Ticket
+from models import Conversation, Ticket, TicketStatus
 from models.db import transaction
 
 
@@ -74,6 +74,9 @@ class RequesterListeners(ListenerBase):
             relayed = outcome.relayed  # acknowledged with a reaction below, not a message
             if not relayed:
                 self.reply_outcome(session, outcome, user)
+            handled = _ticket_of(session, outcome.ticket.number if outcome.ticket else None)
+            settled = _settle_csat_prompts(session, handled) if handled is not None else []
+        self._redraw_all(settled)
         return relayed
 
     def _takes_part(self, key: str, where: tuple[str, str]) -> bool:
@@ -211,12 +214,18 @@ class RequesterListeners(ListenerBase):
             with self.unit() as session:
                 ticket = queries.find_ticket(session, number)
                 operations.rate(session, ticket, actor=self.actor(session, user), score=int(score))
+                settled = _settle_csat_prompts(session, ticket)
         except UserError as exc:
             self.refuse(channel, user, str(exc))
             return
-        if channel and message_ts:
-            thanks = f"Thanks! You rated *{number}* {score}/5."
-            self.redraw(channel, str(message_ts), thanks, [blocks.section(thanks)])
+        if channel and message_ts and (channel, str(message_ts)) not in {(c, t) for c, t, _ in settled}:
+            # a prompt posted before prompts were kept: the clicked message itself
+            settled.append((channel, str(message_ts), _csat_settled_text(number, int(score))))
+        self._redraw_all(settled)
+
+    def _redraw_all(self, settled: list[tuple[str, str, str]]) -> None:
+        for channel, ts, text in settled:
+            self.redraw(channel, ts, text, [blocks.section(text)])
 
     def on_report_shortcut(
         self, ack: Ack, body: dict[str, Any], shortcut: dict[str, Any], context: BoltContext
@@ -277,3 +286,29 @@ def _merge_facts(found: Facts, given: dict[str, str]) -> Facts:
         impact=given.get("impact") or found.impact,
         urgency=given.get("urgency") or found.urgency,
     )
+
+
+def _csat_settled_text(number: str, score: int | None) -> str:
+    """What a rating prompt says once answered: the rating, or (None) that the ticket was reopened."""
+    if score is None:
+        return f"*{number}* was reopened; you will be asked to rate it again once it is resolved."
+    return f"Thanks! You rated *{number}* {score}/5."
+
+
+def _ticket_of(session: Session, number: str | None) -> Ticket | None:
+    if not number:
+        return None
+    return session.scalars(select(Ticket).where(Ticket.number == number)).one_or_none()
+
+
+def _settle_csat_prompts(session: Session, ticket: Ticket) -> list[tuple[str, str, str]]:
+    """The rating prompts of a ticket that was just rated (a click, or "5" typed in its thread)
+    or reopened, with what each should now say instead of its buttons: (channel, ts, text).
+    A resolved ticket still waiting for its rating keeps its prompt."""
+    if ticket.csat_score is not None:
+        text = _csat_settled_text(ticket.number or "", ticket.csat_score)
+    elif ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        text = _csat_settled_text(ticket.number or "", None)
+    else:
+        return []
+    return [(channel, ts, text) for channel, ts in store.take_csat_prompts(session, ticket)]

@@ -13,6 +13,10 @@ from models import Conversation, SlackEventReceipt, SlackThread, Ticket, Tier, U
 
 REQUESTER = "requester"
 CARD = "card"
+# A "How did we do?" message with rating buttons, kept so its buttons can be taken away once
+# the ticket is rated (by a typed "5" too) or reopened: a stale prompt invites a rating that
+# is refused or lands on the wrong resolution.
+CSAT = "csat"
 
 
 class DuplicatePost(Exception):
@@ -129,6 +133,22 @@ def cards_of(session: Session, ticket: Ticket) -> list[SlackThread]:
             .order_by(SlackThread.id)
         )
     )
+
+
+def take_csat_prompts(session: Session, ticket: Ticket) -> list[tuple[str, str]]:
+    """(channel, ts) of the ticket's rating prompts that still show buttons, forgotten as they are
+    returned: the caller redraws them once, after its commit."""
+    prompts = list(
+        session.scalars(
+            select(SlackThread)
+            .where(SlackThread.ticket_id == ticket.id, SlackThread.role == CSAT)
+            .order_by(SlackThread.id)
+        )
+    )
+    for prompt in prompts:
+        session.delete(prompt)
+    session.flush()
+    return [(prompt.channel, prompt.ts) for prompt in prompts]
 
 
 def card_for_tier(session: Session, ticket: Ticket, tier: Tier) -> SlackThread | None:

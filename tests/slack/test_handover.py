@@ -137,6 +137,10 @@ def test_a_reopen_passes_the_words_on_once_and_tells_the_requester(stack: Stack)
     stack.fake.settle()
     words = [t for t in stack.thread_texts(L1_CHANNEL, card.ts) if "broken again since this morning" in t]
     assert len(words) == 1, words
+    # the rating prompt of the resolution that did not hold loses its buttons
+    prompt = _csat_prompt(stack, ts)
+    assert "reopened" in str(_last_update(stack, prompt)["text"])
+    assert not _action_ids(_last_update(stack, prompt))
 
 
 def test_a_requester_who_says_it_works_now_can_withdraw_the_ticket_and_the_card_says_so(stack: Stack) -> None:
@@ -185,10 +189,46 @@ def test_a_rating_typed_in_the_thread_after_the_resolution_closes_the_ticket_unr
     stack.driver.submit_view(
         ENGINEER_L1, blocks.RESOLVE_VIEW, {"resolution": "Reset the VPN profile"}, number
     )
-    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "resolved", what="resolved")
+    prompt = _csat_prompt(stack, ts)
     stack.driver.say(REQUESTER, SUPPORT, "5, thanks!", thread_ts=ts)
     stack.fake.wait_for(
         lambda: [t for t in stack.thread_texts(SUPPORT, ts) if f"rating {number} 5/5" in t], what="thanks"
     )
     ticket = stack.ticket(number)
     assert (ticket.csat_score, ticket.status.value, ticket.reopen_count) == (5, "closed", 0)
+    # the buttons of "How did we do?" are replaced by the rating, as a click would do
+    stack.fake.wait_for(
+        lambda: [c for c in stack.fake.calls_to("chat.update") if c.args["ts"] == prompt], what="redraw"
+    )
+    assert "rated" in str(_last_update(stack, prompt)["text"]) and "5/5" in str(
+        _last_update(stack, prompt)["text"]
+    )
+    assert not _action_ids(_last_update(stack, prompt))
+
+
+def test_a_click_on_a_rating_is_refused_for_a_ticket_that_was_reopened(stack: Stack) -> None:
+    """A prompt that somehow kept its buttons (an update that failed) cannot rate a reopened ticket."""
+    number, ts = hand_off(stack)
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    _claim(stack, number, card.ts)
+    stack.driver.submit_view(ENGINEER_L1, blocks.RESOLVE_VIEW, {"resolution": "New cable"}, number)
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "resolved", what="resolved")
+    stack.fake.settle()
+    prompt = _csat_prompt(stack, ts)
+    stack.driver.say(REQUESTER, SUPPORT, "still broken", thread_ts=ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value != "resolved", what="reopened")
+    stack.driver.click(REQUESTER, "tl_csat_5", f"{number}|5", channel=SUPPORT, message_ts=prompt)
+    refusal = stack.fake.wait_for(lambda: stack.fake.calls_to("chat.postEphemeral"), what="refusal")
+    assert "rated once it is resolved" in str(refusal[-1].args["text"])
+    assert stack.ticket(number).csat_score is None
+
+
+def _csat_prompt(stack: Stack, thread_ts: str) -> str:
+    """The ts of the "How did we do?" message in the requester's thread."""
+    posts = stack.fake.wait_for(
+        lambda: [
+            c for c in stack.fake.posts(SUPPORT, thread_ts) if "tl_csat_5" in json.dumps(c.args.get("blocks"))
+        ],
+        what="rating prompt",
+    )
+    return str(posts[-1].ts)

@@ -90,3 +90,22 @@ def test_a_row_handed_over_twice_is_posted_once(stack: Stack) -> None:
     stack.services.notifier.deliver(message)
     stack.services.notifier.deliver(message)  # a worker whose lease expired after a crash
     assert [t for t in stack.thread_texts(SUPPORT, ts) if "looking at it" in t] == ["We are looking at it"]
+
+
+def test_a_rating_prompt_delivered_after_the_ticket_was_reopened_comes_without_buttons(stack: Stack) -> None:
+    """An outbox row can be delivered late (a retry after Slack failed): by then the requester may
+    have said "still broken", and buttons would invite a rating the workflow must refuse."""
+    number, ts = hand_off(stack)  # open, never resolved: nothing to rate
+    stack.fake.settle()
+    _queue(
+        stack,
+        number,
+        audience="requester",
+        recipient=REQUESTER,
+        kind="csat_request",
+        payload={"text": "Replaced the <dock> cable"},
+    )
+    assert _deliver(stack) == 1
+    post = stack.fake.posts(SUPPORT, ts)[-1]
+    assert "Replaced the &lt;dock&gt; cable" in str(post.args["text"])
+    assert "tl_csat_" not in str(post.args.get("blocks"))
