@@ -674,6 +674,29 @@ class Engine:
             actions = ()
         return self._say(session, conversation, "notice", reply, actions=actions)
 
+    def adopt_ticket_thread(
+        self, session: Session, ticket: Ticket, conversation_key: str, source: str
+    ) -> bool:
+        """Make a thread that holds a ticket but no conversation (the receipt of "Report to IT", a
+        DM a notice opened) the ticket's handed-off conversation, so the requester's replies there
+        are read as in any handed-off thread: a typed "5" rates, "thanks" confirms, "any news?"
+        gets the status. Relayed word for word instead, each of them reopened a resolved ticket.
+        False: the ticket already has a conversation, whose thread keeps that role; the caller
+        relays. The caller's session commits."""
+        if ticket.conversation_id is not None or ticket.requester is None:
+            return False
+        conversation = Conversation(
+            key=conversation_key,
+            source=source,
+            requester=ticket.requester,
+            state=ConversationState.HANDED_OFF,
+            question=ticket.body or ticket.subject,
+        )
+        session.add(conversation)
+        session.flush()
+        ticket.conversation_id = conversation.id
+        return True
+
     def feedback(
         self, session: Session, conversation_key: str, action: Feedback, requester_id: str
     ) -> Outcome:

@@ -56,14 +56,26 @@ class RequesterListeners(ListenerBase):
             store.claim_post(session, store.post_key(channel, ts))
             conversation = session.scalars(select(Conversation).where(Conversation.key == key)).one_or_none()
             if not top_level and conversation is None:
-                linked = self._relay_in_ticket_thread(session, key, user, question)
-                if linked is not None:
-                    return linked
-                if not mentioned and not dm:
+                ticket = self._ticket_of_thread(session, key)
+                if ticket is not None:
+                    if ticket.requester is None or ticket.requester.external_id != user:
+                        return False  # someone else's words in a requester's thread: not ours to pass on
+                    if not self.s.engine.adopt_ticket_thread(session, ticket, key, "slack"):
+                        # the ticket's conversation lives elsewhere: the reply goes to its engineer
+                        operations.add_message(
+                            session,
+                            ticket,
+                            actor=self.actor(session, user),
+                            text=question,
+                            routing=self.s.routing,
+                        )
+                        return True
+                elif not mentioned and not dm:
                     return False  # someone else's thread that we were never part of
-                # In a DM everything is said to us: a thread we have not answered in yet (the
-                # assistant pane opens each chat as one) starts a case there.
-                if start and start not in question:
+                elif start and start not in question:
+                    # In a DM everything is said to us: a thread we have not answered in yet (the
+                    # assistant pane opens each chat as one) starts a case there; a mention in a
+                    # colleague's thread starts it with that thread's first words.
                     question = f"{start}\n{question}".strip()
             if conversation is not None and conversation.requester.external_id != user:
                 return False  # a colleague chatting in the requester's thread: theirs, not a question to us
@@ -85,22 +97,16 @@ class RequesterListeners(ListenerBase):
             case = session.scalars(select(Conversation.id).where(Conversation.key == key)).first()
             return case is not None or store.thread_at(session, *where) is not None
 
-    def _relay_in_ticket_thread(self, session: Session, key: str, user: str, text: str) -> bool | None:
-        """A reply in a thread that belongs to a ticket but not to a conversation with the engine —
-        the receipt of `/tierline report` or "Report to IT", or the DM a notice was sent in — goes
-        to the engineer like any handed-off reply. True: relayed; False: someone else's words in
-        that thread (not ours to pass on); None: not a ticket's thread."""
+    def _ticket_of_thread(self, session: Session, key: str) -> Ticket | None:
+        """The ticket whose requester thread this is when no conversation holds it: the receipt of
+        `/tierline report` or "Report to IT", or the DM a notice was sent in. Its requester's
+        replies there are read by the engine once the thread is adopted as the ticket's
+        conversation (`Engine.adopt_ticket_thread`)."""
         where = store.parse_conversation_key(key)
         thread = store.thread_at(session, *where) if where else None
         if thread is None or thread.role != store.REQUESTER:
             return None
-        ticket = session.get(Ticket, thread.ticket_id)
-        if ticket is None or ticket.requester is None or ticket.requester.external_id != user:
-            return False
-        operations.add_message(
-            session, ticket, actor=self.actor(session, user), text=text, routing=self.s.routing
-        )
-        return True
+        return session.get(Ticket, thread.ticket_id)
 
     def on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()

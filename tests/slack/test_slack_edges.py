@@ -14,7 +14,7 @@ from bot import observability
 from bot.slack import blocks
 from bot.workflow import operations, queries
 from bot.workflow.outbox import deliver_pending
-from models import Conversation, OutboxMessage, utcnow
+from models import Conversation, OutboxMessage, Ticket, utcnow
 from models.db import transaction
 from tests.slack.conftest import (
     ENGINEER_L1,
@@ -71,6 +71,38 @@ def test_a_reply_in_the_thread_of_a_reported_ticket_reaches_the_engineer(stack: 
     stack.driver.say("UCOLLEAGUE", REQUESTER_DM, "me too", thread_ts=receipt.ts, channel_type="im")
     stack.fake.settle(quiet=0.5)
     assert not [t for t in stack.thread_texts(L1_CHANNEL, card.ts) if "me too" in t]
+
+
+def test_a_rating_typed_in_the_thread_of_a_reported_ticket_rates_it_rather_than_reopening_it(
+    stack: Stack,
+) -> None:
+    """The receipt's thread is where the resolution and "How did we do?" arrive, so it is where
+    people type "5, thanks": read as in any handed-off thread, it rates and closes the ticket."""
+    stack.driver.command(REQUESTER, SUPPORT, "report printer jams")
+    view = stack.fake.wait_for(lambda: stack.fake.calls_to("views.open"), what="modal")[0].args["view"]
+    _report(stack, "Printer on floor 3 jams", view["private_metadata"])
+    receipt = stack.fake.wait_for(lambda: stack.fake.posts(REQUESTER_DM), what="receipt DM")[0]
+    stack.fake.wait_for(lambda: _pending(stack) == [], what="the receipt's thread link committed")
+    with transaction(stack.db.sessions) as session:
+        number = str(session.scalars(select(Ticket.number)).one())
+    stack.driver.say(REQUESTER, REQUESTER_DM, "any update?", thread_ts=receipt.ts, channel_type="im")
+    status = stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(REQUESTER_DM, receipt.ts) if "L1" in t and number in t],
+        what="the status, in words",
+    )
+    assert status
+    card = stack.fake.posts(L1_CHANNEL)[0]
+    stack.driver.click(ENGINEER_L1, blocks.CLAIM, number, channel=L1_CHANNEL, message_ts=card.ts)
+    stack.fake.wait_for(lambda: stack.ticket(number).assignee_id, what="claimed")
+    stack.driver.submit_view(ENGINEER_L1, blocks.RESOLVE_VIEW, {"resolution": "Cleared the rollers"}, number)
+    stack.fake.wait_for(
+        lambda: [c for c in stack.fake.posts(REQUESTER_DM, receipt.ts) if "tl_csat_5" in json.dumps(c.args)],
+        what="rating prompt in the receipt's thread",
+    )
+    stack.driver.say(REQUESTER, REQUESTER_DM, "5, thanks!", thread_ts=receipt.ts, channel_type="im")
+    stack.fake.wait_for(lambda: stack.ticket(number).csat_score == 5, what="rated")
+    ticket = stack.ticket(number)
+    assert (ticket.status.value, ticket.reopen_count) == ("closed", 0)
 
 
 def test_a_modal_is_answered_within_slacks_3_seconds_even_when_the_web_api_is_rate_limited(
