@@ -655,6 +655,15 @@ class Engine:
         """Feedback, a request for a person, or small talk: nothing is searched, no case is replaced."""
         answered = conversation.state is ConversationState.ANSWERED
         lang = _reply_language(conversation, text)
+        if (
+            intent is Intent.HUMAN
+            and conversation.state is ConversationState.SOLVED
+            and conversation.question
+            and intents.turns_back(text)
+        ):
+            # "actually, can I talk to a person" after "solved": it was not, and the person is for
+            # that case, which is handed off rather than asked about again.
+            conversation.state = ConversationState.ANSWERED
         if intent in _FEEDBACK_OF:
             return self._feedback(session, conversation, requester, _FEEDBACK_OF[intent], lang)
         if intent is Intent.YES and answered:

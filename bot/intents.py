@@ -40,9 +40,14 @@ def normalise(text: str) -> str:
 # Words that may surround an intent phrase without changing it: "ok thanks, that worked!"
 _LEAD = (
     r"(?:(?:ok|okay|oh|ah|great|cool|perfect|awesome|brilliant|nice|yes|yeah|yep|sure|thanks|thank you"
-    r"|thx|cheers|hi|hey|hello|well|sorry|hmm|um|so|but|no|nope|unfortunately|sadly) )*"
+    r"|thx|cheers|hi|hey|hello|well|sorry|hmm|um|so|but|no|nope|unfortunately|sadly"
+    # "actually, can I talk to a person" after "solved"; "just escalate it"; "in that case, no"
+    r"|actually|also|just|then|in that case|instead|honestly) )*"
 )
-_TAIL = r"(?: (?:thanks|thank you|thx|ty|cheers|a lot|so much|very much|again|now|please|pls|mate|guys))*"
+_TAIL = (
+    r"(?: (?:thanks|thank you|thx|ty|cheers|a lot|so much|very much|again|now|please|pls|mate|guys"
+    r"|instead|then|if possible|asap|after all))*"
+)
 
 _TARGET = (
     r"(?:a |an |the |some )?(?:real |actual |live )?"
@@ -71,7 +76,8 @@ _PHRASES: tuple[tuple[Intent, str], ...] = (
     ),
     (
         Intent.NOT_SOLVED,
-        r"not solved|unsolved|not resolved|not fixed|no luck|not really|no change|no difference"
+        r"(?:(?:it|that|this) (?:is |s )?|its |thats )?(?:not solved|not resolved|not fixed)"
+        r"|unsolved|no luck|not really|no change|no difference"
         r"|(?:that|it|this)? ?(?:didnt|did not|doesnt|does not|wont|will not) (?:work|help|fix it|solve it)"
         r"|(?:it|that|this)? ?(?:is |s )?still (?:not working|doesnt work|does not work|broken|happening"
         r"|the same|failing)|(?:it )?(?:is )?not working|(?:same|still the same) (?:problem|issue|thing)"
@@ -241,6 +247,16 @@ def typed_rating(text: str) -> tuple[int, str] | None:
 def takes_back_solved(text: str) -> bool:
     """Whether a message after "solved" says the problem is not solved after all."""
     return bool(_TAKES_BACK_RE.search(normalise(text)))
+
+
+# "Actually, ..." and "... after all" turn back to what was just settled: "actually can I talk to a
+# person" right after "solved" is about that problem, not a new one.
+_REVERSAL_RE = re.compile(r"^actually |(?:^| )after all(?: |$)")
+
+
+def turns_back(text: str) -> bool:
+    """Whether a short message (an intent phrase) reverses what was just said or decided."""
+    return bool(_REVERSAL_RE.search(normalise(text)))
 
 
 def is_follow_up(text: str) -> bool:

@@ -1007,6 +1007,21 @@ def test_a_new_question_after_solved_is_a_new_case(db: TestDatabase, engine: Eng
         assert "vpn" not in s.scalars(select(Ticket.body)).one().lower()
 
 
+def test_actually_a_person_after_solved_hands_off_that_case(db: TestDatabase, engine: Engine) -> None:
+    """ "Solved", then "actually, can I talk to a person": the word takes "solved" back, so the
+    person gets the case with what was asked instead of being asked what it is about; a plain
+    "talk to a person" after "solved" may be about anything, and is asked about."""
+    engine.searcher = TwoPassageKB(list(KB), threshold=0.8)
+    assert ask(db, engine, "my vpn disconnects all day").kind == "answer"
+    ask(db, engine, "solved")
+    out = ask(db, engine, "actually, can I talk to a person")
+    assert out.kind == "handoff" and out.ticket is not None
+    assert "vpn disconnects all day" in only_ticket(db).body
+    assert ask(db, engine, "my vpn disconnects all day", key="cli:t2").kind == "answer"
+    ask(db, engine, "solved", key="cli:t2")
+    assert ask(db, engine, "can I talk to a person", key="cli:t2").kind == "clarify"
+
+
 SCREENSHOT = "[attached: error.png https://acme.slack.com/files/U1/F1/error.png]"
 
 

@@ -34,6 +34,11 @@ from bot.intents import Intent, read_intent
         ("✅ fixed", Intent.SOLVED),
         ("👎", Intent.NO),
         (":pray:", Intent.THANKS),
+        ("actually, can I talk to a person", Intent.HUMAN),  # after "solved": it was not, after all
+        ("Actually I need a human instead", Intent.HUMAN),
+        ("just escalate it please", Intent.HUMAN),
+        ("actually it's not fixed", Intent.NOT_SOLVED),
+        ("in that case, never mind", Intent.CLOSE),
     ],
 )
 def test_short_messages_are_read_for_what_they_mean(text: str, intent: Intent) -> None:
@@ -49,6 +54,8 @@ def test_short_messages_are_read_for_what_they_mean(text: str, intent: Intent) -
         "how do I talk to someone outside the company in Teams",
         "还是不行，屏幕黑了",
         "ok so the VPN asks for my password every hour",
+        "actually my second monitor is not working either",
+        "also the printer on floor 2 is not working",
     ],
 )
 def test_questions_containing_those_words_stay_questions(text: str) -> None:
