@@ -48,9 +48,9 @@ CARD_GONE = frozenset(
 )
 # chat.postMessage errors that mean the bot cannot write in that thread (but may DM the person).
 THREAD_UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "thread_not_found"})
-# Queue notices that move a ticket to another tier: the new tier's card hears why, the old ones settle.
 # Outbox kinds that ask the requester to rate the help (1–5 buttons).
 CSAT_KINDS = frozenset({"csat_request", "ticket_resolved_csat"})
+# Queue notices that move a ticket to another tier: the new tier's card hears why, the old ones settle.
 MOVE_KINDS = frozenset({"ticket_escalated", "ticket_deescalated", "ticket_rerouted"})
 
 
