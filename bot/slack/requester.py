@@ -86,7 +86,13 @@ class RequesterListeners(ListenerBase):
             relayed = outcome.relayed  # acknowledged with a reaction below, not a message
             if not relayed:
                 self.reply_outcome(session, outcome, user)
-            handled = _ticket_of(session, outcome.ticket.number if outcome.ticket else None)
+            # A rating or a reopen is answered in words (a relayed reply changes neither), so only
+            # then can a rating prompt have become stale.
+            handled = (
+                None
+                if relayed or outcome.ticket is None
+                else queries.ticket_numbered(session, outcome.ticket.number)
+            )
             settled = _settle_csat_prompts(session, handled) if handled is not None else []
         self._redraw_all(settled)
         return relayed
@@ -299,12 +305,6 @@ def _csat_settled_text(number: str, score: int | None) -> str:
     if score is None:
         return f"*{number}* was reopened; you will be asked to rate it again once it is resolved."
     return f"Thanks! You rated *{number}* {score}/5."
-
-
-def _ticket_of(session: Session, number: str | None) -> Ticket | None:
-    if not number:
-        return None
-    return session.scalars(select(Ticket).where(Ticket.number == number)).one_or_none()
 
 
 def _settle_csat_prompts(session: Session, ticket: Ticket) -> list[tuple[str, str, str]]:

@@ -13,11 +13,15 @@ from bot.workflow.states import CLAIMABLE, OPEN
 from models import OutboxMessage, Priority, Role, Ticket, Tier, TierMembership, User, utcnow
 
 
+def ticket_numbered(session: Session, number: str) -> Ticket | None:
+    """The ticket with this number, typed in any case with spaces around it; None if there is none."""
+    return session.scalars(select(Ticket).where(Ticket.number == number.strip().upper())).one_or_none()
+
+
 def find_ticket(session: Session, number: str) -> Ticket:
-    key = number.strip().upper()
-    ticket = session.scalars(select(Ticket).where(Ticket.number == key)).one_or_none()
+    ticket = ticket_numbered(session, number)
     if ticket is None:
-        raise NotFound(f"there is no ticket {key}")
+        raise NotFound(f"there is no ticket {number.strip().upper()}")
     return ticket
 
 
