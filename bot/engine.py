@@ -595,7 +595,13 @@ class Engine:
         # A new case is decided on the very search that told it apart from a follow-up.
         searched = None if continues else alone
         return self._decide(
-            session, conversation, requester, query, truncated=check.truncated, searched=searched
+            session,
+            conversation,
+            requester,
+            query,
+            truncated=check.truncated,
+            searched=searched,
+            reply=(check.query, alone) if clarified else None,
         )
 
     def _about_the_answer(self, conversation: Conversation, alone: SearchResult | None) -> bool:
@@ -790,12 +796,17 @@ class Engine:
         *,
         truncated: bool,
         searched: SearchResult | None = None,
+        reply: tuple[str, SearchResult | None] | None = None,
     ) -> Outcome:
-        """Answer, clarify or hand off on `query`; `searched`: its search, when already made."""
+        """Answer, clarify or hand off on `query`; `searched`: its search, when already made;
+        `reply`: a reply to our clarifying question and its own search, if made (see
+        `_confirmed_by_reply`)."""
         if self._reports_known_incident(session, conversation.question):
             return self._handoff(session, conversation, requester, reason="part of an active major incident")
         result = searched if searched is not None else self._search(query, requester, conversation)
         threshold = self._threshold(result)
+        if reply is not None and result is not None and not result.answerable(threshold):
+            result = self._confirmed_by_reply(result, *reply, requester, conversation)
         if result is not None and result.answerable(threshold):
             twins = _same_title_hits(result)
             if twins and conversation.clarifications == 0:
@@ -833,6 +844,34 @@ class Engine:
             reason=reason or "no confident answer in the knowledge base",
             result=result,
         )
+
+    def _confirmed_by_reply(
+        self,
+        result: SearchResult,
+        reply: str,
+        alone: SearchResult | None,
+        requester: User,
+        conversation: Conversation,
+    ) -> SearchResult:
+        """The case's search (`result`), answerable when a reply to our clarifying question, searched
+        on its own (`alone`, searched here when not yet), confidently finds the article the case's
+        search puts first. A reply often says plainly what the opening only hinted at ("how do I
+        set up email on my iPhone" → "the Outlook app, for my work email"), and the opening's words
+        then dilute the joint search below the threshold although both point at one article. Two
+        searches that agree, one of them confident, are an answer; a reply that points at another
+        article leaves the case as it was. The passages stay the case's: they fit all of it."""
+        if result.top is None:
+            return result
+        if alone is None:
+            alone = self._search(reply, requester, conversation)
+        if (
+            alone is None
+            or alone.top is None
+            or not alone.answerable(self._threshold(alone))
+            or alone.top.article_id != result.top.article_id
+        ):
+            return result
+        return replace(result, confidence=max(result.confidence, alone.confidence))
 
     def _reports_known_incident(self, session: Session, question: str) -> bool:
         """A fault that reads like the reports of an active major incident goes to it (the handoff

@@ -366,6 +366,52 @@ def test_no_to_a_clarifying_question_asks_again_instead_of_rejecting(
     assert ticket_count(db) == 0
 
 
+@dataclass
+class DilutingKB(KeywordKB):
+    """Like a real search, confidence falls with words that match nothing: a long, vague case
+    scores lower than a short reply that names the thing."""
+
+    def search(
+        self, query: str, *, audiences: frozenset[str] = frozenset({"public"}), k: int = 3
+    ) -> SearchResult:
+        result = super().search(query, audiences=audiences, k=k)
+        words = set(query.lower().split())
+        scaled = []
+        for hit in result.hits:
+            keywords = next(kw for art_id, *_, kw in self.articles if art_id == hit.article_id)
+            scaled.append(replace(hit, score=hit.score * min(1.0, 2 * len(keywords & words) / len(words))))
+        scaled.sort(key=lambda h: -h.score)
+        return replace(result, hits=tuple(scaled), confidence=scaled[0].score if scaled else 0.0)
+
+
+PHONE_KB = [
+    ("vpn-disconnects", "VPN keeps disconnecting", "public", frozenset({"vpn", "disconnects"})),
+    ("email-on-phone", "Work email on your phone", "public", frozenset({"email", "iphone"})),
+    ("printer-tray", "Printer tray jams", "public", frozenset({"printer", "jam", "tray"})),
+]
+
+
+def test_a_reply_that_names_what_the_vague_opening_meant_gets_the_answer(db: TestDatabase) -> None:
+    triage = TriageService(db.sessions, category_threshold=0.45, priority_threshold=0.4)
+    engine = Engine(searcher=DilutingKB(list(PHONE_KB)), triage=triage, desk=WorkflowDesk(Routing.default()))
+    assert ask(db, engine, "how do i set up email on my iphone").kind == "clarify"
+    # Searched together the opening's words drown the reply (below the threshold), but on its
+    # own the reply finds the very article the case's search puts first.
+    out = ask(db, engine, "the outlook app on iphone for work email")
+    assert out.kind == "answer" and out.sources[0].id == "email-on-phone"
+    assert ticket_count(db) == 0
+
+
+def test_a_reply_that_points_at_another_article_is_not_answered_from_it(db: TestDatabase) -> None:
+    triage = TriageService(db.sessions, category_threshold=0.45, priority_threshold=0.4)
+    engine = Engine(searcher=DilutingKB(list(PHONE_KB)), triage=triage, desk=WorkflowDesk(Routing.default()))
+    assert ask(db, engine, "how do i set up email on my iphone").kind == "clarify"
+    # On its own "printer jam" finds the tray article, but the case's search still puts the
+    # phone article first: no answer from an article the case as a whole does not point at.
+    out = ask(db, engine, "printer jam")
+    assert out.kind == "handoff" and out.ticket is not None
+
+
 def test_solved_during_a_clarification_closes_the_case(db: TestDatabase, engine: Engine) -> None:
     ask(db, engine, "something is broken with my thing")
     ask(db, engine, "solved")
