@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from bot import intents, observability, phrases
 from bot.attachments import has_attachments, without_attachments
 from bot.intents import Intent
+from bot.workflow import queries
 from bot.workflow.states import OPEN
 from classifier.facts import (
     describes_fault,
@@ -439,6 +440,12 @@ class Engine:
             # The engineer must see every reply, even "no" to their question, a bare screenshot or "🤷".
             self._record(session, conversation, MessageRole.REQUESTER, "relay", check.stored)
             return self._relay(session, conversation, requester, check.stored)
+        if conversation.state is not ConversationState.HANDED_OFF and has_words:
+            status = self._close_reply(session, conversation, requester, inquiry.text) or self._status_reply(
+                session, conversation, requester, inquiry.text
+            )
+            if status is not None:
+                return status
         if intent is Intent.NOT_SOLVED and not conversation.question and check.problem is None:
             intent = None  # "it does not work" as an opening line is a (vague) question, not feedback
         if intent is not None:
@@ -1188,6 +1195,57 @@ class Engine:
             relayed=False,  # passed on, but said in words: it asks something
         )
 
+    def _close_reply(
+        self, session: Session, conversation: Conversation, requester: User, text: str
+    ) -> Outcome | None:
+        """ "Please close IT-12, it works now" outside the ticket's thread: the requester's own open
+        ticket is withdrawn at once, as "never mind" and "yes" do in its thread (the number names
+        it, so there is nothing to confirm). Someone else's number, or a ticket already settled,
+        is only answered in words."""
+        number = intents.close_request(text)
+        if number is None:
+            return None
+        lang = phrases.language_of(text)
+        mine = queries.tickets_for_requester(session, requester)
+        ticket = next((t for t in mine if (t.number or "").upper() == number), None)
+        self._record(session, conversation, MessageRole.REQUESTER, "status", text, {"close": number})
+        if ticket is None:
+            reply = phrases.status_overview(lang, [], None, missing=number)
+        elif ticket.status not in OPEN:
+            reply = phrases.status_overview(lang, [_ticket_state(ticket)], None)
+        else:
+            self.desk.withdraw(session, ticket, requester=requester, reason=text)
+            reply = phrases.withdrawn(lang, ticket.number or number, here=False)
+        return self._say(session, conversation, "notice", reply)
+
+    def _status_reply(
+        self, session: Session, conversation: Conversation, requester: User, text: str
+    ) -> Outcome | None:
+        """ "What's the status of my ticket?" or "any update on IT-12?" asked outside a ticket's
+        thread (a new DM, the terminal chat): where the person's own tickets stand, in words, not a
+        search of the KB. Nothing is passed on and the case here is left as it was; a reply reaches
+        an engineer in the ticket's own thread. A number that is not one of theirs is not described
+        (it may be a colleague's). With no tickets at all, "when will someone fix my laptop" is a
+        question like any other (None)."""
+        number = intents.named_ticket(text)
+        if number is None and not intents.asks_for_status(text):
+            return None
+        mine = queries.tickets_for_requester(session, requester)
+        if number is None and not mine and not intents.mentions_ticket(text):
+            return None
+        named = [t for t in mine if (t.number or "").upper() == number] if number else []
+        missing = number if number and not named else None
+        open_ones = named if named else [t for t in mine if t.status in OPEN]
+        latest = None if named or open_ones or not mine else mine[0]
+        self._record(session, conversation, MessageRole.REQUESTER, "status", text, {"ticket": number})
+        reply = phrases.status_overview(
+            phrases.language_of(text),
+            [_ticket_state(t) for t in open_ones],
+            _ticket_state(latest) if latest is not None else None,
+            missing=missing,
+        )
+        return self._say(session, conversation, "notice", reply)
+
     def _ticket_status(
         self,
         session: Session,
@@ -1368,6 +1426,20 @@ def is_private_venue(conversation_key: str) -> bool:
         return True
     parts = conversation_key.split(":")
     return len(parts) >= 3 and parts[0] == "slack" and parts[1].startswith("D")
+
+
+def _ticket_state(ticket: Ticket) -> phrases.TicketState:
+    responded = ticket.first_response_at is not None
+    return phrases.TicketState(
+        number=ticket.number or "",
+        subject=ticket.subject or "",
+        status=ticket.status.value,
+        tier=ticket.tier.value,
+        claimed=ticket.assignee_id is not None,
+        due=ticket.sla_resolution_due if responded else ticket.sla_response_due,
+        responded=responded,
+        resolution=ticket.resolution,
+    )
 
 
 def _same_title_hits(result: SearchResult) -> tuple[ArticleHit, ...]:

@@ -338,6 +338,74 @@ def asks_for_status(text: str) -> bool:
     return bool(_STATUS_RE.match(said) or _ZH_STATUS_RE.search(said.replace(" ", "")))
 
 
+_TICKET_NUMBER_RE = re.compile(r"(?<![\w-])([A-Za-z]{1,10}-\d{1,9})(?![\w-])")
+# What may stand around a ticket number in a status question once the number (and words like
+# "ticket") are taken out: "status of ticket IT-12", "IT-12?", "what about IT-12", "IT-12 update
+# please", "when will IT-12 be fixed".
+_AROUND_NUMBER_RE = re.compile(
+    r"^(?:(?:hi|hello|hey|so|ok|okay|and|any|the|what|what is|whats|how|hows|how is"
+    r"|where is|wheres|check|tell me)\b ?)*"
+    r"(?:(?:status|updates?|progress|eta|news)\b ?(?:(?:of|on|for|about)\b ?)?"
+    r"|when (?:will|is) (?:it )?(?:be )?(?:fixed|done|resolved|ready|sorted)\b ?)?"
+    r"(?:(?:please|pls|thanks|thank you|now|today|yet)\b ?)*$"
+)
+_NUMBER_WORDS = frozenset({"ticket", "request", "case", "number", "no", "my"})
+_DANGLING_RE = re.compile(r"(?: (?:on|of|for|about|with))+$")
+
+
+def named_ticket(text: str) -> str | None:
+    """The ticket number a short status question names ("what's the status of IT-1937?",
+    "any update on it-12", "IT-12?"), in capitals; None when the message says more than that
+    (a number quoted inside a new problem is part of the problem)."""
+    if len(text) > 80:
+        return None
+    found = _TICKET_NUMBER_RE.findall(text)
+    if len(found) != 1:
+        return None
+    words = normalise(_TICKET_NUMBER_RE.sub(" ", text)).split()
+    rest = _DANGLING_RE.sub("", " " + " ".join(w for w in words if w not in _NUMBER_WORDS)).strip()
+    if _AROUND_NUMBER_RE.match(rest) or asks_for_status(rest):
+        return str(found[0]).upper()
+    return None
+
+
+# A request to close a named ticket, once the number and words like "ticket" are taken out:
+# "close IT-12", "please cancel IT-12, it works now", "IT-12 can be closed", "you can close IT-12".
+_CLOSE_RE = re.compile(
+    r"^(?:(?:hi|hello|hey|ok|okay|so|please|pls|you can|can you|could you|can i|could i|i want to"
+    r"|id like to|i would like to|kindly|just)\b ?)*"
+    r"(?:(?:close|cancel|withdraw)(?: (?:it|that|this))?(?: (?:please|pls|now))*"
+    r"|(?:it |this |that )?(?:can|may|should) be (?:closed|cancelled|canceled|withdrawn)(?: now)?)"
+    r"(?: (?:it|its|it is|that|this)? ?(?:works|working|is working|fixed|is fixed|sorted|resolved"
+    r"|solved|fine)(?: now| again| itself)?"
+    r"| (?:its |it is |im |i am )?(?:not|no longer) (?:needed|required|an issue|a problem)"
+    r"(?: anymore| any more)?)?"
+    r"(?: (?:thanks|thank you|thx|please|pls|cheers))*$"
+)
+
+
+def close_request(text: str) -> str | None:
+    """The ticket number a short request to close it names ("please close IT-12, it works now"),
+    in capitals; None for anything else ("close IT-12? it still drops" is no such request)."""
+    if len(text) > 100 or text.rstrip().endswith(("?", "？")):
+        return None
+    found = _TICKET_NUMBER_RE.findall(text)
+    if len(found) != 1:
+        return None
+    words = normalise(_TICKET_NUMBER_RE.sub(" ", text)).split()
+    rest = " ".join(w for w in words if w not in _NUMBER_WORDS)
+    return str(found[0]).upper() if _CLOSE_RE.match(rest) else None
+
+
+_TICKET_WORD_RE = re.compile(r"\b(?:tickets?|requests?|case)\b|工单")
+
+
+def mentions_ticket(text: str) -> bool:
+    """Whether a status question says it is about a ticket ("what's the status of my ticket"),
+    not just about a fix ("when will someone fix my laptop")."""
+    return bool(_TICKET_WORD_RE.search(normalise(text)))
+
+
 # Words of IT support in general, not of one knowledge base: accounts, devices, software, mail,
 # files and the network, and asking for help. One of them in a case makes it IT's business even
 # when it also reads as chatter ("my Teams status says I'm at lunch"): see `is_chatter`.

@@ -6,6 +6,7 @@ Only the engine's own sentences are translated; article passages are shown as wr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -358,10 +359,14 @@ def offer_withdraw(lang: Language, number: str) -> str:
     )
 
 
-def withdrawn(lang: Language, number: str) -> str:
+def withdrawn(lang: Language, number: str, *, here: bool = True) -> str:
+    """The requester's ticket closed at their word; `here`: said in the ticket's own thread, where
+    a later reply reopens it (else that thread is where to write)."""
     if lang == "zh":
-        return f"已关闭 {number}。如果问题再次出现，请在这里回复，我会重新打开它。"
-    return f"Done: {number} is closed. If the problem comes back, write here and I'll reopen it."
+        where = "在这里" if here else "在该工单的对话里"
+        return f"已关闭 {number}。如果问题再次出现，请{where}回复，我会重新打开它。"
+    where = "write here" if here else "reply in its thread"
+    return f"Done: {number} is closed. If the problem comes back, {where} and I'll reopen it."
 
 
 _ZH_STATUSES = {
@@ -402,17 +407,16 @@ def ticket_status(
         return f"{number} is {status}.{fix}\nIf the problem is still there, reply here and I'll reopen it."
     if lang == "zh":
         state = _ZH_STATUSES.get(status, status)
-        who = "已有工程师在处理" if claimed else "正在等待工程师接手"
-        promise = ""
         if status == "waiting_on_user":
-            promise = "工程师在等您的回复，请在这里回答他们的问题。"
-        elif due is not None:
-            promise = f"{tier} 团队将在 {when(due, 'zh')} 前{'解决' if responded else '首次回复'}。"
-        if status == "waiting_on_user":
-            return f"{number} 目前{state}，在 {tier} 团队。{promise}"
-        return f"{number} 目前{state}，在 {tier} 团队，{who}。{promise}我也已把您的消息转给他们。"
+            return f"{number} 目前{state}，在 {tier} 团队。工程师在等您的回复，请在这里回答他们的问题。"
+        return f"{_zh_where(number, status, tier, claimed, due, responded)}我也已把您的消息转给他们。"
     if status == "waiting_on_user":
         return f"The {tier} team is waiting for your answer on {number}: reply here to their question."
+    return f"{_where(number, status, tier, claimed, due, responded)} I've passed your message on too."
+
+
+def _where(number: str, status: str, tier: str, claimed: bool, due: datetime | None, responded: bool) -> str:
+    """An open ticket's state and the next time promised, in English."""
     if claimed:
         where = f"{number} is being worked on by the {tier} team."
     elif status == "escalated":
@@ -420,4 +424,83 @@ def ticket_status(
     else:
         where = f"{number} is in the {tier} team's queue, waiting for an engineer to pick it up."
     promise = f" They aim to {'resolve it' if responded else 'respond'} by {when(due)}." if due else ""
-    return f"{where}{promise} I've passed your message on too."
+    return f"{where}{promise}"
+
+
+def _zh_where(
+    number: str, status: str, tier: str, claimed: bool, due: datetime | None, responded: bool
+) -> str:
+    state = _ZH_STATUSES.get(status, status)
+    who = "已有工程师在处理" if claimed else "正在等待工程师接手"
+    promise = f"{tier} 团队将在 {when(due, 'zh')} 前{'解决' if responded else '首次回复'}。" if due else ""
+    return f"{number} 目前{state}，在 {tier} 团队，{who}。{promise}"
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """What a status overview says of one ticket (see `status_overview`)."""
+
+    number: str
+    subject: str
+    status: str
+    tier: str
+    claimed: bool
+    due: datetime | None
+    responded: bool
+    resolution: str | None
+
+
+def _state_sentence(lang: Language, t: TicketState) -> str:
+    """One ticket's state for an overview: said outside its thread, so it names the ticket by its
+    subject too and sends a reply to where it reaches the engineer."""
+    subject = t.subject if len(t.subject) <= 60 else t.subject[:59].rstrip() + "…"
+    named = f"*{t.number}* (“{subject}”)" if lang == "en" else f"*{t.number}*（“{subject}”）"
+    if t.status in ("resolved", "closed"):
+        fix = f" {t.resolution.strip()[:300]}" if t.resolution and t.resolution.strip() else ""
+        if lang == "zh":
+            return f"{named} {_ZH_STATUSES[t.status]}。{fix.strip()}".strip()
+        return f"{named} is {t.status}.{fix}"
+    if t.status == "waiting_on_user":
+        if lang == "zh":
+            return f"{named}：{t.tier} 团队在等您的回复，请在该工单的对话里回答。"
+        return f"{named}: the {t.tier} team is waiting for your answer; reply in that ticket's thread."
+    if lang == "zh":
+        return _zh_where(named, t.status, t.tier, t.claimed, t.due, t.responded)
+    return _where(named, t.status, t.tier, t.claimed, t.due, t.responded)
+
+
+def status_overview(
+    lang: Language,
+    open_tickets: Sequence[TicketState],
+    latest: TicketState | None,
+    missing: str | None = None,
+) -> str:
+    """ "What's the status of my ticket?" asked outside any ticket's thread: each open ticket's
+    state and next promise; with none open, how the latest one was settled. `missing`: a ticket
+    number the person named that is not one of theirs (nobody else's tickets are described)."""
+    lines: list[str] = []
+    if missing is not None:
+        lines.append(
+            f"我在您的工单里找不到 {missing}。"
+            if lang == "zh"
+            else f"I can't find {missing} among your tickets."
+        )
+    if len(open_tickets) == 1:
+        lines.append(_state_sentence(lang, open_tickets[0]))
+    elif open_tickets:
+        lines.append(
+            f"您有 {len(open_tickets)} 个未关闭的工单："
+            if lang == "zh"
+            else f"You have {len(open_tickets)} open tickets:"
+        )
+        lines.extend(f"• {_state_sentence(lang, t)}" for t in open_tickets)
+    elif latest is not None:
+        lines.append("您没有未关闭的工单。" if lang == "zh" else "You have no open tickets.")
+        lines.append(_state_sentence(lang, latest))
+    elif missing is None:
+        lines.append(
+            "您还没有任何工单。请在这里描述问题，我来帮您解决或转给 IT 同事。"
+            if lang == "zh"
+            else "You have no tickets. Describe the problem here and I'll help or pass it to IT."
+        )
+    return "\n".join(lines)

@@ -709,6 +709,71 @@ def _resolve_only_ticket(db: TestDatabase) -> str:
         return ticket.number or ""
 
 
+def _events_of_only_ticket(db: TestDatabase) -> int:
+    with db.sessions() as s:
+        return len(s.scalars(select(TicketEvent)).all())
+
+
+def test_the_status_of_my_ticket_asked_in_a_new_conversation_is_told_not_searched(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    number = ask(db, engine, "not solved").ticket.number
+    events = _events_of_only_ticket(db)
+    out = ask(db, engine, "what's the status of my ticket?", key="cli:t2")
+    assert out.kind == "notice" and out.sources == ()
+    assert number in out.text and "my vpn disconnects all the time" in out.text
+    assert "queue" in out.text and "respond by" in out.text
+    by_number = ask(db, engine, f"any update on {number.lower()}?", key="cli:t3")
+    assert by_number.kind == "notice" and number in by_number.text
+    # Nothing new for the engineer, no second ticket, and the ticket's own case is untouched.
+    assert ticket_count(db) == 1 and _events_of_only_ticket(db) == events
+    assert state_of(db, "cli:t1") is ConversationState.HANDED_OFF
+
+
+def test_someone_elses_ticket_number_is_not_described(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    number = ask(db, engine, "not solved").ticket.number
+    out = ask(db, engine, f"what's the status of {number}?", key="cli:t2", who="cli:bo")
+    assert out.kind == "notice" and f"can't find {number}" in out.text
+    assert "vpn" not in out.text.lower() and "queue" not in out.text
+
+
+def test_with_no_open_ticket_the_latest_ones_resolution_is_told(db: TestDatabase, engine: Engine) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    number = _resolve_only_ticket(db)
+    out = ask(db, engine, "any update on my ticket?", key="cli:t2")
+    assert "no open tickets" in out.text and f"{number}" in out.text
+    assert "resolved" in out.text and "reset the VPN profile" in out.text
+    assert only_ticket(db).status is TicketStatus.RESOLVED  # asking never reopens it
+
+
+def test_without_tickets_a_status_question_says_so_but_a_fault_is_still_a_question(
+    db: TestDatabase, engine: Engine
+) -> None:
+    out = ask(db, engine, "what's the status of my ticket?")
+    assert out.kind == "notice" and "no tickets" in out.text
+    fault = ask(db, engine, "when will someone fix my printer jam", key="cli:t2")
+    assert fault.kind == "answer" and fault.sources[0].id == "printer-jam"
+
+
+def test_close_with_the_number_withdraws_the_requesters_open_ticket_from_anywhere(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    number = ask(db, engine, "not solved").ticket.number
+    # A colleague cannot close it, and is not told about it.
+    other = ask(db, engine, f"please close {number}", key="cli:t2", who="cli:bo")
+    assert f"can't find {number}" in other.text and only_ticket(db).status is TicketStatus.NEW
+    out = ask(db, engine, f"please close {number}, it works now", key="cli:t3")
+    assert out.kind == "notice" and f"{number} is closed" in out.text and "its thread" in out.text
+    ticket = only_ticket(db)
+    assert ticket.status is TicketStatus.CLOSED and "it works now" in (ticket.resolution or "")
+    again = ask(db, engine, f"close {number}", key="cli:t4")  # already settled: said, nothing changes
+    assert "is closed" in again.text and only_ticket(db).reopen_count == 0
+
+
 @pytest.mark.parametrize(
     ("said", "score", "comment"),
     [("5", 5, None), ("4/5 - quick fix", 4, "quick fix"), ("打3分", 3, None), ("⭐⭐⭐⭐", 4, None)],

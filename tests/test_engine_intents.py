@@ -140,3 +140,61 @@ def test_a_typed_rating_is_told_from_a_message_that_starts_with_a_number(
 )
 def test_words_that_point_back_at_the_answer_continue_its_case(text: str, follows: bool) -> None:
     assert intents.is_follow_up(text) is follows
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("what's the status of IT-1937?", "IT-1937"),
+        ("any update on it-12", "IT-12"),
+        ("IT-12?", "IT-12"),
+        ("status of ticket IT-99 please", "IT-99"),
+        ("is anyone looking at IT-5?", "IT-5"),
+        ("when will IT-3 be fixed", "IT-3"),
+        ("where is my request IT-9", "IT-9"),
+    ],
+)
+def test_a_status_question_names_its_ticket(text: str, number: str) -> None:
+    assert intents.named_ticket(text) == number
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "IT-5 still not working, the vpn drops again",  # more about the problem: not a status question
+        "my windows-10 laptop will not boot",
+        "IT-1 and IT-2 status",  # two tickets: not one to describe
+        "reopen IT-3",
+        "wifi-5 is slow in room 4",
+    ],
+)
+def test_a_number_inside_other_words_is_no_status_question(text: str) -> None:
+    assert intents.named_ticket(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("please close IT-1937, it works now", "IT-1937"),
+        ("cancel it-3 please", "IT-3"),
+        ("IT-12 can be closed, thanks", "IT-12"),
+        ("you can close ticket IT-4, not needed anymore", "IT-4"),
+        ("withdraw my request IT-5", "IT-5"),
+    ],
+)
+def test_a_request_to_close_names_its_ticket(text: str, number: str) -> None:
+    assert intents.close_request(text) == number
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "close IT-3? it still drops",
+        "IT-3 is still broken, please do not close it",
+        "reopen IT-3",
+        "close IT-3 and IT-4",
+        "I cannot close the window that IT-3 opened",
+    ],
+)
+def test_other_words_with_a_number_are_no_request_to_close(text: str) -> None:
+    assert intents.close_request(text) is None

@@ -27,7 +27,7 @@ from tests.slack.conftest import (
     Stack,
     hand_off,
 )
-from tests.slack.fake_slack import BOT_USER_ID
+from tests.slack.fake_slack import BOT_USER_ID, Call
 
 REQUESTER_DM = "D" + REQUESTER[1:]  # what the fake's conversations.open answers
 NO_BOT = "CNOBOT0001"  # a channel the bot is not a member of
@@ -52,13 +52,19 @@ def _report(stack: Stack, subject: str, metadata: str) -> None:
     )
 
 
-def test_a_reply_in_the_thread_of_a_reported_ticket_reaches_the_engineer(stack: Stack) -> None:
+def _reported_printer_jams(stack: Stack) -> tuple[Call, Call]:
+    """A ticket filed with `/tierline report`: its card in L1's channel and the requester's receipt."""
     stack.driver.command(REQUESTER, SUPPORT, "report printer jams")
     view = stack.fake.wait_for(lambda: stack.fake.calls_to("views.open"), what="modal")[0].args["view"]
     _report(stack, "Printer on floor 3 jams", view["private_metadata"])
     card = stack.fake.wait_for(lambda: stack.fake.posts(L1_CHANNEL), what="card")[0]
     receipt = stack.fake.wait_for(lambda: stack.fake.posts(REQUESTER_DM), what="receipt DM")[0]
     stack.fake.wait_for(lambda: _pending(stack) == [], what="the receipt's thread link committed")
+    return card, receipt
+
+
+def test_a_reply_in_the_thread_of_a_reported_ticket_reaches_the_engineer(stack: Stack) -> None:
+    card, receipt = _reported_printer_jams(stack)
     reply = stack.driver.say(
         REQUESTER, REQUESTER_DM, "It also jams on floor 4", thread_ts=receipt.ts, channel_type="im"
     )
@@ -273,3 +279,21 @@ def test_in_a_group_dm_the_bot_answers_when_mentioned_and_otherwise_keeps_out(st
     )
     stack.fake.wait_for(lambda: stack.fake.posts(group, asked), what="answer in the group DM")
     assert stack.fake.posts(group, chatter) == []
+
+
+def test_a_status_question_in_a_new_dm_is_answered_with_the_tickets_state(stack: Stack) -> None:
+    """ "What's the status of my ticket?" typed at the top of the DM, away from the ticket's thread:
+    the requester is told where it stands there, and the engineer is not sent the question."""
+    card, receipt = _reported_printer_jams(stack)
+    with transaction(stack.db.sessions) as session:
+        number = str(session.scalars(select(Ticket.number)).one())
+    asked = stack.driver.say(REQUESTER, REQUESTER_DM, "what's the status of my ticket?", channel_type="im")
+    status = stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(REQUESTER_DM, asked) if number in t and "L1" in t],
+        what="the status, in words",
+    )
+    assert "Printer on floor 3 jams" in status[0]
+    stack.fake.settle(quiet=0.5)
+    assert not [t for t in stack.thread_texts(L1_CHANNEL, card.ts) if "status of my ticket" in t]
+    assert not stack.fake.calls_to("reactions.add")  # answered in words, not relayed
+    assert receipt.ts != asked
