@@ -1228,7 +1228,10 @@ class Engine:
         (it may be a colleague's). With no tickets at all, "when will someone fix my laptop" is a
         question like any other (None)."""
         number = intents.named_ticket(text)
-        if number is None and not intents.asks_for_status(text):
+        if number is None and (
+            # "when will someone fix it" answering our clarifying question is about this case
+            conversation.state is ConversationState.CLARIFYING or not intents.asks_for_status(text)
+        ):
             return None
         mine = queries.tickets_for_requester(session, requester)
         if number is None and not mine and not intents.mentions_ticket(text):

@@ -758,6 +758,16 @@ def test_without_tickets_a_status_question_says_so_but_a_fault_is_still_a_questi
     assert fault.kind == "answer" and fault.sources[0].id == "printer-jam"
 
 
+def test_a_reply_to_the_clarifying_question_stays_with_its_case_despite_an_open_ticket(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    ask(db, engine, "not solved")
+    assert ask(db, engine, "something is broken with my thing", key="cli:t2").kind == "clarify"
+    out = ask(db, engine, "when will someone come and fix it", key="cli:t2")
+    assert out.kind == "handoff" and ticket_count(db) == 2
+
+
 def test_close_with_the_number_withdraws_the_requesters_open_ticket_from_anywhere(
     db: TestDatabase, engine: Engine
 ) -> None:
