@@ -86,9 +86,6 @@ SHORT_QUESTION_WORDS = 6
 # top-level reply to a question asked in a thread) for this long after our last words there.
 CARRY_OVER = timedelta(minutes=30)
 _CARRIED_STATES = (ConversationState.CLARIFYING, ConversationState.ANSWERED)
-# States after an answer was shown: waiting for feedback on it, or marked solved, which a person
-# may take back in their next words ("actually it didn't work, I still can't log in").
-_AFTER_AN_ANSWER = (ConversationState.ANSWERED, ConversationState.SOLVED)
 
 
 class KnowledgeSearcher(Protocol):
@@ -819,9 +816,10 @@ class Engine:
             if twins and conversation.clarifications == 0:
                 return self._clarify(session, conversation, result, threshold, only=twins)
             assert result.top is not None  # answerable() guarantees a hit
-            # Only a follow-up to an answer (the case is still "answered" or "solved") has seen passages.
-            answered = conversation.state in _AFTER_AN_ANSWER
-            fresh = _unseen(conversation, result.top) if answered else result.top
+            # A passage shown earlier in this conversation is never shown again, whichever case
+            # showed it: "the ping keeps going when the VPN drops" answering our question about a
+            # follow-up says that step was done.
+            fresh = _unseen(conversation, result.top)
             if fresh is None:  # more about an article whose every passage they have already read
                 return self._handoff(
                     session,

@@ -412,6 +412,20 @@ def test_a_reply_that_points_at_another_article_is_not_answered_from_it(db: Test
     assert out.kind == "handoff" and out.ticket is not None
 
 
+def test_a_passage_shown_for_an_earlier_case_in_the_thread_is_not_shown_again(
+    db: TestDatabase, engine: Engine
+) -> None:
+    """An aside after an answer starts a case of its own; when its reply leads back to the
+    article already shown, the person has read that passage (and says they did the step): they
+    are handed to a person rather than given the same text again."""
+    first = ask(db, engine, "my vpn disconnects all the time")
+    assert first.kind == "answer"
+    assert ask(db, engine, "where do I find the command prompt?").kind == "clarify"
+    out = ask(db, engine, "ok the ping keeps going fine when the vpn disconnects")
+    assert out.kind == "handoff" and out.ticket is not None
+    assert first.passage is not None and first.passage not in out.text
+
+
 def test_solved_during_a_clarification_closes_the_case(db: TestDatabase, engine: Engine) -> None:
     ask(db, engine, "something is broken with my thing")
     ask(db, engine, "solved")
