@@ -78,6 +78,36 @@ _ONE_PERSON = re.compile(
 )
 
 
+# Wording that says an account or a device may be in an attacker's hands: a password typed into
+# a phishing page, malware, "someone else signed in as me". Every hour counts (the attacker is
+# using the access now) however few people are hit, so such a ticket is at least `COMPROMISE_FLOOR`
+# whatever the model or the matrix says. A phishing email that was only received, or a question
+# about running a virus scan, is no compromise.
+_COMPROMISE = re.compile(
+    r"\b(?:hacked|compromised|ransomware|keylogger|trojan)\b"
+    r"|\b(?:got|have|has|caught|picked up|infected (?:with|by)) (?:a |an |some )?(?:virus|malware|spyware)\b"
+    r"|\b(?:laptop|pc|computer|machine|phone|device) (?:is |was |got |has been )?infected\b"
+    r"|\b(?:clicked|opened|entered|typed|gave|submitted)\b[^.!?\n]{0,60}"
+    r"\b(?:phishing|phish|suspicious|fake|scam|dodgy|fraudulent|malicious)\b"
+    r"|\b(?:phishing|phish|suspicious|fake|scam|dodgy|fraudulent|malicious)\b[^.!?\n]{0,60}"
+    r"\b(?:clicked|entered|typed|gave (?:it|them) my|submitted|put in) (?:the |a |my )?"
+    r"(?:link|password|credentials|login|details|code)"
+    r"|\bsomeone (?:else )?(?:has )?(?:logged|signed) (?:in|into|on)(?: (?:to|as))? (?:my|me)\b"
+    r"|\bunauthori[sz]ed (?:access|log ?ins?|sign[- ]?ins?|logins?)\b"
+    r"|\b(?:files|documents|drive) (?:are |were |have been |got )?(?:all )?encrypted\b"
+    r"|\b(?:gehackt|kompromittiert|schadsoftware|trojaner)\b"
+    r"|被黑|被盗号|中毒|病毒感染|勒索|木马|(?:钓鱼|可疑)[^。！？\n]{0,20}(?:点了|点击|输入了?|填了?)"
+    r"|(?:点了|点击了?|输入了?|填了?)[^。！？\n]{0,20}(?:钓鱼|可疑)",
+    re.IGNORECASE,
+)
+COMPROMISE_FLOOR = "high"
+
+
+def reports_compromise(text: str) -> bool:
+    """Whether the text says an account or device may be compromised (see `_COMPROMISE`)."""
+    return bool(_COMPROMISE.search(text))
+
+
 def validate_matrix(matrix: PriorityMatrix) -> None:
     """A replacement matrix must cover every impact × urgency pair with a known priority."""
     for impact in IMPACTS:
@@ -141,8 +171,23 @@ def decide_priority(
     more than over-prioritising a single user's problem. Wording raises a guess to critical only
     when it says many people are hit: "my laptop won't start, I can't work" is one person blocked,
     which the matrix itself puts below critical, and a 15-minute SLA for it would page the desk
-    for every "I can't work" and push real outages down the queue.
+    for every "I can't work" and push real outages down the queue. A possible compromise (a
+    password typed into a phishing page, malware) is at least `COMPROMISE_FLOOR` either way.
     """
+    decided, reason, by_matrix = _decide(model_priority, text, impact, urgency, matrix, basis)
+    if reports_compromise(text) and more_urgent(COMPROMISE_FLOOR, decided) != decided:
+        return COMPROMISE_FLOOR, f"{reason}; a possible compromise makes it {COMPROMISE_FLOOR}", by_matrix
+    return decided, reason, by_matrix
+
+
+def _decide(
+    model_priority: str,
+    text: str,
+    impact: str | None,
+    urgency: str | None,
+    matrix: PriorityMatrix,
+    basis: str,
+) -> tuple[str, str, bool]:
     if impact in IMPACTS and urgency in URGENCIES:
         decided = matrix_priority(impact, urgency, matrix)
         return decided, f"impact {impact} × urgency {urgency} → {decided} ({basis}: {model_priority})", True

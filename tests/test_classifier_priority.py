@@ -11,6 +11,7 @@ from classifier.priority import (
     URGENCIES,
     decide_priority,
     matrix_priority,
+    reports_compromise,
     reports_widespread_outage,
     validate_matrix,
 )
@@ -121,3 +122,39 @@ def test_a_widespread_outage_is_many_people_or_two_kinds_of_outage_wording(
     text: str, widespread: bool
 ) -> None:
     assert reports_widespread_outage(text) is widespread
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I clicked a link in a phishing email and entered my password",
+        "my account was hacked",
+        "I think my laptop has a virus",
+        "someone logged into my account from another country",
+        "all my files are encrypted and there is a ransom note",
+        "I gave my password to a fake IT support caller",
+        "我点了钓鱼邮件里的链接",
+        "电脑中毒了",
+    ],
+)
+def test_a_possible_compromise_is_at_least_high_whatever_the_model_or_the_matrix_says(text: str) -> None:
+    assert reports_compromise(text)
+    priority, reason, by_matrix = decide_priority("low", text, None, None)
+    assert priority == "high" and "compromise" in reason and not by_matrix
+    # "only me, I can still work" puts one person's problem at low, not an attacker's access.
+    assert decide_priority("low", text, "one", "workaround")[0] == "high"
+    assert decide_priority("critical", text, None, None)[0] == "critical"  # never lowered
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I received a phishing email, how do I report it",
+        "how do I run a virus scan",
+        "I got a suspicious sign-in alert",
+        "is this email fake?",
+    ],
+)
+def test_a_suspicious_email_received_or_a_question_about_security_is_no_compromise(text: str) -> None:
+    assert not reports_compromise(text)
+    assert decide_priority("low", text, None, None)[0] == "low"

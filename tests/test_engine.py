@@ -348,6 +348,16 @@ def test_an_outage_the_kb_cannot_answer_goes_to_a_person_at_once(
         assert ticket.body == text
 
 
+def test_a_password_typed_into_a_phishing_page_is_handed_off_at_high_priority(
+    db: TestDatabase, engine: Engine
+) -> None:
+    """One person is hit, but an attacker may be using the account now: high, with its SLA."""
+    ask(db, engine, "I clicked a link in a phishing email and entered my password")
+    out = ask(db, engine, "talk to a person")
+    assert out.kind == "handoff" and out.ticket is not None and out.ticket.priority == "high"
+    assert only_ticket(db).priority == "high"
+
+
 def test_one_persons_login_trouble_still_gets_a_clarifying_question(db: TestDatabase, engine: Engine) -> None:
     out = ask(db, engine, "I cannot log in")
     assert out.kind == "clarify"
