@@ -259,6 +259,8 @@ class Outcome:
     actions: tuple[Feedback, ...] = ()
     # The message was passed on to the ticket's engineer (Slack acknowledges it with a reaction).
     relayed: bool = False
+    # A line said after an answer's passage (a second problem the message reported), also in `text`.
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -269,6 +271,7 @@ class Outcome:
             "ticket": self.ticket.to_json() if self.ticket else None,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "actions": [action.value for action in self.actions],
+            "note": self.note,
         }
 
 
@@ -829,7 +832,8 @@ class Engine:
                     result=result,
                 )
             fresh_result = replace(result, hits=(fresh, *result.hits[1:]))
-            return self._answer(session, conversation, fresh_result, truncated=truncated)
+            also = self._other_problem(conversation, fresh, requester)
+            return self._answer(session, conversation, fresh_result, truncated=truncated, also=also)
         if not self._plausible(result, threshold) and not self._about_it(conversation.question):
             return self._say(
                 session,
@@ -922,23 +926,50 @@ class Engine:
         )
         return self.searcher.search(query, audiences=audiences, k=self.top_k)
 
+    def _other_problem(self, conversation: Conversation, answered: ArticleHit, requester: User) -> str | None:
+        """The second problem of a new case's message that reports two ("outlook keeps crashing and
+        also my second monitor flickers"), when it is a fault or a request of its own that the KB
+        does not put under the article answered: the answer names it, so it is not silently
+        dropped while the first is dealt with. None for one problem, or two about one article."""
+        if conversation.state is not ConversationState.OPEN:
+            return None
+        halves = intents.second_problem(without_attachments(conversation.question))
+        if halves is None:
+            return None
+        other = halves[1]
+        if not (describes_fault(other) or is_service_request(other)):
+            return None
+        alone = self._search(_first(other, MAX_QUERY_CHARS), requester, conversation)
+        if alone is not None and alone.top is not None and alone.top.article_id == answered.article_id:
+            return None
+        return other
+
     def _answer(
-        self, session: Session, conversation: Conversation, result: SearchResult, *, truncated: bool
+        self,
+        session: Session,
+        conversation: Conversation,
+        result: SearchResult,
+        *,
+        truncated: bool,
+        also: str | None = None,
     ) -> Outcome:
         top = result.top
         assert top is not None  # answerable() guarantees a hit
         conversation.state = ConversationState.ANSWERED
         conversation.last_article_id = top.article_id
         passage = _passage_text(top)
+        lang = phrases.language_of(conversation.question)
+        note = phrases.also_mentioned(lang, also) if also else None
         text = phrases.answer(
-            phrases.language_of(conversation.question),
+            lang,
             title=top.title,
             section=top.best.section,
             passage=passage,
             sure=result.confidence >= 0.75,
             truncated=truncated,
+            note=note,
         )
-        return self._say(
+        outcome = self._say(
             session,
             conversation,
             "answer",
@@ -949,6 +980,7 @@ class Engine:
             actions=(Feedback.SOLVED, Feedback.NOT_SOLVED, Feedback.HUMAN),
             payload={"article_id": top.article_id, "version": top.best.version, "passage": passage},
         )
+        return replace(outcome, note=note)
 
     def _clarify(
         self,

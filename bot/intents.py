@@ -397,6 +397,33 @@ def close_request(text: str) -> str | None:
     return str(found[0]).upper() if _CLOSE_RE.match(rest) else None
 
 
+# Where a message turns to a second problem: "outlook keeps crashing and also my second monitor
+# flickers", "…; another thing: …", "…，另外打印机也卡纸了".
+_SECOND_PROBLEM_RE = re.compile(
+    r"(?:[,;.!]\s*|\s)(?:and also|and another thing|another thing|also|on top of that|as well as that"
+    r"|plus|btw|by the way|apart from that|separately)\b[\s,:]*"
+    r"|[，。；,;]\s*(?:另外|还有|同时|此外)[，,：:]?",
+    re.IGNORECASE,
+)
+_MIN_PROBLEM_WORDS = 3
+_CJK_RE = re.compile(r"[\u3400-\u9fff]")
+
+
+def second_problem(text: str) -> tuple[str, str] | None:
+    """(first, second): a message's two problems when it turns to another one part-way (see
+    `_SECOND_PROBLEM_RE`), each long enough to be one; None for a single problem. Whether both
+    halves really are problems is for the caller to judge."""
+    match = _SECOND_PROBLEM_RE.search(text)
+    if match is None:
+        return None
+    first, second = text[: match.start()].strip(" ,;.:"), text[match.end() :].strip(" ,;.:")
+
+    def enough(part: str) -> bool:
+        return len(part.split()) >= _MIN_PROBLEM_WORDS or (bool(_CJK_RE.search(part)) and len(part) >= 4)
+
+    return (first, second) if enough(first) and enough(second) else None
+
+
 _TICKET_WORD_RE = re.compile(r"\b(?:tickets?|requests?|case)\b|工单")
 
 

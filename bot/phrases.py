@@ -49,20 +49,42 @@ def when(due: datetime, lang: Language = "en") -> str:
     return due.strftime("%a %d %b %H:%M UTC")
 
 
-def answer(lang: Language, *, title: str, section: str, passage: str, sure: bool, truncated: bool) -> str:
+def answer(
+    lang: Language,
+    *,
+    title: str,
+    section: str,
+    passage: str,
+    sure: bool,
+    truncated: bool,
+    note: str | None = None,
+) -> str:
+    """An answer from an article; `note`: a line said after the passage (see `also_mentioned`)."""
+    later = f"\n\n{note}" if note else ""
     if lang == "zh":
         lead = "这篇文章应该能帮到您" if sure else "这篇文章也许有帮助"
-        note = "（您的消息较长，我只用了其中描述问题的部分进行搜索）" if truncated else ""
-        head = f"{lead}{note}：*{title}*" + (f" — {section}" if section else "")
-        return f"{head}\n\n{passage}\n\n问题解决了吗？"
+        remark = "（您的消息较长，我只用了其中描述问题的部分进行搜索）" if truncated else ""
+        head = f"{lead}{remark}：*{title}*" + (f" — {section}" if section else "")
+        return f"{head}\n\n{passage}{later}\n\n问题解决了吗？"
     lead = "This article should help" if sure else "This might help"
-    note = (
+    remark = (
         " (your message was long, so I searched with the part that describes the problem)"
         if truncated
         else ""
     )
-    head = f"{lead}{note}: *{title}*" + (f" — {section}" if section else "")
-    return f"{head}\n\n{passage}\n\nDid that solve it?"
+    head = f"{lead}{remark}: *{title}*" + (f" — {section}" if section else "")
+    return f"{head}\n\n{passage}{later}\n\nDid that solve it?"
+
+
+def also_mentioned(lang: Language, other: str) -> str:
+    """A second problem the message reported that the answer's article is not about: named so it
+    is not lost (one case at a time is searched and ticketed)."""
+    other = other if len(other) <= 120 else other[:119].rstrip() + "…"
+    if lang == "zh":
+        return f"您还提到了“{other}”：这个问题解决后，请单独发给我，我再帮您看。"
+    return (
+        f"You also mentioned “{other}”: once this one is settled, send that on its own and I'll look at it."
+    )
 
 
 # What a clarifying question may ask for, each only when the message has not already said it.

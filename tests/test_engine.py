@@ -436,6 +436,29 @@ def test_a_passage_shown_for_an_earlier_case_in_the_thread_is_not_shown_again(
     assert first.passage is not None and first.passage not in out.text
 
 
+def test_a_second_problem_in_the_message_is_named_under_the_answer(db: TestDatabase, engine: Engine) -> None:
+    out = ask(db, engine, "my vpn disconnects all the time and also my printer has a jam")
+    assert out.kind == "answer" and out.sources[0].id == "vpn-disconnects"
+    assert out.note is not None and "my printer has a jam" in out.note and out.note in out.text
+    # The printer is the next case, asked on its own.
+    assert ask(db, engine, "solved").kind == "notice"
+    printer = ask(db, engine, "my printer has a jam")
+    assert printer.kind == "answer" and printer.sources[0].id == "printer-jam"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my vpn disconnects all the time",  # one problem
+        "my vpn disconnects all the time, also it disconnects on the office wifi",  # one article
+        "my vpn disconnects all the time, also thanks for the help yesterday",  # no second problem
+    ],
+)
+def test_one_problem_gets_no_note(db: TestDatabase, engine: Engine, text: str) -> None:
+    out = ask(db, engine, text)
+    assert out.kind == "answer" and out.note is None and "also mentioned" not in out.text
+
+
 def test_solved_during_a_clarification_closes_the_case(db: TestDatabase, engine: Engine) -> None:
     ask(db, engine, "something is broken with my thing")
     ask(db, engine, "solved")

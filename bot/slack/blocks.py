@@ -215,6 +215,8 @@ def answer_message(outcome: Outcome) -> tuple[str, list[Block]]:
         where = f" › {escape(top.section)}" if top.section else ""
         words = confidence_words(outcome.confidence)
         blocks.append(context(f"From {title}{where}" + (f" · {words}" if words else "")))
+    if outcome.note:  # a second problem the message reported: the person's words, escaped
+        blocks.append(section(escape(outcome.note)))
     blocks.append(_feedback_actions(outcome.conversation_key, outcome.actions or tuple(FEEDBACK_ACTIONS)))
     title_text = f" (from {escape(top.title)})" if top else ""
     return fallback(passage + title_text), fit(blocks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -45,6 +46,14 @@ def test_answer_shows_title_link_confidence_and_the_three_buttons() -> None:
     labels = [e["text"]["text"] for e in body[2]["elements"]]
     assert labels == ["Solved", "Not solved", "Talk to a person"]
     assert "Connect to the VPN" in text  # the plain-text fallback names the source too
+
+
+def test_a_second_problem_named_under_an_answer_is_shown_escaped_above_the_buttons() -> None:
+    note = "You also mentioned “my <b>monitor</b> flickers”: send that on its own."
+    text, body = blocks.answer_message(replace(_answer("Install the client."), note=note))
+    assert body[2]["text"]["text"] == escape(note)
+    assert body[3]["type"] == "actions"
+    assert validate_blocks("chat.postMessage", {"text": text, "blocks": body}) == []
 
 
 def test_handoff_lists_ticket_facts_and_offers_details() -> None:
