@@ -1236,8 +1236,7 @@ class Engine:
         if number is None:
             return None
         lang = phrases.language_of(text)
-        mine = queries.tickets_for_requester(session, requester)
-        ticket = next((t for t in mine if (t.number or "").upper() == number), None)
+        ticket = next(iter(_numbered(queries.tickets_for_requester(session, requester), number)), None)
         self._record(session, conversation, MessageRole.REQUESTER, "status", text, {"close": number})
         if ticket is None:
             reply = phrases.status_overview(lang, [], None, missing=number)
@@ -1266,7 +1265,7 @@ class Engine:
         mine = queries.tickets_for_requester(session, requester)
         if number is None and not mine and not intents.mentions_ticket(text):
             return None
-        named = [t for t in mine if (t.number or "").upper() == number] if number else []
+        named = _numbered(mine, number) if number else []
         missing = number if number and not named else None
         open_ones = named if named else [t for t in mine if t.status in OPEN]
         latest = None if named or open_ones or not mine else mine[0]
@@ -1292,17 +1291,7 @@ class Engine:
         question is still passed on (the engineer should know someone is waiting); on a settled
         one it is not, so asking never reopens a ticket, nor on one that waits for the requester's
         answer, which this is not."""
-        responded = ticket.first_response_at is not None
-        reply = phrases.ticket_status(
-            lang,
-            ticket.number or "",
-            ticket.status.value,
-            ticket.tier.value,
-            claimed=ticket.assignee_id is not None,
-            due=ticket.sla_resolution_due if responded else ticket.sla_response_due,
-            responded=responded,
-            resolution=ticket.resolution,
-        )
+        reply = phrases.ticket_status(lang, _ticket_state(ticket))
         quiet = (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.WAITING_ON_USER)
         if ticket.status not in quiet:
             self.desk.requester_message(session, ticket, requester=requester, text=text)
@@ -1459,6 +1448,11 @@ def is_private_venue(conversation_key: str) -> bool:
         return True
     parts = conversation_key.split(":")
     return len(parts) >= 3 and parts[0] == "slack" and parts[1].startswith("D")
+
+
+def _numbered(tickets: list[Ticket], number: str) -> list[Ticket]:
+    """Those of `tickets` with `number`, in any case ("it-12" is IT-12)."""
+    return [t for t in tickets if (t.number or "").upper() == number.upper()]
 
 
 def _ticket_state(ticket: Ticket) -> phrases.TicketState:

@@ -403,22 +403,28 @@ _ZH_STATUSES = {
 }
 
 
-def ticket_status(
-    lang: Language,
-    number: str,
-    status: str,
-    tier: str,
-    *,
-    claimed: bool,
-    due: datetime | None,
-    responded: bool,
-    resolution: str | None,
-) -> str:
-    """Where a ticket stands, for "any update?": its state, who has it and the time promised.
+@dataclass(frozen=True)
+class TicketState:
+    """What is said of a ticket's state (`ticket_status`, `status_overview`): due is the next promise."""
+
+    number: str
+    subject: str
+    status: str
+    tier: str
+    claimed: bool
+    due: datetime | None
+    responded: bool
+    resolution: str | None
+
+
+def ticket_status(lang: Language, ticket: TicketState) -> str:
+    """Where a ticket stands, for "any update?" in its thread: its state, who has it and the time
+    promised.
 
     Open tickets say the next promise (a first answer, else the fix); a settled one says how it
     was settled and how to bring it back, since the question may come from someone who missed it.
     """
+    number, status, tier, resolution = ticket.number, ticket.status, ticket.tier, ticket.resolution
     if status in ("resolved", "closed"):
         fix = f" {resolution.strip()[:300]}" if resolution and resolution.strip() else ""
         if lang == "zh":
@@ -427,14 +433,15 @@ def ticket_status(
                 f"{number} {state}。{fix.strip()}\n如果问题仍然存在，请在这里回复，我会重新打开它。".strip()
             )
         return f"{number} is {status}.{fix}\nIf the problem is still there, reply here and I'll reopen it."
+    where = (number, status, tier, ticket.claimed, ticket.due, ticket.responded)
     if lang == "zh":
         state = _ZH_STATUSES.get(status, status)
         if status == "waiting_on_user":
             return f"{number} 目前{state}，在 {tier} 团队。工程师在等您的回复，请在这里回答他们的问题。"
-        return f"{_zh_where(number, status, tier, claimed, due, responded)}我也已把您的消息转给他们。"
+        return f"{_zh_where(*where)}我也已把您的消息转给他们。"
     if status == "waiting_on_user":
         return f"The {tier} team is waiting for your answer on {number}: reply here to their question."
-    return f"{_where(number, status, tier, claimed, due, responded)} I've passed your message on too."
+    return f"{_where(*where)} I've passed your message on too."
 
 
 def _where(number: str, status: str, tier: str, claimed: bool, due: datetime | None, responded: bool) -> str:
@@ -456,20 +463,6 @@ def _zh_where(
     who = "已有工程师在处理" if claimed else "正在等待工程师接手"
     promise = f"{tier} 团队将在 {when(due, 'zh')} 前{'解决' if responded else '首次回复'}。" if due else ""
     return f"{number} 目前{state}，在 {tier} 团队，{who}。{promise}"
-
-
-@dataclass(frozen=True)
-class TicketState:
-    """What a status overview says of one ticket (see `status_overview`)."""
-
-    number: str
-    subject: str
-    status: str
-    tier: str
-    claimed: bool
-    due: datetime | None
-    responded: bool
-    resolution: str | None
 
 
 def _state_sentence(lang: Language, t: TicketState) -> str:
