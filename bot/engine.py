@@ -441,8 +441,10 @@ class Engine:
             self._record(session, conversation, MessageRole.REQUESTER, "relay", check.stored)
             return self._relay(session, conversation, requester, check.stored)
         if conversation.state is not ConversationState.HANDED_OFF and has_words:
-            status = self._close_reply(session, conversation, requester, inquiry.text) or self._status_reply(
-                session, conversation, requester, inquiry.text
+            status = (
+                self._close_reply(session, conversation, requester, inquiry.text)
+                or self._works_now_reply(session, conversation, requester, inquiry.text)
+                or self._status_reply(session, conversation, requester, inquiry.text)
             )
             if status is not None:
                 return status
@@ -1247,6 +1249,49 @@ class Engine:
             reply = phrases.withdrawn(lang, ticket.number or number, here=False)
         return self._say(session, conversation, "notice", reply)
 
+    def _works_now_reply(
+        self, session: Session, conversation: Conversation, requester: User, text: str
+    ) -> Outcome | None:
+        """ "Never mind, it works now" where no case is open (a new DM, the terminal chat) from
+        someone with open tickets: it is about one of them, so we offer to close it (a *yes* then
+        closes it) or, with several, ask which. Also the *yes* or *no* to that offer. None when
+        neither applies: with no open ticket the words are read as usual."""
+        lang = phrases.language_of(text)
+        offered = _close_offered(conversation)
+        if offered:
+            intent = intents.read_intent(text)
+            ticket = next(iter(_numbered(queries.tickets_for_requester(session, requester), offered)), None)
+            if ticket is not None and intent in (*_AGREES, Intent.NO):
+                self._record(session, conversation, MessageRole.REQUESTER, "status", text, {"close": offered})
+                if intent is Intent.NO:
+                    return self._say(session, conversation, "notice", phrases.left_open(lang, offered))
+                if ticket.status in OPEN:
+                    said = _last_said(conversation)
+                    reason = str(((said.payload or {}) if said else {}).get("said") or text)
+                    self.desk.withdraw(session, ticket, requester=requester, reason=reason)
+                    return self._say(
+                        session, conversation, "notice", phrases.withdrawn(lang, offered, here=False)
+                    )
+                return self._say(
+                    session,
+                    conversation,
+                    "notice",
+                    phrases.status_overview(lang, [_ticket_state(ticket)], None),
+                )
+        if conversation.question or not intents.says_it_works(text) or describes_fault(text):
+            return None
+        open_ones = [t for t in queries.tickets_for_requester(session, requester) if t.status in OPEN]
+        if not open_ones:
+            return None
+        self._record(session, conversation, MessageRole.REQUESTER, "status", text, {})
+        return self._say(
+            session,
+            conversation,
+            "notice",
+            phrases.offer_close(lang, [_ticket_state(t) for t in open_ones[:10]]),
+            payload={"offer_close": open_ones[0].number if len(open_ones) == 1 else None, "said": text},
+        )
+
     def _status_reply(
         self, session: Session, conversation: Conversation, requester: User, text: str
     ) -> Outcome | None:
@@ -1424,6 +1469,12 @@ def _said(conversation: Conversation, flag: str) -> bool:
     """Whether our last message carried `flag` in its payload (what it asked of the person)."""
     said = _last_said(conversation)
     return said is not None and bool((said.payload or {}).get(flag))
+
+
+def _close_offered(conversation: Conversation) -> str:
+    """The ticket our last words offered to close outside its thread (see `_works_now_reply`)."""
+    said = _last_said(conversation)
+    return str((said.payload or {}).get("offer_close") or "") if said is not None else ""
 
 
 def _withdrawal_offered(conversation: Conversation) -> str:

@@ -338,7 +338,8 @@ def asks_for_status(text: str) -> bool:
     return bool(_STATUS_RE.match(said) or _ZH_STATUS_RE.search(said.replace(" ", "")))
 
 
-_TICKET_NUMBER_RE = re.compile(r"(?<![\w-])([A-Za-z]{1,10}-\d{1,9})(?![\w-])")
+# ASCII around it, so a number written straight after Chinese ("关闭IT-2吧") is still found.
+_TICKET_NUMBER_RE = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z]{1,10}-\d{1,9})(?![A-Za-z0-9_-])")
 # What may stand around a ticket number in a status question once the number (and words like
 # "ticket") are taken out: "status of ticket IT-12", "IT-12?", "what about IT-12", "IT-12 update
 # please", "when will IT-12 be fixed".
@@ -384,6 +385,11 @@ _CLOSE_RE = re.compile(
 )
 
 
+_ZH_CLOSE_RE = re.compile(
+    r"^(?:请|麻烦)?(?:帮我|您)?(?:可以)?(?:关闭|关掉|撤销|取消)(?:工单)?(?:吧|了|一下)?(?:谢谢)?$"
+)
+
+
 def close_request(text: str) -> str | None:
     """The ticket number a short request to close it names ("please close IT-12, it works now"),
     in capitals; None for anything else ("close IT-12? it still drops" is no such request)."""
@@ -394,7 +400,8 @@ def close_request(text: str) -> str | None:
         return None
     words = normalise(_TICKET_NUMBER_RE.sub(" ", text)).split()
     rest = " ".join(w for w in words if w not in _NUMBER_WORDS)
-    return str(found[0]).upper() if _CLOSE_RE.match(rest) else None
+    asked = _CLOSE_RE.match(rest) or _ZH_CLOSE_RE.match(rest.replace(" ", ""))
+    return str(found[0]).upper() if asked else None
 
 
 # Where a message turns to a second problem: "outlook keeps crashing and also my second monitor

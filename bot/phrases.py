@@ -468,8 +468,9 @@ def _zh_where(
 def _state_sentence(lang: Language, t: TicketState) -> str:
     """One ticket's state for an overview: said outside its thread, so it names the ticket by its
     subject too and sends a reply to where it reaches the engineer."""
-    subject = t.subject if len(t.subject) <= 60 else t.subject[:59].rstrip() + "…"
-    named = f"*{t.number}* (“{subject}”)" if lang == "en" else f"*{t.number}*（“{subject}”）"
+    named = (
+        f"*{t.number}* (“{_clip(t.subject)}”)" if lang == "en" else f"*{t.number}*（“{_clip(t.subject)}”）"
+    )
     if t.status in ("resolved", "closed"):
         fix = f" {t.resolution.strip()[:300]}" if t.resolution and t.resolution.strip() else ""
         if lang == "zh":
@@ -482,6 +483,35 @@ def _state_sentence(lang: Language, t: TicketState) -> str:
     if lang == "zh":
         return _zh_where(named, t.status, t.tier, t.claimed, t.due, t.responded)
     return _where(named, t.status, t.tier, t.claimed, t.due, t.responded)
+
+
+def offer_close(lang: Language, tickets: Sequence[TicketState]) -> str:
+    """ "Never mind, it works now" outside any ticket's thread from someone with open tickets: which
+    one is it about? One is offered for a *yes*; several are listed to name by number."""
+    if len(tickets) == 1:
+        t = tickets[0]
+        if lang == "zh":
+            return f"太好了！是指 *{t.number}*（“{_clip(t.subject)}”）吗？回复“是”我就关闭它。"
+        return (
+            f"Good to hear! Is that about *{t.number}* (“{_clip(t.subject)}”)? Reply *yes* and I'll close it."
+        )
+    listed = "\n".join(f"• *{t.number}* “{_clip(t.subject)}”" for t in tickets)
+    if lang == "zh":
+        return f"太好了！要关闭哪个工单？请回复“关闭”加工单号，例如“关闭 {tickets[0].number}”：\n{listed}"
+    example = f"close {tickets[0].number}"
+    return (
+        f"Good to hear! Which ticket shall I close? Reply *close* and its number, e.g. “{example}”:\n{listed}"
+    )
+
+
+def left_open(lang: Language, number: str) -> str:
+    if lang == "zh":
+        return f"好的，{number} 保持打开。"
+    return f"OK, {number} stays open."
+
+
+def _clip(subject: str) -> str:
+    return subject if len(subject) <= 60 else subject[:59].rstrip() + "…"
 
 
 def status_overview(

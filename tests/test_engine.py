@@ -831,6 +831,37 @@ def test_close_with_the_number_withdraws_the_requesters_open_ticket_from_anywher
     assert "is closed" in again.text and only_ticket(db).reopen_count == 0
 
 
+def test_it_works_now_in_a_new_conversation_offers_to_close_the_open_ticket(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    number = ask(db, engine, "not solved").ticket.number
+    offer = ask(db, engine, "never mind, it works now", key="cli:t2")
+    assert offer.kind == "notice" and number in offer.text and "yes" in offer.text
+    assert only_ticket(db).status is TicketStatus.NEW  # nothing closed on a misreading
+    done = ask(db, engine, "yes", key="cli:t2")
+    assert f"{number} is closed" in done.text
+    ticket = only_ticket(db)
+    assert ticket.status is TicketStatus.CLOSED and "it works now" in (ticket.resolution or "")
+
+
+def test_no_to_the_offer_leaves_the_ticket_open_and_several_tickets_are_listed(
+    db: TestDatabase, engine: Engine
+) -> None:
+    ask(db, engine, "my vpn disconnects all the time")
+    first = ask(db, engine, "not solved").ticket.number
+    ask(db, engine, "never mind, it works now", key="cli:t2")
+    assert "stays open" in ask(db, engine, "no", key="cli:t2").text
+    ask(db, engine, "my printer has a jam", key="cli:t3")
+    second = ask(db, engine, "talk to a person", key="cli:t3").ticket.number
+    listed = ask(db, engine, "it works now", key="cli:t4")
+    assert first in listed.text and second in listed.text and "Which ticket" in listed.text
+    ask(db, engine, f"close {second}", key="cli:t4")
+    with db.sessions() as s:
+        statuses = {t.number: t.status for t in s.scalars(select(Ticket))}
+    assert statuses == {first: TicketStatus.NEW, second: TicketStatus.CLOSED}
+
+
 @pytest.mark.parametrize(
     ("said", "score", "comment"),
     [("5", 5, None), ("4/5 - quick fix", 4, "quick fix"), ("打3分", 3, None), ("⭐⭐⭐⭐", 4, None)],

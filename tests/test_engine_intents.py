@@ -152,6 +152,7 @@ def test_words_that_point_back_at_the_answer_continue_its_case(text: str, follow
         ("is anyone looking at IT-5?", "IT-5"),
         ("when will IT-3 be fixed", "IT-3"),
         ("where is my request IT-9", "IT-9"),
+        ("IT-2进展如何", "IT-2"),
     ],
 )
 def test_a_status_question_names_its_ticket(text: str, number: str) -> None:
@@ -180,6 +181,7 @@ def test_a_number_inside_other_words_is_no_status_question(text: str) -> None:
         ("IT-12 can be closed, thanks", "IT-12"),
         ("you can close ticket IT-4, not needed anymore", "IT-4"),
         ("withdraw my request IT-5", "IT-5"),
+        ("关闭IT-2吧", "IT-2"),  # the number straight after Chinese
     ],
 )
 def test_a_request_to_close_names_its_ticket(text: str, number: str) -> None:
