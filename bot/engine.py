@@ -484,12 +484,14 @@ class Engine:
         )
 
     def _answers_offer_elsewhere(self, session: Session, inquiry: Inquiry, requester: User) -> bool:
-        """Whether a new post is "yes" to our recent offer to close the ticket of the person's
-        case in `inquiry.may_continue` (see `_withdrawal`)."""
+        """Whether a new post answers our recent offer, in `inquiry.may_continue`, to close a
+        ticket: "yes" to closing the ticket of the person's case there (see `_withdrawal`), or
+        "yes" / "no" to closing the one named after "never mind, it works now" (`_works_now_reply`)."""
         key = inquiry.may_continue
         if key is None or key == inquiry.conversation_key:
             return False
-        if intents.read_intent(inquiry.text) not in _AGREES:
+        intent = intents.read_intent(inquiry.text)
+        if intent not in _AGREES and intent is not Intent.NO:
             return False
         if session.scalars(
             select(Conversation.id).where(Conversation.key == inquiry.conversation_key)
@@ -499,10 +501,14 @@ class Engine:
         if earlier is None or earlier.requester_id != requester.id:
             return False
         said = _last_said(earlier)
-        return (
+        withdrawal = (
             earlier.state is ConversationState.HANDED_OFF
-            and said is not None
             and bool(_withdrawal_offered(earlier))
+            and intent in _AGREES
+        )
+        return (
+            said is not None
+            and (withdrawal or bool(_close_offered(earlier)))
             and utcnow() - said.created_at <= CARRY_OVER
         )
 

@@ -520,6 +520,20 @@ def test_yes_to_the_offer_written_outside_its_thread_still_withdraws_the_ticket(
     assert "closed" not in other.text
 
 
+def test_yes_to_the_close_offer_written_outside_its_thread_closes_the_ticket(
+    db: TestDatabase, engine: Engine
+) -> None:
+    """In a DM people answer at the top level, not in the thread of our offer."""
+    ask(db, engine, "vpn disconnects every few minutes", key="slack:D0REQUEST1:100.0")
+    number = ask(db, engine, "not solved", key="slack:D0REQUEST1:100.0").ticket.number
+    offer = "slack:D0REQUEST1:200.0"
+    assert number in ask(db, engine, "never mind, it works now", key=offer).text
+    with db.sessions() as s, s.begin():
+        out = engine.handle(s, Inquiry("yes", "cli:ana", "slack:D0REQUEST1:300.0", may_continue=offer))
+    assert out.conversation_key == "slack:D0REQUEST1:300.0"  # the reply goes where they wrote
+    assert f"{number} is closed" in out.text and only_ticket(db).status is TicketStatus.CLOSED
+
+
 @pytest.mark.parametrize(
     "reply", ["it works on my phone but not on my laptop", "is it fixed?", "it works now but outlook is slow"]
 )

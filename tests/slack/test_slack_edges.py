@@ -297,3 +297,17 @@ def test_a_status_question_in_a_new_dm_is_answered_with_the_tickets_state(stack:
     assert not [t for t in stack.thread_texts(L1_CHANNEL, card.ts) if "status of my ticket" in t]
     assert not stack.fake.calls_to("reactions.add")  # answered in words, not relayed
     assert receipt.ts != asked
+
+
+def test_it_works_now_in_a_new_dm_and_a_top_level_yes_close_the_ticket(stack: Stack) -> None:
+    """People answer a DM at its top level, not in the thread of our offer: that *yes* counts."""
+    _card, _receipt = _reported_printer_jams(stack)
+    with transaction(stack.db.sessions) as session:
+        number = str(session.scalars(select(Ticket.number)).one())
+    said = stack.driver.say(REQUESTER, REQUESTER_DM, "never mind, it works now", channel_type="im")
+    stack.fake.wait_for(
+        lambda: [t for t in stack.thread_texts(REQUESTER_DM, said) if number in t and "yes" in t],
+        what="the offer to close it",
+    )
+    stack.driver.say(REQUESTER, REQUESTER_DM, "yes", channel_type="im")
+    stack.fake.wait_for(lambda: stack.ticket(number).status.value == "closed", what="closed")
