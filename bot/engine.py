@@ -1260,8 +1260,8 @@ class Engine:
     ) -> Outcome | None:
         """ "Never mind, it works now" where no case is open (a new DM, the terminal chat) from
         someone with open tickets: it is about one of them, so we offer to close it (a *yes* then
-        closes it) or, with several, ask which. Also the *yes* or *no* to that offer. None when
-        neither applies: with no open ticket the words are read as usual."""
+        closes it) or, with several, ask which; with none, we are glad it's sorted (it is no
+        question to search). Also the *yes* or *no* to that offer. None when neither applies."""
         lang = phrases.language_of(text)
         offered = _close_offered(conversation)
         if offered:
@@ -1287,9 +1287,9 @@ class Engine:
         if conversation.question or not intents.says_it_works(text) or describes_fault(text):
             return None
         open_ones = [t for t in queries.tickets_for_requester(session, requester) if t.status in OPEN]
-        if not open_ones:
-            return None
         self._record(session, conversation, MessageRole.REQUESTER, "status", text, {})
+        if not open_ones:  # nothing of theirs is waiting: nothing to search or ask about either
+            return self._say(session, conversation, "notice", phrases.solved(lang, after_answer=False))
         return self._say(
             session,
             conversation,

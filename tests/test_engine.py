@@ -859,6 +859,13 @@ def test_it_works_now_in_a_new_conversation_offers_to_close_the_open_ticket(
     assert ticket.status is TicketStatus.CLOSED and "it works now" in (ticket.resolution or "")
 
 
+def test_it_works_now_as_a_first_message_without_tickets_is_no_question(
+    db: TestDatabase, engine: Engine
+) -> None:
+    out = ask(db, engine, "never mind, it works now")
+    assert out.kind == "notice" and "Glad it's sorted" in out.text and ticket_count(db) == 0
+
+
 def test_no_to_the_offer_leaves_the_ticket_open_and_several_tickets_are_listed(
     db: TestDatabase, engine: Engine
 ) -> None:
