@@ -508,7 +508,7 @@ class Engine:
         )
         return (
             said is not None
-            and (withdrawal or bool(_close_offered(earlier)))
+            and (withdrawal or bool(_close_offered(earlier)[0]))
             and utcnow() - said.created_at <= CARRY_OVER
         )
 
@@ -1247,12 +1247,27 @@ class Engine:
         ticket = next(iter(_numbered(queries.tickets_for_requester(session, requester), number)), None)
         self._record(session, conversation, MessageRole.REQUESTER, "status", text, {"close": number})
         if ticket is None:
-            reply = phrases.status_overview(lang, [], None, missing=number)
-        elif ticket.status not in OPEN:
+            return self._say(
+                session, conversation, "notice", phrases.status_overview(lang, [], None, missing=number)
+            )
+        return self._close_at_their_word(session, conversation, requester, ticket, text, lang)
+
+    def _close_at_their_word(
+        self,
+        session: Session,
+        conversation: Conversation,
+        requester: User,
+        ticket: Ticket,
+        reason: str,
+        lang: phrases.Language,
+    ) -> Outcome:
+        """Withdraw the requester's open ticket from outside its thread; a settled one is only
+        described (closing it again would change nothing)."""
+        if ticket.status not in OPEN:
             reply = phrases.status_overview(lang, [_ticket_state(ticket)], None)
         else:
-            self.desk.withdraw(session, ticket, requester=requester, reason=text)
-            reply = phrases.withdrawn(lang, ticket.number or number, here=False)
+            self.desk.withdraw(session, ticket, requester=requester, reason=reason)
+            reply = phrases.withdrawn(lang, ticket.number or "", here=False)
         return self._say(session, conversation, "notice", reply)
 
     def _works_now_reply(
@@ -1263,7 +1278,7 @@ class Engine:
         closes it) or, with several, ask which; with none, we are glad it's sorted (it is no
         question to search). Also the *yes* or *no* to that offer. None when neither applies."""
         lang = phrases.language_of(text)
-        offered = _close_offered(conversation)
+        offered, reason = _close_offered(conversation)
         if offered:
             intent = intents.read_intent(text)
             ticket = next(iter(_numbered(queries.tickets_for_requester(session, requester), offered)), None)
@@ -1271,18 +1286,8 @@ class Engine:
                 self._record(session, conversation, MessageRole.REQUESTER, "status", text, {"close": offered})
                 if intent is Intent.NO:
                     return self._say(session, conversation, "notice", phrases.left_open(lang, offered))
-                if ticket.status in OPEN:
-                    said = _last_said(conversation)
-                    reason = str(((said.payload or {}) if said else {}).get("said") or text)
-                    self.desk.withdraw(session, ticket, requester=requester, reason=reason)
-                    return self._say(
-                        session, conversation, "notice", phrases.withdrawn(lang, offered, here=False)
-                    )
-                return self._say(
-                    session,
-                    conversation,
-                    "notice",
-                    phrases.status_overview(lang, [_ticket_state(ticket)], None),
+                return self._close_at_their_word(
+                    session, conversation, requester, ticket, reason or text, lang
                 )
         if conversation.question or not intents.says_it_works(text) or describes_fault(text):
             return None
@@ -1477,10 +1482,12 @@ def _said(conversation: Conversation, flag: str) -> bool:
     return said is not None and bool((said.payload or {}).get(flag))
 
 
-def _close_offered(conversation: Conversation) -> str:
-    """The ticket our last words offered to close outside its thread (see `_works_now_reply`)."""
+def _close_offered(conversation: Conversation) -> tuple[str, str]:
+    """The ticket our last words offered to close outside its thread (see `_works_now_reply`), and
+    the words that made us offer it (the reason it is closed for); empty when there is no offer."""
     said = _last_said(conversation)
-    return str((said.payload or {}).get("offer_close") or "") if said is not None else ""
+    payload = (said.payload or {}) if said is not None else {}
+    return str(payload.get("offer_close") or ""), str(payload.get("said") or "")
 
 
 def _withdrawal_offered(conversation: Conversation) -> str:

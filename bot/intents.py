@@ -354,20 +354,26 @@ _NUMBER_WORDS = frozenset({"ticket", "request", "case", "number", "no", "my"})
 _DANGLING_RE = re.compile(r"(?: (?:on|of|for|about|with))+$")
 
 
-def named_ticket(text: str) -> str | None:
-    """The ticket number a short status question names ("what's the status of IT-1937?",
-    "any update on it-12", "IT-12?"), in capitals; None when the message says more than that
-    (a number quoted inside a new problem is part of the problem)."""
-    if len(text) > 80:
-        return None
+def _one_number(text: str) -> tuple[str, str] | None:
+    """(the one ticket number in `text`, in capitals; the rest, normalised, without it and words
+    like "ticket"), or None when the text names no number or several."""
     found = _TICKET_NUMBER_RE.findall(text)
     if len(found) != 1:
         return None
     words = normalise(_TICKET_NUMBER_RE.sub(" ", text)).split()
-    rest = _DANGLING_RE.sub("", " " + " ".join(w for w in words if w not in _NUMBER_WORDS)).strip()
-    if _AROUND_NUMBER_RE.match(rest) or asks_for_status(rest):
-        return str(found[0]).upper()
-    return None
+    return str(found[0]).upper(), " ".join(w for w in words if w not in _NUMBER_WORDS)
+
+
+def named_ticket(text: str) -> str | None:
+    """The ticket number a short status question names ("what's the status of IT-1937?",
+    "any update on it-12", "IT-12?"), in capitals; None when the message says more than that
+    (a number quoted inside a new problem is part of the problem)."""
+    named = _one_number(text) if len(text) <= 80 else None
+    if named is None:
+        return None
+    number, rest = named
+    rest = _DANGLING_RE.sub("", f" {rest}").strip()
+    return number if _AROUND_NUMBER_RE.match(rest) or asks_for_status(rest) else None
 
 
 # A request to close a named ticket, once the number and words like "ticket" are taken out:
@@ -393,15 +399,11 @@ _ZH_CLOSE_RE = re.compile(
 def close_request(text: str) -> str | None:
     """The ticket number a short request to close it names ("please close IT-12, it works now"),
     in capitals; None for anything else ("close IT-12? it still drops" is no such request)."""
-    if len(text) > 100 or text.rstrip().endswith(("?", "？")):
+    named = _one_number(text) if len(text) <= 100 and not text.rstrip().endswith(("?", "？")) else None
+    if named is None:
         return None
-    found = _TICKET_NUMBER_RE.findall(text)
-    if len(found) != 1:
-        return None
-    words = normalise(_TICKET_NUMBER_RE.sub(" ", text)).split()
-    rest = " ".join(w for w in words if w not in _NUMBER_WORDS)
-    asked = _CLOSE_RE.match(rest) or _ZH_CLOSE_RE.match(rest.replace(" ", ""))
-    return str(found[0]).upper() if asked else None
+    number, rest = named
+    return number if _CLOSE_RE.match(rest) or _ZH_CLOSE_RE.match(rest.replace(" ", "")) else None
 
 
 # Where a message turns to a second problem: "outlook keeps crashing and also my second monitor

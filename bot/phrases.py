@@ -424,9 +424,9 @@ def ticket_status(lang: Language, ticket: TicketState) -> str:
     Open tickets say the next promise (a first answer, else the fix); a settled one says how it
     was settled and how to bring it back, since the question may come from someone who missed it.
     """
-    number, status, tier, resolution = ticket.number, ticket.status, ticket.tier, ticket.resolution
+    number, status, tier = ticket.number, ticket.status, ticket.tier
     if status in ("resolved", "closed"):
-        fix = f" {resolution.strip()[:300]}" if resolution and resolution.strip() else ""
+        fix = _fix(ticket.resolution)
         if lang == "zh":
             state = _ZH_STATUSES[status]
             return (
@@ -442,6 +442,11 @@ def ticket_status(lang: Language, ticket: TicketState) -> str:
     if status == "waiting_on_user":
         return f"The {tier} team is waiting for your answer on {number}: reply here to their question."
     return f"{_where(*where)} I've passed your message on too."
+
+
+def _fix(resolution: str | None) -> str:
+    """How a settled ticket was fixed, as said after its state (" Reset the VPN profile.")."""
+    return f" {resolution.strip()[:300]}" if resolution and resolution.strip() else ""
 
 
 def _where(number: str, status: str, tier: str, claimed: bool, due: datetime | None, responded: bool) -> str:
@@ -472,7 +477,7 @@ def _state_sentence(lang: Language, t: TicketState) -> str:
         f"*{t.number}* (“{_clip(t.subject)}”)" if lang == "en" else f"*{t.number}*（“{_clip(t.subject)}”）"
     )
     if t.status in ("resolved", "closed"):
-        fix = f" {t.resolution.strip()[:300]}" if t.resolution and t.resolution.strip() else ""
+        fix = _fix(t.resolution)
         if lang == "zh":
             return f"{named} {_ZH_STATUSES[t.status]}。{fix.strip()}".strip()
         return f"{named} is {t.status}.{fix}"
